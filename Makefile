@@ -1,0 +1,49 @@
+# Switchboard. `make run` and `make test` are all a newcomer needs: they
+# install what they use (npm packages from package-lock.json, Debian's
+# python3-socketio for the Python client test) on first use.
+
+GO        ?= go
+ADDR      ?= 127.0.0.1:3000
+GOFLAGS_T ?= -race -count=1
+FUZZTIME  ?= 10s
+
+.PHONY: run test test-deps lint fmt vet fuzz bench help
+
+## help: list the targets
+help:
+	@grep -h '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## run: the edge with the demo page at http://$(ADDR)/
+run: node_modules/.package-lock.json
+	$(GO) run ./cmd/edge --addr $(ADDR) --demo
+
+## test-deps: install what the tests use (idempotent, quick when present)
+test-deps: node_modules/.package-lock.json
+	@bash scripts/test-deps.sh
+
+## test: lint, then every test with the race detector, then a short fuzz run
+test: test-deps lint
+	$(GO) test $(GOFLAGS_T) ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+## fuzz: run each parser's fuzz target for FUZZTIME
+fuzz:
+	$(GO) test ./pkg/engineio -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/engineio -run '^$$' -fuzz '^FuzzDecodeText$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/socketio -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME)
+
+## lint: gofmt, go vet, buf lint
+lint: fmt vet buf-lint
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+include mk/proto.mk

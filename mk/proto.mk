@@ -1,0 +1,18 @@
+# Protobuf API: proto/ → gen/ (committed; gen/gen_test.go checks it is up to
+# date). Included by the main Makefile. buf and the protoc plugins are pinned by
+# go.mod `tool` directives, so these targets need nothing but Go.
+
+# Descriptor set with source comments, embedded as switchboardv1.DescriptorSet
+# and served by control's gRPC reflection so `grpcurl describe` shows the docs.
+PROTO_DESCRIPTOR_SET := gen/switchboard/v1/descriptor.binpb
+
+.PHONY: generate buf-lint
+
+## generate: regenerate gen/ from proto/ (commit the result)
+generate:
+	go tool buf generate
+	go tool buf build --as-file-descriptor-set -o $(PROTO_DESCRIPTOR_SET)
+
+## buf-lint: lint proto/ (STANDARD + COMMENTS, see buf.yaml)
+buf-lint:
+	go tool buf lint

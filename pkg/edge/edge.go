@@ -1,0 +1,213 @@
+// Package edge wires an edge node: the HTTP server that holds Socket.IO
+// connections (package socketio) and, optionally, the demo page. It owns the
+// listener and the process-level lifecycle, not the protocols.
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
+	"github.com/switchboard-rt/switchboard/pkg/socketio"
+)
+
+// Config configures an edge. Zero values are documented defaults.
+type Config struct {
+	// Addr is the listen address. Empty means "127.0.0.1:3000".
+	Addr string
+	// Path is the Socket.IO path. Empty means "/socket.io/".
+	Path string
+	// Namespaces lists the namespaces clients may connect to; "*" admits
+	// any. Empty means any: the application decides through the control
+	// plane what a namespace means.
+	Namespaces []string
+	// Engine configures Engine.IO: heartbeat, max payload, CORS origins,
+	// transports. See engineio.Config for defaults.
+	Engine engineio.Config
+	// ConnectTimeout closes connections that join no namespace. Zero: 45s.
+	ConnectTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS/WSS.
+	TLSCertFile, TLSKeyFile string
+	// Demo serves a demo page at "/" that connects with the official
+	// client, loaded from ClientJS.
+	Demo bool
+	// ClientJS is the path of socket.io-client's browser bundle
+	// (node_modules/socket.io-client/dist/socket.io.min.js), served at
+	// /socket.io-client.js when Demo is on.
+	ClientJS string
+	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
+	ShutdownTimeout time.Duration
+	// Logger receives logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+//go:embed web
+var webFS embed.FS
+
+// Edge is one edge node.
+type Edge struct {
+	cfg  Config
+	log  *slog.Logger
+	sio  *socketio.Server
+	http *http.Server
+	mux  *http.ServeMux
+
+	mu sync.Mutex
+	ln net.Listener // guarded by mu
+}
+
+// New builds an edge; Run or Serve starts it.
+func New(cfg Config) (*Edge, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:3000"
+	}
+	if cfg.Path == "" {
+		cfg.Path = "/socket.io/"
+	}
+	if !strings.HasPrefix(cfg.Path, "/") {
+		cfg.Path = "/" + cfg.Path
+	}
+	if !strings.HasSuffix(cfg.Path, "/") {
+		cfg.Path += "/"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("edge: TLS needs both a certificate and a key file")
+	}
+	scfg := socketio.Config{
+		Engine:         cfg.Engine,
+		ConnectTimeout: cfg.ConnectTimeout,
+		Logger:         cfg.Logger,
+	}
+	allowAny := len(cfg.Namespaces) == 0
+	allowed := make(map[string]bool)
+	for _, n := range cfg.Namespaces {
+		if n == "*" {
+			allowAny = true
+		}
+		allowed[n] = true
+	}
+	scfg.AllowNamespace = func(name string) bool { return allowAny || allowed[name] }
+	sio := socketio.NewServer(scfg)
+	e := &Edge{cfg: cfg, log: cfg.Logger, sio: sio, mux: http.NewServeMux()}
+	e.mux.Handle(cfg.Path, sio)
+	if cfg.Demo {
+		if err := e.mountDemo(); err != nil {
+			return nil, err
+		}
+	}
+	e.http = &http.Server{
+		Handler:           e.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return e, nil
+}
+
+func (e *Edge) mountDemo() error {
+	sub, err := fs.Sub(webFS, "web")
+	if err != nil {
+		return err
+	}
+	if e.cfg.ClientJS == "" {
+		return errors.New("edge: the demo page needs ClientJS (socket.io-client's dist/socket.io.min.js; run npm ci)")
+	}
+	if _, err := os.Stat(e.cfg.ClientJS); err != nil {
+		return fmt.Errorf("edge: client bundle: %w (run npm ci)", err)
+	}
+	e.mux.HandleFunc("/socket.io-client.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeFile(w, r, e.cfg.ClientJS)
+	})
+	e.mux.HandleFunc("/config.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		fmt.Fprintf(w, "window.SWITCHBOARD = {path: %q};\n", e.cfg.Path)
+	})
+	e.mux.Handle("/", http.FileServerFS(sub))
+	return nil
+}
+
+// SocketIO returns the Socket.IO server, for the layers that drive it.
+func (e *Edge) SocketIO() *socketio.Server { return e.sio }
+
+// Addr returns the listening address once Listen or Run has bound it.
+func (e *Edge) Addr() net.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ln == nil {
+		return nil
+	}
+	return e.ln.Addr()
+}
+
+// Listen binds the configured address.
+func (e *Edge) Listen() error {
+	ln, err := net.Listen("tcp", e.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("edge: listen %s: %w", e.cfg.Addr, err)
+	}
+	if e.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(e.cfg.TLSCertFile, e.cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("edge: TLS key pair: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	}
+	e.mu.Lock()
+	e.ln = ln
+	e.mu.Unlock()
+	return nil
+}
+
+// Run listens (unless Listen was called) and serves until ctx ends, then
+// shuts down gracefully.
+func (e *Edge) Run(ctx context.Context) error {
+	if e.Addr() == nil {
+		if err := e.Listen(); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	ln := e.ln
+	e.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- e.http.Serve(ln) }()
+	e.log.Info("edge listening", "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("edge: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+	defer cancel()
+	err := e.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// Shutdown stops accepting, disconnects every client (reason "server
+// shutting down") and waits for the edge's goroutines, within ctx.
+func (e *Edge) Shutdown(ctx context.Context) error {
+	herr := e.http.Shutdown(ctx)
+	serr := e.sio.Shutdown(ctx)
+	return errors.Join(herr, serr)
+}

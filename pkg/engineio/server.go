@@ -1,0 +1,551 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Transport names, as in the "transport" query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Config configures a Server. The zero value of every field is a documented
+// default, close to the defaults of the Node.js engine.io server.
+type Config struct {
+	// PingInterval is the delay between two server pings. Zero means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for a pong before it closes the
+	// session. Zero means 20s.
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds an upgrade from polling to WebSocket: a probe that
+	// does not complete in time is closed, the session goes on polling. Zero
+	// means 10s.
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest message (WebSocket) or POST body (polling)
+	// accepted, in bytes; it is announced to clients in the handshake. Zero
+	// means 1,000,000.
+	MaxPayload int
+	// Transports lists the transports offered. Empty means both polling and
+	// websocket.
+	Transports []string
+	// AllowedOrigins lists the origins (scheme://host[:port]) allowed to make
+	// cross-origin requests, with credentials. "*" allows any origin. Empty
+	// means no CORS headers: same-origin pages only (WebSocket connections
+	// from another origin are refused too).
+	AllowedOrigins []string
+	// AllowRequest, when set, may refuse a handshake: a non-nil error answers
+	// 403 Forbidden.
+	AllowRequest func(*http.Request) error
+	// WriteQueueSize bounds the packets queued for one session. A session
+	// whose queue overflows is closed as a slow consumer. Zero means 1024.
+	WriteQueueSize int
+	// WriteTimeout bounds one write to a WebSocket. Zero means 10s.
+	WriteTimeout time.Duration
+	// NewID returns a new, unique, unguessable session id. Nil means 20
+	// random URL-safe characters.
+	NewID func() string
+	// Logger receives the server's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = 10 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1_000_000
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if c.WriteQueueSize <= 0 {
+		c.WriteQueueSize = 1024
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.NewID == nil {
+		c.NewID = RandomID
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// RandomID returns 20 random URL-safe characters (120 bits).
+func RandomID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Handler receives new sessions.
+type Handler interface {
+	// OnOpen is called once per session, after the handshake succeeded and
+	// before the open packet is written. It returns the handler of the
+	// session's messages. It must not block.
+	OnOpen(s *Session) SessionHandler
+}
+
+// SessionHandler receives what one session's client sends.
+type SessionHandler interface {
+	// OnMessage is called for each message packet, in order, never
+	// concurrently for one session. data belongs to the callee.
+	OnMessage(data []byte, binary bool)
+	// OnClose is called once, when the session is closed, with an Engine.IO
+	// close reason ("transport close", "ping timeout", "parse error", ...).
+	OnClose(reason string)
+}
+
+// Close reasons given to SessionHandler.OnClose.
+const (
+	ReasonTransportClose = "transport close"
+	ReasonTransportError = "transport error"
+	ReasonPingTimeout    = "ping timeout"
+	ReasonParseError     = "parse error"
+	ReasonForcedClose    = "forced close"
+	ReasonServerShutdown = "server shutting down"
+	ReasonSlowConsumer   = "slow consumer"
+)
+
+// Stats are counters of a Server since it started.
+type Stats struct {
+	Sessions      int    // open sessions
+	WebSocket     int    // of which on WebSocket
+	Opened        uint64 // sessions opened
+	SlowConsumers uint64 // sessions closed because their queue overflowed
+}
+
+// Server is an Engine.IO server; it is an http.Handler for its path.
+type Server struct {
+	cfg       Config
+	handler   Handler
+	sched     *Scheduler
+	upgrader  websocket.Upgrader
+	log       *slog.Logger
+	transport map[string]bool
+
+	mu       sync.Mutex
+	sessions map[string]*Session // guarded by mu
+	closing  bool                // guarded by mu; no new sessions once set
+
+	wg            sync.WaitGroup // every goroutine the server starts
+	opened        atomic.Uint64
+	slowConsumers atomic.Uint64
+	websockets    atomic.Int64
+}
+
+// NewServer returns a server that hands new sessions to h.
+func NewServer(cfg Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:       cfg,
+		handler:   h,
+		sched:     NewScheduler(),
+		log:       cfg.Logger,
+		sessions:  make(map[string]*Session),
+		transport: make(map[string]bool),
+	}
+	for _, t := range cfg.Transports {
+		s.transport[t] = true
+	}
+	s.upgrader = websocket.Upgrader{
+		// Small read buffer; gorilla drops the hijacked 4 KB reader. Frames are
+		// written by the session itself, so no write buffer is ever held.
+		ReadBufferSize:  1024,
+		WriteBufferPool: noWriteBuffers{},
+		CheckOrigin:     s.checkWebSocketOrigin,
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeError(w, errBadRequest)
+		},
+	}
+	return s
+}
+
+// Config returns the effective configuration, defaults applied.
+func (s *Server) Config() Config { return s.cfg }
+
+// Scheduler returns the server's shared scheduler, for the layers above to
+// run their own deadlines on it.
+func (s *Server) Scheduler() *Scheduler { return s.sched }
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	return Stats{
+		Sessions:      n,
+		WebSocket:     int(s.websockets.Load()),
+		Opened:        s.opened.Load(),
+		SlowConsumers: s.slowConsumers.Load(),
+	}
+}
+
+// Shutdown closes every session (their queued packets are flushed first, within
+// ctx) and stops the server's goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	all := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.close(ReasonServerShutdown, true)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Stragglers: cut their connections so their goroutines end.
+		for _, sess := range all {
+			sess.abort()
+		}
+		<-done
+		err = ctx.Err()
+	}
+	s.sched.Stop()
+	return err
+}
+
+// protocolError is one of the HTTP errors of the Engine.IO protocol.
+type protocolError struct {
+	status  int
+	code    int
+	message string
+}
+
+var (
+	errUnknownTransport   = &protocolError{http.StatusBadRequest, 0, "Transport unknown"}
+	errUnknownSID         = &protocolError{http.StatusBadRequest, 1, "Session ID unknown"}
+	errBadHandshakeMethod = &protocolError{http.StatusBadRequest, 2, "Bad handshake method"}
+	errBadRequest         = &protocolError{http.StatusBadRequest, 3, "Bad request"}
+	errForbidden          = &protocolError{http.StatusForbidden, 4, "Forbidden"}
+	errUnsupportedVersion = &protocolError{http.StatusBadRequest, 5, "Unsupported protocol version"}
+	errPayloadTooLarge    = &protocolError{http.StatusRequestEntityTooLarge, 3, "Payload too large"}
+)
+
+func writeError(w http.ResponseWriter, e *protocolError) {
+	body, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{e.code, e.message})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
+}
+
+// ServeHTTP serves every Engine.IO request: handshakes, polling GET/POST and
+// WebSocket connections. Mount it at the configured path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	if !s.transport[transport] {
+		writeError(w, errUnknownTransport)
+		return
+	}
+	if q.Get("EIO") != "4" {
+		// Like the Node.js server: anything but v4 (missing, "3", "abc") is
+		// an unsupported protocol version.
+		writeError(w, errUnsupportedVersion)
+		return
+	}
+	isWebSocket := websocket.IsWebSocketUpgrade(r)
+	if transport == TransportWebSocket && !isWebSocket {
+		writeError(w, errBadRequest)
+		return
+	}
+	if transport == TransportPolling && isWebSocket {
+		writeError(w, errBadRequest)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		if r.Method != http.MethodGet {
+			writeError(w, errBadHandshakeMethod)
+			return
+		}
+		if s.cfg.AllowRequest != nil {
+			if err := s.cfg.AllowRequest(r); err != nil {
+				writeError(w, errForbidden)
+				return
+			}
+		}
+		if transport == TransportWebSocket {
+			s.serveWebSocketHandshake(w, r)
+		} else {
+			s.servePollingHandshake(w, r)
+		}
+		return
+	}
+	s.mu.Lock()
+	sess := s.sessions[sid]
+	s.mu.Unlock()
+	if sess == nil {
+		writeError(w, errUnknownSID)
+		return
+	}
+	if transport == TransportWebSocket {
+		sess.serveUpgrade(w, r)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		sess.servePoll(w, r)
+	case http.MethodPost:
+		sess.serveData(w, r)
+	default:
+		writeError(w, errBadRequest)
+	}
+}
+
+// cors writes the CORS headers for an allowed origin and answers preflight
+// requests. It reports whether the request is to be served further.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.AllowedOrigins) == 0 {
+		return true
+	}
+	if !s.originAllowed(origin) {
+		if r.Method == http.MethodOptions {
+			writeError(w, errForbidden)
+			return false
+		}
+		return true // no CORS headers: the browser refuses the response
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	return true
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	return slices.Contains(s.cfg.AllowedOrigins, "*") || slices.Contains(s.cfg.AllowedOrigins, origin)
+}
+
+// checkWebSocketOrigin applies AllowedOrigins to WebSocket handshakes; with
+// none configured, only same-origin (or origin-less, non-browser) clients.
+func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(s.cfg.AllowedOrigins) > 0 {
+		return s.originAllowed(origin)
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// handshakeJSON is the payload of the open packet.
+type handshakeJSON struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int64    `json:"pingInterval"`
+	PingTimeout  int64    `json:"pingTimeout"`
+	MaxPayload   int      `json:"maxPayload"`
+}
+
+func (s *Server) openPacket(sid string, upgrades []string) *Message {
+	if upgrades == nil {
+		upgrades = []string{}
+	}
+	b, _ := json.Marshal(handshakeJSON{
+		SID:          sid,
+		Upgrades:     upgrades,
+		PingInterval: s.cfg.PingInterval.Milliseconds(),
+		PingTimeout:  s.cfg.PingTimeout.Milliseconds(),
+		MaxPayload:   s.cfg.MaxPayload,
+	})
+	return &Message{typ: typeOpen, data: b}
+}
+
+// newSession registers a session, or returns nil when the server is closing.
+func (s *Server) newSession(r *http.Request, transport string) *Session {
+	sess := &Session{
+		srv:       s,
+		id:        s.cfg.NewID(),
+		transport: transport,
+		req:       newRequestInfo(r),
+	}
+	sess.timer.index = -1
+	sess.upgradeTimer.index = -1
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	s.opened.Add(1)
+	return sess
+}
+
+func (s *Server) removeSession(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// Session returns the open session with the given id, or nil.
+func (s *Server) Session(id string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
+	sess := s.newSession(r, TransportPolling)
+	if sess == nil {
+		writeError(w, errForbidden)
+		return
+	}
+	var upgrades []string
+	if s.transport[TransportWebSocket] {
+		upgrades = []string{TransportWebSocket}
+	}
+	open := s.openPacket(sess.id, upgrades)
+	sess.handler = s.handler.OnOpen(sess)
+	sess.schedulePing()
+	writePollResponse(w, open.pollBytes())
+}
+
+func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	if !s.track() {
+		_, _ = conn.NetConn().Write(closeFrame)
+		_ = conn.Close()
+		return
+	}
+	defer s.wg.Done()
+	sess := s.newSession(r, TransportWebSocket)
+	if sess == nil {
+		_, _ = conn.NetConn().Write(closeFrame)
+		_ = conn.Close()
+		return
+	}
+	conn.SetReadLimit(int64(s.cfg.MaxPayload))
+	s.websockets.Add(1)
+	sess.mu.Lock()
+	sess.ws = conn
+	sess.queue = append(sess.queue, s.openPacket(sess.id, nil))
+	sess.mu.Unlock()
+	sess.handler = s.handler.OnOpen(sess)
+	sess.mu.Lock()
+	sess.startWriterLocked()
+	sess.mu.Unlock()
+	sess.schedulePing()
+	sess.readWebSocket(conn) // this request's goroutine is the session's reader
+}
+
+// noWriteBuffers keeps gorilla from holding a write buffer per connection:
+// sessions frame and write their messages themselves.
+type noWriteBuffers struct{}
+
+func (noWriteBuffers) Get() any { return nil }
+func (noWriteBuffers) Put(any)  {}
+
+// RequestInfo is what a session keeps of the request that opened it.
+type RequestInfo struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Host       string
+	Secure     bool
+	Time       time.Time
+}
+
+func newRequestInfo(r *http.Request) RequestInfo {
+	q := r.URL.Query()
+	for _, k := range []string{"EIO", "transport", "sid", "t"} {
+		q.Del(k)
+	}
+	h := r.Header.Clone()
+	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Upgrade", "Connection"} {
+		h.Del(k)
+	}
+	return RequestInfo{
+		Header:     h,
+		Query:      q,
+		RemoteAddr: r.RemoteAddr,
+		Host:       r.Host,
+		Secure:     r.TLS != nil,
+		Time:       time.Now(),
+	}
+}
+
+// track counts a goroutine the server must wait for, unless the server is
+// shutting down; the caller calls s.wg.Done when it returns true.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// goTracked starts fn as a goroutine the server waits for on Shutdown.
+func (s *Server) goTracked(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+var errClosed = errors.New("engineio: session closed")
+
+// ErrClosed is returned by Send on a closed session.
+var ErrClosed = errClosed
+
+// ErrQueueFull is returned by Send when the session's queue overflowed; the
+// session is closed as a slow consumer.
+var ErrQueueFull = errors.New("engineio: write queue full, slow consumer")

@@ -1,0 +1,628 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+type sessionState uint8
+
+const (
+	stateOpen    sessionState = iota
+	stateClosing              // server-initiated close: flushing the queue
+	stateClosed
+)
+
+// Session is one Engine.IO connection, whatever its transport.
+type Session struct {
+	srv     *Server
+	id      string
+	req     RequestInfo
+	handler SessionHandler // set before the first message, then read-only
+
+	// dispatchMu serializes calls into handler; handlerDone (guarded by it)
+	// stops OnMessage calls once OnClose ran.
+	dispatchMu  sync.Mutex
+	handlerDone bool
+
+	mu           sync.Mutex
+	state        sessionState    // guarded by mu
+	transport    string          // guarded by mu; changes once, on upgrade
+	queue        []*Message      // guarded by mu; outbound packets not yet written
+	spare        []*Message      // guarded by mu; an emptied queue kept while the writer runs
+	pollWake     chan struct{}   // guarded by mu; non-nil while a GET waits for packets
+	polling      bool            // guarded by mu; a GET is in progress
+	posting      bool            // guarded by mu; a POST is in progress
+	ws           *websocket.Conn // guarded by mu; the WebSocket once upgraded or opened directly
+	writing      bool            // guarded by mu; a writer goroutine is running
+	probe        *websocket.Conn // guarded by mu; a WebSocket being probed for an upgrade
+	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
+	awaitingPong bool            // guarded by mu
+
+	timer        Timer // ping, pong deadline, or close deadline; Scheduler-owned
+	upgradeTimer Timer // probe deadline; Scheduler-owned
+}
+
+// ID returns the session id (the Engine.IO "sid").
+func (s *Session) ID() string { return s.id }
+
+// Request returns what the session kept of the request that opened it.
+func (s *Session) Request() *RequestInfo { return &s.req }
+
+// Transport returns the current transport name.
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Send queues messages for the client, atomically: no other message is
+// queued between them. It does not block. A queue overflow closes the session
+// as a slow consumer and returns ErrQueueFull.
+func (s *Session) Send(msgs ...*Message) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if len(s.queue)+len(msgs) > s.srv.cfg.WriteQueueSize {
+		s.mu.Unlock()
+		s.srv.slowConsumers.Add(1)
+		s.close(ReasonSlowConsumer, false)
+		return ErrQueueFull
+	}
+	s.enqueueLocked(msgs...)
+	s.mu.Unlock()
+	return nil
+}
+
+// SendVolatile is Send for messages that may be lost: they are dropped, and
+// false returned, when the transport is not ready to write them right away.
+func (s *Session) SendVolatile(msgs ...*Message) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen || len(s.queue) > 0 {
+		return false
+	}
+	if s.transport == TransportPolling && s.pollWake == nil {
+		return false
+	}
+	s.enqueueLocked(msgs...)
+	return true
+}
+
+func (s *Session) enqueueLocked(msgs ...*Message) {
+	if s.queue == nil && s.spare != nil {
+		s.queue, s.spare = s.spare, nil
+	}
+	s.queue = append(s.queue, msgs...)
+	s.kickLocked()
+}
+
+// kickLocked gets the queue moving: wakes the pending GET or the writer.
+func (s *Session) kickLocked() {
+	if s.transport == TransportWebSocket {
+		s.startWriterLocked()
+		return
+	}
+	if s.pollWake != nil {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close closes the session from the server side: queued packets are flushed
+// first, then the client is told (close packet or WebSocket close frame).
+func (s *Session) Close() { s.close(ReasonForcedClose, true) }
+
+// CloseWithReason is Close with the reason given to SessionHandler.OnClose.
+func (s *Session) CloseWithReason(reason string) { s.close(reason, true) }
+
+// close moves the session out of the open state and tells the handler, once.
+// With flush, queued packets are still written before the transport closes.
+// It never blocks.
+func (s *Session) close(reason string, flush bool) {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosing
+	s.awaitingPong = false
+	s.mu.Unlock()
+	s.srv.sched.Cancel(&s.timer)
+	s.srv.sched.Cancel(&s.upgradeTimer)
+	s.srv.goTracked(func() {
+		s.dispatchMu.Lock()
+		s.handlerDone = true
+		if s.handler != nil {
+			s.handler.OnClose(reason)
+		}
+		s.dispatchMu.Unlock()
+	})
+	if !flush {
+		s.teardown()
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe != nil {
+		_ = s.probe.Close()
+		s.probe = nil
+	}
+	if s.transport == TransportWebSocket {
+		s.startWriterLocked() // writes the queue, then the close frame, then tears down
+		return
+	}
+	if s.pollWake != nil {
+		s.kickLocked() // the pending GET writes the queue and a close packet
+		return
+	}
+	// No GET pending: the next one gets the queue and the close packet, if it
+	// comes in time.
+	s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingTimeout, func() { s.teardown() })
+}
+
+// teardown ends the session: it forgets it and closes its connections.
+func (s *Session) teardown() {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	s.queue, s.spare = nil, nil
+	if s.ws != nil {
+		_ = s.ws.Close()
+		s.srv.websockets.Add(-1)
+	}
+	if s.probe != nil {
+		_ = s.probe.Close()
+		s.probe = nil
+	}
+	if s.pollWake != nil {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Unlock()
+	s.srv.sched.Cancel(&s.timer)
+	s.srv.sched.Cancel(&s.upgradeTimer)
+	s.srv.removeSession(s)
+}
+
+// abort cuts the connections of a session that did not close in time.
+func (s *Session) abort() {
+	s.close(ReasonServerShutdown, false)
+	s.teardown()
+}
+
+// dispatch hands a message to the handler unless the session is closed.
+func (s *Session) dispatch(data []byte, binary bool) {
+	s.dispatchMu.Lock()
+	if !s.handlerDone && s.handler != nil {
+		s.handler.OnMessage(data, binary)
+	}
+	s.dispatchMu.Unlock()
+}
+
+// onPacket handles one packet received on the session's current transport.
+func (s *Session) onPacket(p packet) {
+	switch p.typ {
+	case typeMessage:
+		s.dispatch(p.data, p.binary)
+	case typePong:
+		s.mu.Lock()
+		ok := s.awaitingPong && s.state == stateOpen
+		s.awaitingPong = false
+		s.mu.Unlock()
+		if ok {
+			s.schedulePing()
+		}
+	case typePing:
+		// v4 heartbeats go from server to client; answering a client ping is
+		// harmless and keeps older or unusual clients working.
+		_ = s.Send(msgPong)
+	case typeClose:
+		s.close(ReasonTransportClose, false)
+	case typeNoop, typeUpgrade:
+		// nothing to do
+	}
+}
+
+func (s *Session) schedulePing() {
+	s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingInterval, s.onPingTimer)
+}
+
+// onPingTimer runs on the scheduler: it sends a ping and arms the deadline.
+func (s *Session) onPingTimer() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.awaitingPong = true
+	overflow := len(s.queue)+1 > s.srv.cfg.WriteQueueSize
+	if !overflow {
+		s.enqueueLocked(msgPing)
+	}
+	s.mu.Unlock()
+	if overflow {
+		s.srv.slowConsumers.Add(1)
+		s.close(ReasonSlowConsumer, false)
+		return
+	}
+	s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingTimeout, s.onPongTimeout)
+}
+
+func (s *Session) onPongTimeout() {
+	s.mu.Lock()
+	late := s.awaitingPong && s.state == stateOpen
+	s.mu.Unlock()
+	if late {
+		s.close(ReasonPingTimeout, false)
+	}
+}
+
+// ---- long-polling ----
+
+func writePollResponse(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// servePoll answers a GET: it waits for packets and writes them as a payload.
+func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.transport != TransportPolling {
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		return
+	}
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		writeError(w, errUnknownSID)
+		return
+	}
+	if s.polling {
+		// Two GETs at once is a protocol error: the session ends, the first
+		// GET receives the close packet.
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		s.close(ReasonTransportError, true)
+		return
+	}
+	s.polling = true
+	for s.state == stateOpen && len(s.queue) == 0 && !s.upgrading && s.transport == TransportPolling {
+		wake := make(chan struct{}, 1)
+		s.pollWake = wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			// The client gave up on its GET: the session is gone, as with
+			// the reference server.
+			s.mu.Lock()
+			s.pollWake = nil
+			s.polling = false
+			s.mu.Unlock()
+			s.close(ReasonTransportClose, false)
+			return
+		}
+		s.mu.Lock()
+		s.pollWake = nil
+	}
+	batch := s.queue
+	s.queue = nil
+	finish := false
+	switch {
+	case s.state == stateClosed || s.transport != TransportPolling:
+		batch = []*Message{msgNoop}
+	case s.state == stateClosing:
+		batch = append(batch, msgClose)
+		finish = true
+	case len(batch) == 0: // upgrading: release the GET
+		batch = []*Message{msgNoop}
+	}
+	s.mu.Unlock()
+
+	buf := getBuffer()
+	*buf = appendPayload((*buf)[:0], batch)
+	writePollResponse(w, *buf)
+	putBuffer(buf)
+
+	s.mu.Lock()
+	s.polling = false
+	s.mu.Unlock()
+	if finish {
+		s.teardown()
+	}
+}
+
+// serveData answers a POST: the client's packets.
+func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.transport != TransportPolling || s.state == stateClosed {
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		return
+	}
+	if s.posting {
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		s.close(ReasonTransportError, true)
+		return
+	}
+	s.posting = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}()
+
+	max := s.srv.cfg.MaxPayload
+	if r.ContentLength > int64(max) {
+		writeError(w, errPayloadTooLarge)
+		s.close(ReasonTransportError, true)
+		return
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readAtMost((*buf)[:0], r.Body, max)
+	*buf = body
+	if err == errTooLarge {
+		writeError(w, errPayloadTooLarge)
+		s.close(ReasonTransportError, true)
+		return
+	}
+	if err != nil {
+		s.close(ReasonTransportError, false)
+		return
+	}
+	pkts, err := decodePayload(body)
+	if err != nil {
+		writeError(w, errBadRequest)
+		s.close(ReasonParseError, true)
+		return
+	}
+	for _, p := range pkts {
+		if p.typ == typeMessage && !p.binary {
+			p.data = append([]byte(nil), p.data...) // the handler owns it; body is pooled
+		}
+		s.onPacket(p)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "ok")
+}
+
+var errTooLarge = errors.New("engineio: payload too large")
+
+func readAtMost(b []byte, r io.Reader, max int) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > max {
+			return b, errTooLarge
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return // let a rare huge buffer go
+	}
+	bufferPool.Put(b)
+}
+
+// ---- WebSocket ----
+
+// startWriterLocked starts the writer goroutine unless it runs already.
+func (s *Session) startWriterLocked() {
+	if s.writing || s.ws == nil {
+		return
+	}
+	s.writing = true
+	conn := s.ws
+	s.srv.goTracked(func() { s.writeLoop(conn) })
+}
+
+// writeLoop writes queued frames, many per system call, until the queue is
+// empty; then the goroutine ends. It owns writes to conn.
+func (s *Session) writeLoop(conn *websocket.Conn) {
+	nc := conn.NetConn()
+	_, vectored := nc.(*net.TCPConn)
+	var bufs net.Buffers
+	for {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		if len(batch) == 0 {
+			s.writing = false
+			closing := s.state == stateClosing
+			s.mu.Unlock()
+			if closing {
+				_ = nc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+				_, _ = nc.Write(closeFrame)
+				s.teardown()
+			}
+			return
+		}
+		s.mu.Unlock()
+
+		_ = nc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		var err error
+		if vectored {
+			bufs = bufs[:0]
+			for _, m := range batch {
+				bufs = append(bufs, m.frame())
+			}
+			b := bufs // WriteTo consumes its receiver
+			_, err = b.WriteTo(nc)
+		} else {
+			buf := getBuffer()
+			for _, m := range batch {
+				*buf = append(*buf, m.frame()...)
+			}
+			_, err = nc.Write(*buf)
+			*buf = (*buf)[:0]
+			putBuffer(buf)
+		}
+		clear(batch)
+		s.mu.Lock()
+		if s.spare == nil && cap(batch) <= 64 {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.mu.Lock()
+			s.writing = false
+			s.mu.Unlock()
+			s.close(ReasonTransportError, false)
+			return
+		}
+	}
+}
+
+// readWebSocket is the reader loop of a WebSocket session.
+func (s *Session) readWebSocket(conn *websocket.Conn) {
+	for {
+		mt, data, err := conn.ReadMessage()
+		if err != nil {
+			s.close(ReasonTransportClose, false)
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			s.dispatch(data, true)
+			continue
+		}
+		p, err := decodeText(data, false)
+		if err != nil {
+			s.close(ReasonParseError, true)
+			return
+		}
+		s.onPacket(p)
+	}
+}
+
+// serveUpgrade accepts a WebSocket for a polling session and runs the probe:
+// "2probe" → "3probe", the pending GET released with a noop, then "5"
+// switches the session to the WebSocket, which then carries the queue.
+func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ok := s.transport == TransportPolling && s.state == stateOpen && s.probe == nil
+	s.mu.Unlock()
+	if !ok || !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, errBadRequest)
+		return
+	}
+	conn, err := s.srv.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	if !s.srv.track() {
+		_ = conn.Close()
+		return
+	}
+	defer s.srv.wg.Done()
+	s.mu.Lock()
+	if s.transport != TransportPolling || s.state != stateOpen || s.probe != nil {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	s.probe = conn
+	s.mu.Unlock()
+	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
+	s.srv.sched.Schedule(&s.upgradeTimer, s.srv.cfg.UpgradeTimeout, func() { s.abortProbe(conn) })
+
+	for {
+		mt, data, err := conn.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			s.abortProbe(conn)
+			return
+		}
+		switch string(data) {
+		case "2probe":
+			_ = conn.NetConn().SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+			if _, err := conn.NetConn().Write(msgPongProbe.frame()); err != nil {
+				s.abortProbe(conn)
+				return
+			}
+			s.mu.Lock()
+			s.upgrading = true
+			s.kickLocked() // a waiting GET answers with a noop
+			s.mu.Unlock()
+		case "5":
+			s.mu.Lock()
+			if !s.upgrading || s.probe != conn || s.state != stateOpen {
+				s.mu.Unlock()
+				s.abortProbe(conn)
+				return
+			}
+			s.upgrading = false
+			s.probe = nil
+			s.transport = TransportWebSocket
+			s.ws = conn
+			s.srv.websockets.Add(1)
+			if s.pollWake != nil {
+				select {
+				case s.pollWake <- struct{}{}:
+				default:
+				}
+			}
+			if len(s.queue) > 0 {
+				s.startWriterLocked()
+			}
+			s.mu.Unlock()
+			s.srv.sched.Cancel(&s.upgradeTimer)
+			s.readWebSocket(conn)
+			return
+		default:
+			s.abortProbe(conn)
+			return
+		}
+	}
+}
+
+// abortProbe gives up an upgrade; the session goes on with polling.
+func (s *Session) abortProbe(conn *websocket.Conn) {
+	s.mu.Lock()
+	if s.ws == conn {
+		s.mu.Unlock()
+		return // the upgrade completed meanwhile
+	}
+	if s.probe == conn {
+		s.probe = nil
+		s.upgrading = false
+	}
+	s.mu.Unlock()
+	_ = conn.Close()
+}

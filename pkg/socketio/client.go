@@ -1,0 +1,193 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
+)
+
+// client is one Engine.IO session seen by Socket.IO: it multiplexes the
+// sockets of several namespaces.
+type client struct {
+	srv  *Server
+	sess *engineio.Session
+	dec  Decoder // used only from OnMessage, which engineio serializes
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // guarded by mu; by namespace name
+	closed  bool               // guarded by mu
+
+	connectTimer engineio.Timer
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0 && !c.closed
+	c.mu.Unlock()
+	if idle {
+		c.sess.CloseWithReason("connect timeout")
+	}
+}
+
+// send queues an encoded packet on the connection.
+func (c *client) send(e *Encoded, volatile bool) error {
+	if volatile {
+		if !c.sess.SendVolatile(e.msgs...) {
+			return errDropped
+		}
+		return nil
+	}
+	return c.sess.Send(e.msgs...)
+}
+
+var errDropped = errors.New("socketio: volatile packet dropped")
+
+// OnMessage implements engineio.SessionHandler.
+func (c *client) OnMessage(data []byte, binary bool) {
+	var p *Packet
+	var err error
+	if binary {
+		p, err = c.dec.DecodeBinary(data)
+	} else {
+		p, err = c.dec.DecodeText(data)
+	}
+	if err != nil {
+		c.srv.log.Debug("socketio: closing connection on malformed packet", "eio", c.sess.ID(), "err", err)
+		c.sess.CloseWithReason(engineio.ReasonParseError)
+		return
+	}
+	if p == nil {
+		return // waiting for attachments
+	}
+	c.onPacket(p)
+}
+
+func (c *client) onPacket(p *Packet) {
+	if p.Type == PacketConnect {
+		c.connect(p)
+		return
+	}
+	c.mu.Lock()
+	s := c.sockets[p.Namespace]
+	c.mu.Unlock()
+	if s == nil {
+		return // not connected to that namespace: ignored, as socket.io does
+	}
+	switch p.Type {
+	case PacketDisconnect:
+		s.onClose(ReasonClientDisconnect, false)
+	case PacketEvent, PacketBinaryEvent:
+		s.onEvent(p)
+	case PacketAck, PacketBinaryAck:
+		s.onAck(p)
+	case PacketConnectError:
+		c.sess.CloseWithReason(engineio.ReasonParseError)
+	}
+}
+
+// connect handles a CONNECT packet: namespace lookup, authentication, then
+// the socket.
+func (c *client) connect(p *Packet) {
+	ns := c.srv.lookup(p.Namespace)
+	if ns == nil {
+		c.connectError(p.Namespace, "Invalid namespace", nil)
+		return
+	}
+	c.mu.Lock()
+	_, dup := c.sockets[p.Namespace]
+	c.mu.Unlock()
+	if dup {
+		return // already connected: ignored
+	}
+	auth := json.RawMessage(p.Data)
+	if len(auth) == 0 || string(auth) == "null" {
+		auth = json.RawMessage("{}")
+	}
+	req := c.sess.Request()
+	hs := &Handshake{
+		Header:    req.Header,
+		Query:     req.Query,
+		Address:   req.RemoteAddr,
+		Secure:    req.Secure,
+		Time:      req.Time,
+		Host:      req.Host,
+		Transport: c.sess.Transport(),
+		Auth:      auth,
+		EngineID:  c.sess.ID(),
+	}
+	var grant ConnectResult
+	if ns.authenticate != nil {
+		g, err := ns.authenticate(hs)
+		if err != nil {
+			var ce *ConnectError
+			if errors.As(err, &ce) {
+				c.connectError(p.Namespace, ce.Message, ce.Data)
+			} else {
+				c.connectError(p.Namespace, err.Error(), nil)
+			}
+			return
+		}
+		if g != nil {
+			grant = *g
+		}
+	}
+	s := newSocket(ns, c, hs, grant)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.sockets == nil {
+		c.sockets = make(map[string]*Socket, 1)
+	}
+	c.sockets[p.Namespace] = s
+	c.mu.Unlock()
+	c.srv.eio.Scheduler().Cancel(&c.connectTimer)
+	ns.add(s, grant.Rooms)
+
+	payload, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+	}{s.id})
+	_ = c.send(NewEncoded(&Packet{Type: PacketConnect, Namespace: p.Namespace, Data: payload}), false)
+	ns.connected(s)
+}
+
+func (c *client) connectError(ns, message string, data any) {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{message, data}
+	b, err := json.Marshal(body)
+	if err != nil {
+		b, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{message})
+	}
+	_ = c.send(NewEncoded(&Packet{Type: PacketConnectError, Namespace: ns, Data: b}), false)
+}
+
+// OnClose implements engineio.SessionHandler: every socket of the
+// connection disconnects with the Engine.IO reason.
+func (c *client) OnClose(reason string) {
+	c.srv.eio.Scheduler().Cancel(&c.connectTimer)
+	c.mu.Lock()
+	c.closed = true
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.onClose(reason, false)
+	}
+}
+
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.ns.name] == s {
+		delete(c.sockets, s.ns.name)
+	}
+	c.mu.Unlock()
+}

@@ -1,0 +1,155 @@
+package socketio
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
+)
+
+// Encoded is a packet encoded once, ready to be queued on any number of
+// connections: its Engine.IO messages (the text packet, then one binary
+// message per attachment) are shared and framed once per transport.
+type Encoded struct {
+	msgs []*engineio.Message
+}
+
+// NewEncoded encodes p. p's attachments are referenced, not copied.
+func NewEncoded(p *Packet) *Encoded {
+	if len(p.Attachments) > 0 {
+		switch p.Type {
+		case PacketEvent:
+			p.Type = PacketBinaryEvent
+		case PacketAck:
+			p.Type = PacketBinaryAck
+		}
+	}
+	msgs := make([]*engineio.Message, 0, 1+len(p.Attachments))
+	msgs = append(msgs, engineio.NewTextMessage(p.AppendText(nil)))
+	for _, a := range p.Attachments {
+		msgs = append(msgs, engineio.NewBinaryMessage(a))
+	}
+	return &Encoded{msgs: msgs}
+}
+
+// Text returns the Socket.IO text packet (without Engine.IO's "4").
+func (e *Encoded) Text() []byte {
+	// The engine message holds exactly the Socket.IO text.
+	return engineio.MessageData(e.msgs[0])
+}
+
+// EncodeEvent encodes an EVENT for namespace ns without ack id.
+func EncodeEvent(ns, event string, args ...any) (*Encoded, error) {
+	return encodeEvent(ns, 0, false, event, args)
+}
+
+// EncodeEventWithID encodes an EVENT that asks for an ack with that id.
+func EncodeEventWithID(ns string, id int64, event string, args ...any) (*Encoded, error) {
+	return encodeEvent(ns, id, true, event, args)
+}
+
+func encodeEvent(ns string, id int64, hasID bool, event string, args []any) (*Encoded, error) {
+	if event == "" {
+		return nil, fmt.Errorf("socketio: empty event name")
+	}
+	data, att, err := MarshalArgs(append([]any{event}, args...))
+	if err != nil {
+		return nil, fmt.Errorf("socketio: encode event %q: %w", event, err)
+	}
+	return NewEncoded(&Packet{Type: PacketEvent, Namespace: ns, ID: id, HasID: hasID, Data: data, Attachments: att}), nil
+}
+
+// EncodeRawEvent encodes an EVENT from an event name and a JSON array of
+// arguments whose binary parts are placeholders for attachments.
+func EncodeRawEvent(ns string, id int64, hasID bool, event string, args []byte, attachments [][]byte) (*Encoded, error) {
+	data, err := JoinEvent(event, args)
+	if err != nil {
+		return nil, err
+	}
+	return NewEncoded(&Packet{Type: PacketEvent, Namespace: ns, ID: id, HasID: hasID, Data: data, Attachments: attachments}), nil
+}
+
+// EncodeAck encodes an ACK with a JSON array of arguments.
+func EncodeAck(ns string, id int64, args []byte, attachments [][]byte) *Encoded {
+	if len(args) == 0 {
+		args = []byte("[]")
+	}
+	return NewEncoded(&Packet{Type: PacketAck, Namespace: ns, ID: id, HasID: true, Data: args, Attachments: attachments})
+}
+
+// placeholder is Socket.IO's stand-in for a binary attachment.
+type placeholder struct {
+	Placeholder bool `json:"_placeholder"`
+	Num         int  `json:"num"`
+}
+
+// MarshalArgs encodes values as a JSON array. []byte values, at the top
+// level or inside []any and map[string]any, become binary attachments
+// referenced by placeholders.
+func MarshalArgs(args []any) ([]byte, [][]byte, error) {
+	var att [][]byte
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case []byte:
+			att = append(att, x)
+			return placeholder{true, len(att) - 1}
+		case json.RawMessage:
+			return x
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = walk(e)
+			}
+			return out
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = walk(e)
+			}
+			return out
+		}
+		return v
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = walk(a)
+	}
+	b, err := json.Marshal(vals)
+	return b, att, err
+}
+
+// checkPlaceholders verifies that every placeholder in a JSON value names an
+// attachment that exists, as the reference parser does.
+func checkPlaceholders(data []byte, n int) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	var check func(v any) error
+	check = func(v any) error {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				if err := check(e); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			if p, ok := x["_placeholder"].(bool); ok && p {
+				num, ok := x["num"].(float64)
+				if !ok || num < 0 || int(num) >= n || num != float64(int(num)) {
+					return fmt.Errorf("%w: illegal attachment placeholder", ErrMalformed)
+				}
+				return nil
+			}
+			for _, e := range x {
+				if err := check(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return check(v)
+}

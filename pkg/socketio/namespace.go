@@ -1,0 +1,350 @@
+package socketio
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// ConnectResult is what Authenticate grants a socket.
+type ConnectResult struct {
+	User  string   // the user id, "" for anonymous
+	Rooms []string // rooms joined at connect
+	Data  any      // application data kept on the socket
+}
+
+// ConnectError refuses a connection: the client receives CONNECT_ERROR with
+// {"message": Message, "data": Data}.
+type ConnectError struct {
+	Message string
+	Data    any
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// Namespace is a Socket.IO namespace: its sockets and its local room index.
+// Hooks are set before the server starts serving and not changed after.
+type Namespace struct {
+	srv    *Server
+	name   string
+	ackIDs atomic.Int64
+
+	authenticate func(*Handshake) (*ConnectResult, error)
+	onConnect    []func(*Socket)
+	onDisconnect []func(*Socket, string)
+	onEvent      []func(*Socket, *Event)
+	roomCreated  func(room string)
+	roomDeleted  func(room string)
+
+	mu      sync.RWMutex
+	sockets map[string]*Socket              // guarded by mu; connected sockets by id
+	rooms   map[string]map[*Socket]struct{} // guarded by mu; rooms other than the sockets' own id rooms
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	return &Namespace{
+		srv:     s,
+		name:    name,
+		sockets: make(map[string]*Socket),
+		rooms:   make(map[string]map[*Socket]struct{}),
+	}
+}
+
+// Name returns the namespace name, such as "/" or "/chat".
+func (n *Namespace) Name() string { return n.name }
+
+// Authenticate sets the hook that decides at CONNECT whether a socket may
+// join. A nil result with a nil error admits the socket anonymously. An
+// error refuses it; a *ConnectError chooses the message and data.
+func (n *Namespace) Authenticate(fn func(*Handshake) (*ConnectResult, error)) { n.authenticate = fn }
+
+// OnConnect adds a hook called when a socket has connected.
+func (n *Namespace) OnConnect(fn func(*Socket)) { n.onConnect = append(n.onConnect, fn) }
+
+// OnDisconnect adds a hook called once when a socket disconnects, with the
+// reason ("client namespace disconnect", "transport close", ...).
+func (n *Namespace) OnDisconnect(fn func(*Socket, string)) {
+	n.onDisconnect = append(n.onDisconnect, fn)
+}
+
+// OnEvent adds a hook called for every event of every socket of the
+// namespace (after the socket's own handlers).
+func (n *Namespace) OnEvent(fn func(*Socket, *Event)) { n.onEvent = append(n.onEvent, fn) }
+
+// OnRoom sets hooks called when a room gets its first local socket and when
+// it loses its last one. They run with the namespace locked: they must not
+// call back into the namespace.
+func (n *Namespace) OnRoom(created, deleted func(room string)) {
+	n.roomCreated, n.roomDeleted = created, deleted
+}
+
+// NextAckID returns a fresh ack id, unique in the namespace.
+func (n *Namespace) NextAckID() int64 { return n.ackIDs.Add(1) }
+
+// Socket returns the connected socket with that id, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// Len returns the number of connected sockets.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// Rooms returns the local rooms (sockets' own id rooms excluded) and their
+// socket counts.
+func (n *Namespace) Rooms() map[string]int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make(map[string]int, len(n.rooms))
+	for r, m := range n.rooms {
+		out[r] = len(m)
+	}
+	return out
+}
+
+// add registers a connected socket and its initial rooms.
+func (n *Namespace) add(s *Socket, rooms []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s.connected = true
+	n.sockets[s.id] = s
+	for _, r := range rooms {
+		n.joinLocked(s, r)
+	}
+}
+
+func (n *Namespace) connected(s *Socket) {
+	for _, fn := range n.onConnect {
+		fn(s)
+	}
+}
+
+// remove unregisters s; it reports whether s was connected.
+func (n *Namespace) remove(s *Socket) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !s.connected {
+		return false
+	}
+	s.connected = false
+	delete(n.sockets, s.id)
+	for r := range s.rooms {
+		n.leaveLocked(s, r)
+	}
+	return true
+}
+
+func (n *Namespace) joinLocked(s *Socket, room string) {
+	if room == s.id || !s.connected {
+		return
+	}
+	if _, ok := s.rooms[room]; ok {
+		return
+	}
+	if s.rooms == nil {
+		s.rooms = make(map[string]struct{}, 1)
+	}
+	s.rooms[room] = struct{}{}
+	m, ok := n.rooms[room]
+	if !ok {
+		m = make(map[*Socket]struct{}, 1)
+		n.rooms[room] = m
+		if n.roomCreated != nil {
+			n.roomCreated(room)
+		}
+	}
+	m[s] = struct{}{}
+}
+
+func (n *Namespace) leaveLocked(s *Socket, room string) {
+	if _, ok := s.rooms[room]; !ok {
+		return
+	}
+	delete(s.rooms, room)
+	if len(s.rooms) == 0 {
+		s.rooms = nil
+	}
+	m := n.rooms[room]
+	delete(m, s)
+	if len(m) == 0 {
+		delete(n.rooms, room)
+		if n.roomDeleted != nil {
+			n.roomDeleted(room)
+		}
+	}
+}
+
+// eachLocked calls fn once for every socket selected by rooms (all sockets
+// when empty) and not in any of except. A socket in several of the rooms is
+// visited once. A socket's id names its own room.
+func (n *Namespace) eachLocked(rooms, except []string, fn func(*Socket)) int {
+	var excluded map[*Socket]struct{}
+	if len(except) > 0 {
+		excluded = make(map[*Socket]struct{})
+		for _, r := range except {
+			n.membersLocked(r, func(s *Socket) { excluded[s] = struct{}{} })
+		}
+	}
+	count := 0
+	visit := func(s *Socket) {
+		if _, ok := excluded[s]; ok {
+			return
+		}
+		count++
+		fn(s)
+	}
+	switch len(rooms) {
+	case 0:
+		for _, s := range n.sockets {
+			visit(s)
+		}
+	case 1:
+		n.membersLocked(rooms[0], visit)
+	default:
+		seen := make(map[*Socket]struct{})
+		for _, r := range rooms {
+			n.membersLocked(r, func(s *Socket) {
+				if _, ok := seen[s]; ok {
+					return
+				}
+				seen[s] = struct{}{}
+				visit(s)
+			})
+		}
+	}
+	return count
+}
+
+func (n *Namespace) membersLocked(room string, fn func(*Socket)) {
+	s := n.sockets[room]
+	if s != nil {
+		fn(s)
+	}
+	for m := range n.rooms[room] {
+		if m != s {
+			fn(m)
+		}
+	}
+}
+
+// To selects the sockets in any of the rooms, like socket.io's io.to().
+func (n *Namespace) To(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{ns: n}).To(rooms...)
+}
+
+// Except excludes the sockets in any of the rooms.
+func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{ns: n}).Except(rooms...)
+}
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) (int, error) {
+	return (&BroadcastOperator{ns: n}).Emit(event, args...)
+}
+
+// BroadcastOperator selects sockets of a namespace, like socket.io's
+// BroadcastOperator. Each method returns a new operator.
+type BroadcastOperator struct {
+	ns       *Namespace
+	rooms    []string
+	except   []string
+	volatile bool
+}
+
+// To adds rooms to the selection.
+func (b *BroadcastOperator) To(rooms ...string) *BroadcastOperator {
+	c := *b
+	c.rooms = append(append([]string(nil), b.rooms...), rooms...)
+	return &c
+}
+
+// Except adds rooms whose sockets are excluded.
+func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
+	c := *b
+	c.except = append(append([]string(nil), b.except...), rooms...)
+	return &c
+}
+
+// Volatile marks the emit as droppable for sockets not ready to write.
+func (b *BroadcastOperator) Volatile() *BroadcastOperator {
+	c := *b
+	c.volatile = true
+	return &c
+}
+
+// Emit encodes an event once and sends it to every selected socket. It
+// returns the number of sockets it was queued for.
+func (b *BroadcastOperator) Emit(event string, args ...any) (int, error) {
+	e, err := EncodeEvent(b.ns.name, event, args...)
+	if err != nil {
+		return 0, err
+	}
+	return b.Send(e), nil
+}
+
+// Send sends an encoded packet to every selected socket and returns the
+// number of sockets it was queued for.
+func (b *BroadcastOperator) Send(e *Encoded) int {
+	b.ns.mu.RLock()
+	defer b.ns.mu.RUnlock()
+	sent := 0
+	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) {
+		if s.client.send(e, b.volatile) == nil {
+			sent++
+		}
+	})
+	return sent
+}
+
+// Sockets returns the selected sockets, like socket.io's fetchSockets.
+func (b *BroadcastOperator) Sockets() []*Socket {
+	b.ns.mu.RLock()
+	defer b.ns.mu.RUnlock()
+	var out []*Socket
+	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { out = append(out, s) })
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// Join makes the selected sockets join rooms; it returns how many sockets.
+func (b *BroadcastOperator) Join(rooms ...string) int {
+	b.ns.mu.Lock()
+	defer b.ns.mu.Unlock()
+	var sel []*Socket
+	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { sel = append(sel, s) })
+	for _, s := range sel {
+		for _, r := range rooms {
+			b.ns.joinLocked(s, r)
+		}
+	}
+	return len(sel)
+}
+
+// Leave makes the selected sockets leave rooms; it returns how many sockets.
+func (b *BroadcastOperator) Leave(rooms ...string) int {
+	b.ns.mu.Lock()
+	defer b.ns.mu.Unlock()
+	var sel []*Socket
+	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { sel = append(sel, s) })
+	for _, s := range sel {
+		for _, r := range rooms {
+			b.ns.leaveLocked(s, r)
+		}
+	}
+	return len(sel)
+}
+
+// Disconnect disconnects the selected sockets (closing their connections
+// when closeConn); it returns how many.
+func (b *BroadcastOperator) Disconnect(closeConn bool) int {
+	socks := b.Sockets()
+	for _, s := range socks {
+		s.Disconnect(closeConn)
+	}
+	return len(socks)
+}

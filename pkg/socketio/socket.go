@@ -1,0 +1,303 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Disconnect reasons, as socket.io names them.
+const (
+	ReasonClientDisconnect = "client namespace disconnect"
+	ReasonServerDisconnect = "server namespace disconnect"
+)
+
+// ErrDisconnected is returned for acks of a socket that disconnected.
+var ErrDisconnected = errors.New("socketio: socket disconnected")
+
+// EventHandler handles one event of a socket.
+type EventHandler func(s *Socket, e *Event)
+
+// Socket is one client connected to one namespace.
+type Socket struct {
+	id        string
+	ns        *Namespace
+	client    *client
+	handshake *Handshake
+	user      string
+
+	connected bool                // guarded by ns.mu
+	rooms     map[string]struct{} // guarded by ns.mu; without the socket's own id room
+
+	mu       sync.Mutex
+	acks     map[int64]ackFunc       // guarded by mu; acks the client owes
+	handlers map[string]EventHandler // guarded by mu
+	data     any                     // guarded by mu
+}
+
+type ackFunc func(args []byte, attachments [][]byte, err error)
+
+func newSocket(ns *Namespace, c *client, hs *Handshake, grant ConnectResult) *Socket {
+	return &Socket{
+		id:        ns.srv.cfg.NewSocketID(),
+		ns:        ns,
+		client:    c,
+		handshake: hs,
+		user:      grant.User,
+		data:      grant.Data,
+	}
+}
+
+// ID returns the socket id (socket.io's socket.id), also its own room.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.ns }
+
+// Handshake returns how the socket connected.
+func (s *Socket) Handshake() *Handshake { return s.handshake }
+
+// User returns the user id granted at connect, "" if anonymous.
+func (s *Socket) User() string { return s.user }
+
+// Transport returns the connection's current transport.
+func (s *Socket) Transport() string { return s.client.sess.Transport() }
+
+// Data returns the application data attached to the socket.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches application data to the socket.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Connected reports whether the socket is still connected.
+func (s *Socket) Connected() bool {
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	return s.connected
+}
+
+// Rooms returns the rooms of the socket, its own id room first.
+func (s *Socket) Rooms() []string {
+	s.ns.mu.RLock()
+	out := make([]string, 0, 1+len(s.rooms))
+	for r := range s.rooms {
+		out = append(out, r)
+	}
+	s.ns.mu.RUnlock()
+	sort.Strings(out)
+	return append([]string{s.id}, out...)
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) {
+	s.ns.mu.Lock()
+	defer s.ns.mu.Unlock()
+	for _, r := range rooms {
+		s.ns.joinLocked(s, r)
+	}
+}
+
+// Leave removes the socket from rooms.
+func (s *Socket) Leave(rooms ...string) {
+	s.ns.mu.Lock()
+	defer s.ns.mu.Unlock()
+	for _, r := range rooms {
+		s.ns.leaveLocked(s, r)
+	}
+}
+
+// On sets the handler of one event for this socket.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = make(map[string]EventHandler)
+	}
+	s.handlers[event] = h
+}
+
+// Emit sends an event to this socket. []byte arguments (also inside
+// []any and map[string]any) travel as binary attachments.
+func (s *Socket) Emit(event string, args ...any) error {
+	e, err := EncodeEvent(s.ns.name, event, args...)
+	if err != nil {
+		return err
+	}
+	return s.Send(e)
+}
+
+// Send sends an encoded packet to this socket.
+func (s *Socket) Send(e *Encoded) error { return s.client.send(e, false) }
+
+// Ack is a client's answer to an emit with ack.
+type Ack struct {
+	Args        []byte   // JSON array of the ack arguments
+	Attachments [][]byte // binary parts referenced from Args
+}
+
+// EmitWithAck sends an event and waits for the client's ack, until ctx ends.
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*Ack, error) {
+	id := s.ns.NextAckID()
+	e, err := EncodeEventWithID(s.ns.name, id, event, args...)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		ack *Ack
+		err error
+	}
+	ch := make(chan result, 1)
+	if !s.ExpectAck(id, func(a []byte, att [][]byte, err error) {
+		ch <- result{&Ack{Args: a, Attachments: att}, err}
+	}) {
+		return nil, ErrDisconnected
+	}
+	if err := s.Send(e); err != nil {
+		s.CancelAck(id)
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.ack, r.err
+	case <-ctx.Done():
+		s.CancelAck(id)
+		return nil, ctx.Err()
+	}
+}
+
+// ExpectAck registers fn to receive the client's ack with that id (or
+// ErrDisconnected). It reports false when the socket is gone.
+func (s *Socket) ExpectAck(id int64, fn func(args []byte, attachments [][]byte, err error)) bool {
+	if !s.Connected() {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acks == nil {
+		s.acks = make(map[int64]ackFunc)
+	}
+	s.acks[id] = fn
+	return true
+}
+
+// CancelAck forgets an expected ack.
+func (s *Socket) CancelAck(id int64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+// Disconnect disconnects the socket from its namespace; with closeConn the
+// whole connection closes (every namespace on it).
+func (s *Socket) Disconnect(closeConn bool) {
+	pkt := NewEncoded(&Packet{Type: PacketDisconnect, Namespace: s.ns.name})
+	if s.Connected() {
+		_ = s.Send(pkt)
+	}
+	s.onClose(ReasonServerDisconnect, true)
+	if closeConn {
+		s.client.mu.Lock()
+		others := make([]*Socket, 0, len(s.client.sockets))
+		for _, o := range s.client.sockets {
+			others = append(others, o)
+		}
+		s.client.mu.Unlock()
+		for _, o := range others {
+			o.Disconnect(false)
+		}
+		s.client.sess.Close()
+	}
+}
+
+// onClose removes the socket and runs the disconnect hooks, once.
+func (s *Socket) onClose(reason string, _ bool) {
+	if !s.ns.remove(s) {
+		return
+	}
+	s.client.remove(s)
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	s.mu.Unlock()
+	for _, fn := range acks {
+		fn(nil, nil, ErrDisconnected)
+	}
+	for _, fn := range s.ns.onDisconnect {
+		fn(s, reason)
+	}
+}
+
+// Event is an event a client emitted.
+type Event struct {
+	Name        string
+	Args        []byte   // JSON array of the arguments, binary parts as placeholders
+	Attachments [][]byte // binary parts, in placeholder order
+	socket      *Socket
+	ackID       int64
+	hasAck      bool
+	acked       atomic.Bool
+}
+
+// WantsAck reports whether the client asked for an acknowledgement.
+func (e *Event) WantsAck() bool { return e.hasAck }
+
+// Ack answers the event; only the first call sends anything.
+func (e *Event) Ack(args ...any) error {
+	data, att, err := MarshalArgs(args)
+	if err != nil {
+		return err
+	}
+	return e.AckRaw(data, att)
+}
+
+// AckRaw answers the event with a JSON array of arguments and binary parts.
+func (e *Event) AckRaw(args []byte, attachments [][]byte) error {
+	if !e.hasAck || !e.acked.CompareAndSwap(false, true) {
+		return nil
+	}
+	return e.socket.Send(EncodeAck(e.socket.ns.name, e.ackID, args, attachments))
+}
+
+func (s *Socket) onEvent(p *Packet) {
+	name, args, err := SplitEvent(p.Data)
+	if err != nil {
+		s.client.sess.CloseWithReason("parse error")
+		return
+	}
+	if len(p.Attachments) > 0 {
+		if err := checkPlaceholders(args, len(p.Attachments)); err != nil {
+			s.client.sess.CloseWithReason("parse error")
+			return
+		}
+	}
+	ev := &Event{Name: name, Args: args, Attachments: p.Attachments, socket: s, ackID: p.ID, hasAck: p.HasID}
+	s.mu.Lock()
+	h := s.handlers[name]
+	s.mu.Unlock()
+	if h != nil {
+		h(s, ev)
+	}
+	for _, fn := range s.ns.onEvent {
+		fn(s, ev)
+	}
+}
+
+func (s *Socket) onAck(p *Packet) {
+	s.mu.Lock()
+	fn := s.acks[p.ID]
+	delete(s.acks, p.ID)
+	s.mu.Unlock()
+	if fn != nil {
+		fn(p.Data, p.Attachments, nil)
+	}
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, once: Debian's python3-socketio
+# (the Python client test runs /usr/bin/python3 with it). Quick when present.
+set -euo pipefail
+
+need=()
+/usr/bin/python3 -c 'import socketio, websocket, requests' 2>/dev/null || need+=(python3-socketio python3-websocket python3-requests)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "test-deps: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
