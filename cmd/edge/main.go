@@ -41,6 +41,10 @@ func run(args []string) error {
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "serve the demo page at /")
 	fs.StringVar(&cfg.ClientJS, "client-js", "node_modules/socket.io-client/dist/socket.io.min.js", "socket.io-client browser bundle served to the demo page")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to join, comma-separated; the default is control's embedded NATS; empty runs standalone")
+	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
+	fs.StringVar(&cfg.EdgeID, "edge-id", "", "edge id: 8 lowercase letters or digits, unique in the cluster; empty picks a random one")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 2*time.Second, "heartbeat interval")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := envflag.Parse(fs, "SWITCHBOARD_EDGE_", args); err != nil {
 		if err == flag.ErrHelp {

@@ -46,6 +46,19 @@ type Config struct {
 	// (node_modules/socket.io-client/dist/socket.io.min.js), served at
 	// /socket.io-client.js when Demo is on.
 	ClientJS string
+	// NATSURL is the NATS server (or comma-separated cluster URLs) the
+	// edge joins. Empty means standalone: no bus, no control plane.
+	NATSURL string
+	// SubjectPrefix prefixes every NATS subject; deployments sharing a NATS
+	// use different prefixes. Empty means "sb".
+	SubjectPrefix string
+	// EdgeID names the edge in the cluster and starts every sid it makes.
+	// Empty means a random one (8 lowercase letters and digits); a given id
+	// must have that form too.
+	EdgeID string
+	// HeartbeatInterval is how often the edge tells control it is alive.
+	// Zero means 2s; control forgets an edge after three missed intervals.
+	HeartbeatInterval time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives logs. Nil means slog.Default().
@@ -63,8 +76,9 @@ type Edge struct {
 	http *http.Server
 	mux  *http.ServeMux
 
-	mu sync.Mutex
-	ln net.Listener // guarded by mu
+	mu      sync.Mutex
+	ln      net.Listener // guarded by mu
+	cluster *cluster     // guarded by mu; nil when standalone or not started
 }
 
 // New builds an edge; Run or Serve starts it.
@@ -87,6 +101,15 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.EdgeID == "" {
+		cfg.EdgeID = NewEdgeID()
+	}
+	if !validEdgeID(cfg.EdgeID) {
+		return nil, fmt.Errorf("edge: edge id %q: want %d lowercase letters or digits", cfg.EdgeID, edgeIDLen)
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("edge: TLS needs both a certificate and a key file")
 	}
@@ -94,6 +117,9 @@ func New(cfg Config) (*Edge, error) {
 		Engine:         cfg.Engine,
 		ConnectTimeout: cfg.ConnectTimeout,
 		Logger:         cfg.Logger,
+		NewSocketID: func() string {
+			return cfg.EdgeID + engineio.RandomID()[:12]
+		},
 	}
 	allowAny := len(cfg.Namespaces) == 0
 	allowed := make(map[string]bool)
@@ -143,6 +169,21 @@ func (e *Edge) mountDemo() error {
 	return nil
 }
 
+func validEdgeID(id string) bool {
+	if len(id) != edgeIDLen {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// ID returns the edge id.
+func (e *Edge) ID() string { return e.cfg.EdgeID }
+
 // SocketIO returns the Socket.IO server, for the layers that drive it.
 func (e *Edge) SocketIO() *socketio.Server { return e.sio }
 
@@ -187,9 +228,25 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.mu.Lock()
 	ln := e.ln
 	e.mu.Unlock()
+	if e.cfg.NATSURL != "" {
+		c, err := newCluster(e.cfg, e.sio, e.log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		c.addr = ln.Addr().String()
+		if err := c.start(); err != nil {
+			c.close()
+			ln.Close()
+			return err
+		}
+		e.mu.Lock()
+		e.cluster = c
+		e.mu.Unlock()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- e.http.Serve(ln) }()
-	e.log.Info("edge listening", "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
+	e.log.Info("edge listening", "edge", e.cfg.EdgeID, "nats", e.cfg.NATSURL, "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
 	select {
 	case err := <-errc:
 		return fmt.Errorf("edge: serve: %w", err)
@@ -207,7 +264,16 @@ func (e *Edge) Run(ctx context.Context) error {
 // Shutdown stops accepting, disconnects every client (reason "server
 // shutting down") and waits for the edge's goroutines, within ctx.
 func (e *Edge) Shutdown(ctx context.Context) error {
-	herr := e.http.Shutdown(ctx)
+	// Sessions first: that releases pending long-polling GETs, which the HTTP
+	// server's Shutdown would otherwise wait for.
 	serr := e.sio.Shutdown(ctx)
+	herr := e.http.Shutdown(ctx)
+	e.mu.Lock()
+	c := e.cluster
+	e.cluster = nil
+	e.mu.Unlock()
+	if c != nil {
+		c.close() // after the sockets: their disconnects reach the bus first
+	}
 	return errors.Join(herr, serr)
 }

@@ -233,6 +233,10 @@ func SplitEvent(data []byte) (string, []byte, error) {
 		return "", nil, fmt.Errorf("%w: EVENT payload", ErrMalformed)
 	}
 	var name string
+	if bytes.Equal(parts[0], []byte("null")) {
+		// null would unmarshal into "" without error.
+		return "", nil, fmt.Errorf("%w: event name", ErrMalformed)
+	}
 	if err := json.Unmarshal(parts[0], &name); err != nil {
 		var f json.Number
 		if err := json.Unmarshal(parts[0], &f); err != nil {
@@ -314,5 +318,11 @@ func (d *Decoder) DecodeBinary(b []byte) (*Packet, error) {
 	}
 	p := d.pending
 	d.pending, d.want = nil, 0
+	// Like the reference parser, which reconstructs the packet here: a
+	// placeholder must name an attachment that exists, in an EVENT as in an
+	// ACK.
+	if err := checkPlaceholders(p.Data, len(p.Attachments)); err != nil {
+		return nil, err
+	}
 	return p, nil
 }

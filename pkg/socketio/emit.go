@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
@@ -30,6 +31,27 @@ func NewEncoded(p *Packet) *Encoded {
 		msgs = append(msgs, engineio.NewBinaryMessage(a))
 	}
 	return &Encoded{msgs: msgs}
+}
+
+// NewEncodedText wraps an already encoded Socket.IO text packet (as
+// AppendText writes it) and its attachments. Neither is copied.
+func NewEncodedText(text []byte, attachments [][]byte) *Encoded {
+	msgs := make([]*engineio.Message, 0, 1+len(attachments))
+	msgs = append(msgs, engineio.NewTextMessage(text))
+	for _, a := range attachments {
+		msgs = append(msgs, engineio.NewBinaryMessage(a))
+	}
+	return &Encoded{msgs: msgs}
+}
+
+// ParseText decodes one Socket.IO text packet, validating it as a packet
+// received from a client would be. Attachments are not part of it.
+func ParseText(text []byte) (*Packet, int, error) {
+	p, n, err := decodeHeader(text)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &p, n, nil
 }
 
 // Text returns the Socket.IO text packet (without Engine.IO's "4").
@@ -124,7 +146,7 @@ func MarshalArgs(args []any) ([]byte, [][]byte, error) {
 func checkPlaceholders(data []byte, n int) error {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	var check func(v any) error
 	check = func(v any) error {
@@ -138,7 +160,7 @@ func checkPlaceholders(data []byte, n int) error {
 		case map[string]any:
 			if p, ok := x["_placeholder"].(bool); ok && p {
 				num, ok := x["num"].(float64)
-				if !ok || num < 0 || int(num) >= n || num != float64(int(num)) {
+				if !ok || num < 0 || num >= float64(n) || num != math.Trunc(num) {
 					return fmt.Errorf("%w: illegal attachment placeholder", ErrMalformed)
 				}
 				return nil

@@ -35,10 +35,13 @@ type Namespace struct {
 	onEvent      []func(*Socket, *Event)
 	roomCreated  func(room string)
 	roomDeleted  func(room string)
+	userCreated  func(user string)
+	userDeleted  func(user string)
 
 	mu      sync.RWMutex
 	sockets map[string]*Socket              // guarded by mu; connected sockets by id
 	rooms   map[string]map[*Socket]struct{} // guarded by mu; rooms other than the sockets' own id rooms
+	users   map[string]map[*Socket]struct{} // guarded by mu; sockets of each user id
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -47,6 +50,7 @@ func newNamespace(s *Server, name string) *Namespace {
 		name:    name,
 		sockets: make(map[string]*Socket),
 		rooms:   make(map[string]map[*Socket]struct{}),
+		users:   make(map[string]map[*Socket]struct{}),
 	}
 }
 
@@ -76,6 +80,13 @@ func (n *Namespace) OnEvent(fn func(*Socket, *Event)) { n.onEvent = append(n.onE
 // call back into the namespace.
 func (n *Namespace) OnRoom(created, deleted func(room string)) {
 	n.roomCreated, n.roomDeleted = created, deleted
+}
+
+// OnUser sets hooks called when a user gets its first local socket in the
+// namespace and when it loses its last one; like OnRoom, with the namespace
+// locked.
+func (n *Namespace) OnUser(created, deleted func(user string)) {
+	n.userCreated, n.userDeleted = created, deleted
 }
 
 // NextAckID returns a fresh ack id, unique in the namespace.
@@ -113,6 +124,17 @@ func (n *Namespace) add(s *Socket, rooms []string) {
 	defer n.mu.Unlock()
 	s.connected = true
 	n.sockets[s.id] = s
+	if s.user != "" {
+		m, ok := n.users[s.user]
+		if !ok {
+			m = make(map[*Socket]struct{}, 1)
+			n.users[s.user] = m
+			if n.userCreated != nil {
+				n.userCreated(s.user)
+			}
+		}
+		m[s] = struct{}{}
+	}
 	for _, r := range rooms {
 		n.joinLocked(s, r)
 	}
@@ -133,6 +155,15 @@ func (n *Namespace) remove(s *Socket) bool {
 	}
 	s.connected = false
 	delete(n.sockets, s.id)
+	if m, ok := n.users[s.user]; ok && s.user != "" {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(n.users, s.user)
+			if n.userDeleted != nil {
+				n.userDeleted(s.user)
+			}
+		}
+	}
 	for r := range s.rooms {
 		n.leaveLocked(s, r)
 	}
@@ -179,14 +210,25 @@ func (n *Namespace) leaveLocked(s *Socket, room string) {
 	}
 }
 
-// eachLocked calls fn once for every socket selected by rooms (all sockets
-// when empty) and not in any of except. A socket in several of the rooms is
-// visited once. A socket's id names its own room.
-func (n *Namespace) eachLocked(rooms, except []string, fn func(*Socket)) int {
+// Selector chooses sockets of a namespace, like socket.io's
+// io.to(rooms).except(rooms), with sids and users as more targets: the
+// sockets in any of Rooms, or named by SIDs, or of any of Users (every
+// socket when all three are empty), minus those in any of Except.
+type Selector struct {
+	Rooms  []string
+	Except []string
+	SIDs   []string
+	Users  []string
+}
+
+// eachLocked calls fn once for every socket sel selects. A socket reached
+// through several rooms, sids or users is visited once. A socket's id
+// names its own room.
+func (n *Namespace) eachLocked(sel *Selector, fn func(*Socket)) int {
 	var excluded map[*Socket]struct{}
-	if len(except) > 0 {
+	if len(sel.Except) > 0 {
 		excluded = make(map[*Socket]struct{})
-		for _, r := range except {
+		for _, r := range sel.Except {
 			n.membersLocked(r, func(s *Socket) { excluded[s] = struct{}{} })
 		}
 	}
@@ -198,23 +240,36 @@ func (n *Namespace) eachLocked(rooms, except []string, fn func(*Socket)) int {
 		count++
 		fn(s)
 	}
-	switch len(rooms) {
-	case 0:
+	sources := len(sel.Rooms) + len(sel.SIDs) + len(sel.Users)
+	switch {
+	case sources == 0:
 		for _, s := range n.sockets {
 			visit(s)
 		}
-	case 1:
-		n.membersLocked(rooms[0], visit)
-	default:
-		seen := make(map[*Socket]struct{})
-		for _, r := range rooms {
-			n.membersLocked(r, func(s *Socket) {
-				if _, ok := seen[s]; ok {
-					return
-				}
-				seen[s] = struct{}{}
-				visit(s)
-			})
+		return count
+	case sources == 1 && len(sel.Rooms) == 1:
+		n.membersLocked(sel.Rooms[0], visit)
+		return count
+	}
+	seen := make(map[*Socket]struct{})
+	once := func(s *Socket) {
+		if _, ok := seen[s]; ok {
+			return
+		}
+		seen[s] = struct{}{}
+		visit(s)
+	}
+	for _, r := range sel.Rooms {
+		n.membersLocked(r, once)
+	}
+	for _, id := range sel.SIDs {
+		if s := n.sockets[id]; s != nil {
+			once(s)
+		}
+	}
+	for _, u := range sel.Users {
+		for s := range n.users[u] {
+			once(s)
 		}
 	}
 	return count
@@ -251,22 +306,26 @@ func (n *Namespace) Emit(event string, args ...any) (int, error) {
 // BroadcastOperator. Each method returns a new operator.
 type BroadcastOperator struct {
 	ns       *Namespace
-	rooms    []string
-	except   []string
+	sel      Selector
 	volatile bool
+}
+
+// Select returns an operator for the sockets sel chooses.
+func (n *Namespace) Select(sel Selector) *BroadcastOperator {
+	return &BroadcastOperator{ns: n, sel: sel}
 }
 
 // To adds rooms to the selection.
 func (b *BroadcastOperator) To(rooms ...string) *BroadcastOperator {
 	c := *b
-	c.rooms = append(append([]string(nil), b.rooms...), rooms...)
+	c.sel.Rooms = append(append([]string(nil), b.sel.Rooms...), rooms...)
 	return &c
 }
 
 // Except adds rooms whose sockets are excluded.
 func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
 	c := *b
-	c.except = append(append([]string(nil), b.except...), rooms...)
+	c.sel.Except = append(append([]string(nil), b.sel.Except...), rooms...)
 	return &c
 }
 
@@ -293,7 +352,7 @@ func (b *BroadcastOperator) Send(e *Encoded) int {
 	b.ns.mu.RLock()
 	defer b.ns.mu.RUnlock()
 	sent := 0
-	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) {
+	b.ns.eachLocked(&b.sel, func(s *Socket) {
 		if s.client.send(e, b.volatile) == nil {
 			sent++
 		}
@@ -301,12 +360,20 @@ func (b *BroadcastOperator) Send(e *Encoded) int {
 	return sent
 }
 
+// Each calls fn for every selected socket, with the namespace read-locked:
+// fn must not block nor call back into the namespace. It returns the count.
+func (b *BroadcastOperator) Each(fn func(*Socket)) int {
+	b.ns.mu.RLock()
+	defer b.ns.mu.RUnlock()
+	return b.ns.eachLocked(&b.sel, fn)
+}
+
 // Sockets returns the selected sockets, like socket.io's fetchSockets.
 func (b *BroadcastOperator) Sockets() []*Socket {
 	b.ns.mu.RLock()
 	defer b.ns.mu.RUnlock()
 	var out []*Socket
-	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { out = append(out, s) })
+	b.ns.eachLocked(&b.sel, func(s *Socket) { out = append(out, s) })
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
 }
@@ -316,7 +383,7 @@ func (b *BroadcastOperator) Join(rooms ...string) int {
 	b.ns.mu.Lock()
 	defer b.ns.mu.Unlock()
 	var sel []*Socket
-	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { sel = append(sel, s) })
+	b.ns.eachLocked(&b.sel, func(s *Socket) { sel = append(sel, s) })
 	for _, s := range sel {
 		for _, r := range rooms {
 			b.ns.joinLocked(s, r)
@@ -330,7 +397,7 @@ func (b *BroadcastOperator) Leave(rooms ...string) int {
 	b.ns.mu.Lock()
 	defer b.ns.mu.Unlock()
 	var sel []*Socket
-	b.ns.eachLocked(b.rooms, b.except, func(s *Socket) { sel = append(sel, s) })
+	b.ns.eachLocked(&b.sel, func(s *Socket) { sel = append(sel, s) })
 	for _, s := range sel {
 		for _, r := range rooms {
 			b.ns.leaveLocked(s, r)

@@ -33,6 +33,7 @@ type Socket struct {
 
 	mu       sync.Mutex
 	acks     map[int64]ackFunc       // guarded by mu; acks the client owes
+	acksDone bool                    // guarded by mu; onClose has failed the acks, no more are taken
 	handlers map[string]EventHandler // guarded by mu
 	data     any                     // guarded by mu
 }
@@ -183,6 +184,11 @@ func (s *Socket) ExpectAck(id int64, fn func(args []byte, attachments [][]byte, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.acksDone {
+		// onClose ran since the check above: an ack registered now would
+		// never be answered nor failed.
+		return false
+	}
 	if s.acks == nil {
 		s.acks = make(map[int64]ackFunc)
 	}
@@ -228,6 +234,7 @@ func (s *Socket) onClose(reason string, _ bool) {
 	s.mu.Lock()
 	acks := s.acks
 	s.acks = nil
+	s.acksDone = true
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, nil, ErrDisconnected)
@@ -247,6 +254,9 @@ type Event struct {
 	hasAck      bool
 	acked       atomic.Bool
 }
+
+// Socket returns the socket that emitted the event.
+func (e *Event) Socket() *Socket { return e.socket }
 
 // WantsAck reports whether the client asked for an acknowledgement.
 func (e *Event) WantsAck() bool { return e.hasAck }

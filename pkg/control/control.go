@@ -1,0 +1,340 @@
+// Package control is the control plane: the gRPC service
+// switchboard.v1.Control, which turns each call into NATS publishes and
+// scatter-gather requests to the edges (package bus). It keeps no state but
+// the cluster view its heartbeats give, so any number of instances can run
+// behind a load balancer.
+package control
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
+)
+
+// Version is the version control reports.
+const Version = "0.1.0-dev"
+
+// Config configures control. Zero values are documented defaults.
+type Config struct {
+	// GRPCAddr is the gRPC listen address. Empty means "127.0.0.1:50051".
+	GRPCAddr string
+	// NATSURL is the NATS server to use. Empty means an embedded NATS server
+	// listening on EmbeddedNATSAddr.
+	NATSURL string
+	// EmbeddedNATSAddr is where the embedded NATS listens when NATSURL is
+	// empty. Empty means "127.0.0.1:4222", the edges' default.
+	EmbeddedNATSAddr string
+	// SubjectPrefix prefixes every NATS subject. Empty means "sb".
+	SubjectPrefix string
+	// MaxPayload bounds an encoded Socket.IO packet (text plus binary
+	// attachments) in bytes; larger emits are refused with InvalidArgument.
+	// Zero means 1,000,000, the edges' default Engine.IO max payload.
+	MaxPayload int
+	// GatherTimeout bounds how long a scatter-gather call (JoinRoom,
+	// ListSockets, ...) waits for edges that have not answered. Zero means 2s.
+	GatherTimeout time.Duration
+	// APIKeys, when not empty, are the accepted bearer tokens: calls need
+	// "authorization: Bearer <key>" metadata. Health checks need none.
+	APIKeys []string
+	// TLSCertFile and TLSKeyFile serve gRPC over TLS when both are set.
+	TLSCertFile, TLSKeyFile string
+	// Logger receives logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is one control instance.
+type Server struct {
+	sbv1.UnimplementedControlServer
+
+	cfg      Config
+	log      *slog.Logger
+	subj     bus.Subjects
+	embedded *EmbeddedNATS
+	nc       *nats.Conn
+	reg      *registry
+	grpc     *grpc.Server
+	health   *health.Server
+	hbSub    *nats.Subscription
+
+	mu sync.Mutex
+	ln net.Listener // guarded by mu
+
+	streams sync.WaitGroup // Subscribe streams, stopped on Shutdown
+	stop    chan struct{}
+}
+
+// New connects to NATS (starting the embedded server when no URL is given)
+// and builds the gRPC server. Serve or Run starts answering.
+func New(cfg Config) (*Server, error) {
+	if cfg.GRPCAddr == "" {
+		cfg.GRPCAddr = "127.0.0.1:50051"
+	}
+	if cfg.EmbeddedNATSAddr == "" {
+		cfg.EmbeddedNATSAddr = "127.0.0.1:4222"
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 1_000_000
+	}
+	if cfg.GatherTimeout <= 0 {
+		cfg.GatherTimeout = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	subj, err := bus.NewSubjects(cfg.SubjectPrefix)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, subj: subj, reg: newRegistry(), stop: make(chan struct{}), health: health.NewServer()}
+	url := cfg.NATSURL
+	if url == "" {
+		s.embedded, err = StartEmbeddedNATS(cfg.EmbeddedNATSAddr)
+		if err != nil {
+			return nil, err
+		}
+		url = s.embedded.URL()
+		s.log.Info("control: embedded NATS started", "url", url)
+	}
+	s.nc, err = nats.Connect(url,
+		nats.Name("switchboard-control"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			s.log.Warn("control: NATS disconnected", "err", err)
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		}),
+	)
+	if err != nil {
+		s.closeNATS()
+		return nil, fmt.Errorf("control: connect to NATS %s: %w", url, err)
+	}
+	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
+		var hb sbv1.EdgeHeartbeat
+		if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
+			s.reg.observe(&hb)
+		}
+	})
+	if err == nil {
+		err = s.nc.Flush()
+	}
+	if err == nil {
+		// Ask edges for a heartbeat now rather than in one interval.
+		err = bus.Publish(s.nc, subj.Cluster(), &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Announce{Announce: &sbv1.Announce{}}})
+	}
+	if err != nil {
+		s.closeNATS()
+		return nil, fmt.Errorf("control: NATS: %w", err)
+	}
+	if err := s.buildGRPC(); err != nil {
+		s.closeNATS()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) buildGRPC() error {
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	panics := recovery.WithRecoveryHandler(func(p any) error {
+		s.log.Error("control: panic in RPC", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	})
+	authFn := s.authenticate
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(logger, logging.WithLevels(logLevels)),
+			recovery.UnaryServerInterceptor(panics),
+			auth.UnaryServerInterceptor(authFn),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(logger, logging.WithLevels(logLevels)),
+			recovery.StreamServerInterceptor(panics),
+			auth.StreamServerInterceptor(authFn),
+		),
+		grpc.MaxRecvMsgSize(s.cfg.MaxPayload + 1<<20),
+	}
+	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("control: TLS key pair: %w", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	}
+	s.grpc = grpc.NewServer(opts...)
+	sbv1.RegisterControlServer(s.grpc, s)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(sbv1.Control_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	// Reflection from the descriptor set that keeps the proto comments, so
+	// `grpcurl describe` shows the API documentation.
+	var fds descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(sbv1.DescriptorSet, &fds); err != nil {
+		return fmt.Errorf("control: descriptor set: %w", err)
+	}
+	files, err := protodesc.NewFiles(&fds)
+	if err != nil {
+		return fmt.Errorf("control: descriptor set: %w", err)
+	}
+	ropts := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: files}
+	reflectionpb.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(ropts))
+	return nil
+}
+
+// logLevels logs successful calls at debug level and errors by severity.
+func logLevels(c codes.Code) logging.Level {
+	switch c {
+	case codes.OK, codes.Canceled:
+		return logging.LevelDebug
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return logging.LevelError
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return logging.LevelWarn
+	}
+	return logging.LevelInfo
+}
+
+// authenticate checks the API key when keys are configured. Health and
+// reflection stay open so probes and grpcurl list work.
+func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
+	if len(s.cfg.APIKeys) == 0 {
+		return ctx, nil
+	}
+	if m, ok := grpc.Method(ctx); ok && (strings.HasPrefix(m, "/grpc.health.") || strings.HasPrefix(m, "/grpc.reflection.")) {
+		return ctx, nil
+	}
+	token, err := auth.AuthFromMD(ctx, "bearer")
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, "missing \"authorization: Bearer <api key>\" metadata")
+	}
+	for _, k := range s.cfg.APIKeys {
+		if subtle.ConstantTimeCompare([]byte(token), []byte(k)) == 1 {
+			return ctx, nil
+		}
+	}
+	return nil, status.Error(codes.Unauthenticated, "unknown API key")
+}
+
+// NATSURL returns the NATS URL edges should join (the embedded server's
+// when control started one).
+func (s *Server) NATSURL() string {
+	if s.embedded != nil {
+		return s.embedded.URL()
+	}
+	return s.cfg.NATSURL
+}
+
+// Listen binds the gRPC address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("control: listen %s: %w", s.cfg.GRPCAddr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr returns the gRPC listening address once bound.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Run serves gRPC until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if s.Addr() == nil {
+		if err := s.Listen(); err != nil {
+			s.closeNATS()
+			return err
+		}
+	}
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(ln) }()
+	s.log.Info("control listening", "grpc", ln.Addr().String(), "nats", s.NATSURL())
+	select {
+	case err := <-errc:
+		s.closeNATS()
+		return fmt.Errorf("control: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown ends Subscribe streams, stops gRPC gracefully (falling back to
+// Stop when ctx ends), then closes NATS and the embedded server.
+func (s *Server) Shutdown(ctx context.Context) {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+	}
+	s.streams.Wait()
+	s.closeNATS()
+}
+
+func (s *Server) closeNATS() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+	}
+}

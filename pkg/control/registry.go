@@ -1,0 +1,69 @@
+package control
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+)
+
+// registry is the cluster as heartbeats describe it. An edge that misses
+// three heartbeat intervals (or says it is stopping) is forgotten.
+type registry struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	edges map[string]*edgeEntry // guarded by mu
+}
+
+type edgeEntry struct {
+	hb   *sbv1.EdgeHeartbeat
+	seen time.Time
+}
+
+func newRegistry() *registry {
+	return &registry{now: time.Now, edges: make(map[string]*edgeEntry)}
+}
+
+func (r *registry) observe(hb *sbv1.EdgeHeartbeat) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if hb.Stopping {
+		delete(r.edges, hb.EdgeId)
+		return
+	}
+	r.edges[hb.EdgeId] = &edgeEntry{hb: hb, seen: r.now()}
+}
+
+// live returns the live edges' heartbeats, sorted by id, forgetting dead ones.
+func (r *registry) live() []*sbv1.EdgeHeartbeat {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := make([]*sbv1.EdgeHeartbeat, 0, len(r.edges))
+	for id, e := range r.edges {
+		interval := e.hb.GetInterval().AsDuration()
+		if interval <= 0 {
+			interval = 2 * time.Second
+		}
+		if now.Sub(e.seen) > 3*interval {
+			delete(r.edges, id)
+			continue
+		}
+		out = append(out, proto.Clone(e.hb).(*sbv1.EdgeHeartbeat))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].EdgeId < out[j].EdgeId })
+	return out
+}
+
+func (r *registry) liveIDs() []string {
+	hbs := r.live()
+	ids := make([]string, len(hbs))
+	for i, hb := range hbs {
+		ids[i] = hb.EdgeId
+	}
+	return ids
+}

@@ -1,0 +1,457 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
+)
+
+// defaultAckTimeout is EmitWithAck's timeout when the request sets none.
+const defaultAckTimeout = 5 * time.Second
+
+// available fails fast with Unavailable while NATS is not connected, rather
+// than letting calls hang in the client's reconnect buffer.
+func (s *Server) available() error {
+	if st := s.nc.Status(); st != nats.CONNECTED {
+		return status.Errorf(codes.Unavailable, "message bus unavailable (NATS %s)", st)
+	}
+	return nil
+}
+
+// busError maps a NATS error to a gRPC status.
+func busError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, nats.ErrMaxPayload):
+		return status.Errorf(codes.InvalidArgument, "message too large for the bus: %v", err)
+	}
+	return status.Errorf(codes.Unavailable, "message bus: %v", err)
+}
+
+// broadcastSubjects lists where a broadcast to t is published: one subject
+// per room and per user, the edge subject of each edge holding a named sid,
+// or the namespace subject when the target names none of those.
+func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string) {
+	for _, r := range t.Rooms {
+		subjects = append(subjects, s.subj.Room(t.ns, r))
+	}
+	for _, u := range t.Users {
+		subjects = append(subjects, s.subj.User(t.ns, u))
+	}
+	seen := map[string]bool{}
+	for _, sid := range t.Sids {
+		e := edgeOfSID(sid)
+		if !seen[e] {
+			seen[e] = true
+			edges = append(edges, e)
+			subjects = append(subjects, s.subj.Edge(e))
+		}
+	}
+	if len(subjects) == 0 {
+		subjects = append(subjects, s.subj.Namespace(t.ns))
+	}
+	return subjects, edges
+}
+
+// Emit implements switchboard.v1.Control.
+func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitResponse, error) {
+	t, err := checkTarget(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	text, err := s.encodeEvent(t, req.Event, req.Args, req.ArgsJson, req.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.available(); err != nil {
+		return nil, err
+	}
+	cmd := &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+		Id:          engineio.RandomID(),
+		Target:      t.Target,
+		Packet:      text,
+		Attachments: req.Binary,
+		Volatile:    req.Volatile,
+	}}}
+	payload, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode: %v", err)
+	}
+	subjects, edges := s.broadcastSubjects(t)
+	resp := &sbv1.EmitResponse{Edges: uint32(len(edges)), Subjects: uint32(len(subjects))}
+	sidsOnly := len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0
+	if !sidsOnly {
+		for _, subj := range subjects {
+			if err := s.nc.Publish(subj, payload); err != nil {
+				return nil, busError(err)
+			}
+		}
+		return resp, nil
+	}
+	// Unicast or multicast by sid: each edge confirms its deliveries.
+	replies, _, err := s.gatherFrom(ctx, subjects, edges, payload)
+	if err != nil {
+		return nil, err
+	}
+	var n uint32
+	for _, r := range replies {
+		var br sbv1.BroadcastReply
+		if proto.Unmarshal(r, &br) == nil {
+			n += br.Sockets
+		}
+	}
+	resp.Sockets = &n
+	return resp, nil
+}
+
+// EmitWithAck implements switchboard.v1.Control.
+func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) (*sbv1.EmitWithAckResponse, error) {
+	t, err := checkTarget(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	text, err := s.encodeEvent(t, req.Event, req.Args, req.ArgsJson, req.Binary)
+	if err != nil {
+		return nil, err
+	}
+	timeout := defaultAckTimeout
+	if req.Timeout != nil {
+		if err := req.Timeout.CheckValid(); err != nil {
+			return nil, invalid("timeout: %v", err)
+		}
+		timeout = req.Timeout.AsDuration()
+		if timeout <= 0 || timeout > 10*time.Minute {
+			return nil, invalid("timeout must be between 0 and 10m, got %v", timeout)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl) * 9 / 10
+	}
+	if err := s.available(); err != nil {
+		return nil, err
+	}
+	cmd := &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+		Id:          engineio.RandomID(),
+		Target:      t.Target,
+		Packet:      text,
+		Attachments: req.Binary,
+		AckTimeout:  durationpb.New(timeout),
+	}}}
+	payload, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode: %v", err)
+	}
+	subjects, expect := s.commandSubjects(t)
+	replies, missing, err := s.gather(ctx, subjects, expect, payload, timeout+s.cfg.GatherTimeout)
+	if err != nil {
+		return nil, err
+	}
+	resp := &sbv1.EmitWithAckResponse{MissingEdges: missing}
+	for edge, r := range replies {
+		var br sbv1.BroadcastReply
+		if proto.Unmarshal(r, &br) != nil {
+			continue
+		}
+		for _, a := range br.Acks {
+			args, err := jsonToValues(a.ArgsJson)
+			if err != nil {
+				args = nil
+			}
+			resp.Acks = append(resp.Acks, &sbv1.SocketAck{Sid: a.Sid, EdgeId: edge, Args: args, Binary: a.Attachments})
+		}
+		resp.TimedOutSids = append(resp.TimedOutSids, br.TimedOutSids...)
+	}
+	sort.Slice(resp.Acks, func(i, j int) bool { return resp.Acks[i].Sid < resp.Acks[j].Sid })
+	sort.Strings(resp.TimedOutSids)
+	return resp, nil
+}
+
+// commandSubjects is where a scatter-gather command for t goes: the edges
+// of the named sids when the target names only sids, else every edge.
+func (s *Server) commandSubjects(t target) (subjects []string, expect []string) {
+	if len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0 {
+		_, edges := s.broadcastSubjects(t)
+		for _, e := range edges {
+			subjects = append(subjects, s.subj.Edge(e))
+		}
+		return subjects, edges
+	}
+	return []string{s.subj.Cluster()}, s.reg.liveIDs()
+}
+
+// gatherFrom sends a command to specific edges and collects their replies.
+func (s *Server) gatherFrom(ctx context.Context, subjects, edges []string, payload []byte) (map[string][]byte, []string, error) {
+	return s.gather(ctx, subjects, edges, payload, s.cfg.GatherTimeout)
+}
+
+// gather publishes payload on subjects with one reply inbox and collects a
+// reply per edge until every expected edge answered or wait passed. Replies
+// are keyed by edge id; expected edges that did not answer are missing.
+func (s *Server) gather(ctx context.Context, subjects, expect []string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
+	inbox := s.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 64)
+	sub, err := s.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, nil, busError(err)
+	}
+	defer sub.Unsubscribe()
+	for _, subj := range subjects {
+		if err := s.nc.PublishRequest(subj, inbox, payload); err != nil {
+			return nil, nil, busError(err)
+		}
+	}
+	pending := map[string]bool{}
+	for _, e := range expect {
+		pending[e] = true
+	}
+	// With no edge known yet (a control that just started has seen no
+	// heartbeat), take what arrives within a short grace period.
+	grace := len(expect) == 0
+	if grace {
+		wait = min(wait, 250*time.Millisecond)
+	}
+	replies := map[string][]byte{}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for grace || len(pending) > 0 {
+		select {
+		case m := <-ch:
+			if id := replyEdge(m.Data); id != "" {
+				replies[id] = m.Data
+				delete(pending, id)
+			}
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+			if len(replies) == 0 {
+				return nil, nil, busError(ctx.Err())
+			}
+		case <-s.stop:
+			return nil, nil, status.Error(codes.Unavailable, "control is shutting down")
+		}
+		break
+	}
+	missing := make([]string, 0, len(pending))
+	for e := range pending {
+		missing = append(missing, e)
+	}
+	sort.Strings(missing)
+	return replies, missing, nil
+}
+
+// replyEdge extracts the edge id (field 1 of every reply message).
+func replyEdge(b []byte) string {
+	var r sbv1.QueryReply // edge_id is field 1 in every reply type
+	if proto.Unmarshal(b, &r) != nil {
+		return ""
+	}
+	return r.EdgeId
+}
+
+func jsonToValues(b []byte) ([]*structpb.Value, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var vals []any
+	if err := json.Unmarshal(b, &vals); err != nil {
+		return nil, err
+	}
+	out := make([]*structpb.Value, len(vals))
+	for i, v := range vals {
+		pv, err := structpb.NewValue(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pv
+	}
+	return out, nil
+}
+
+// socketsOp runs a join, leave or disconnect across the cluster.
+func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.SocketsOperation) (uint32, []string, error) {
+	tt, err := checkTarget(t)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.available(); err != nil {
+		return 0, nil, err
+	}
+	op.Target = tt.Target
+	payload, err := proto.Marshal(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Sockets{Sockets: op}})
+	if err != nil {
+		return 0, nil, status.Errorf(codes.Internal, "encode: %v", err)
+	}
+	subjects, expect := s.commandSubjects(tt)
+	replies, missing, err := s.gather(ctx, subjects, expect, payload, s.cfg.GatherTimeout)
+	if err != nil {
+		return 0, nil, err
+	}
+	var n uint32
+	for _, r := range replies {
+		var rep sbv1.SocketsOperationReply
+		if proto.Unmarshal(r, &rep) == nil {
+			n += rep.Sockets
+		}
+	}
+	return n, missing, nil
+}
+
+// JoinRoom implements switchboard.v1.Control.
+func (s *Server) JoinRoom(ctx context.Context, req *sbv1.JoinRoomRequest) (*sbv1.JoinRoomResponse, error) {
+	if err := checkRooms(req.Rooms); err != nil {
+		return nil, err
+	}
+	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
+	if err != nil {
+		return nil, err
+	}
+	return &sbv1.JoinRoomResponse{Sockets: n, MissingEdges: missing}, nil
+}
+
+// LeaveRoom implements switchboard.v1.Control.
+func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sbv1.LeaveRoomResponse, error) {
+	if err := checkRooms(req.Rooms); err != nil {
+		return nil, err
+	}
+	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
+	if err != nil {
+		return nil, err
+	}
+	return &sbv1.LeaveRoomResponse{Sockets: n, MissingEdges: missing}, nil
+}
+
+// Disconnect implements switchboard.v1.Control.
+func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*sbv1.DisconnectResponse, error) {
+	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
+	if err != nil {
+		return nil, err
+	}
+	return &sbv1.DisconnectResponse{Sockets: n, MissingEdges: missing}, nil
+}
+
+func (s *Server) query(ctx context.Context, t target, kind sbv1.QueryKind) ([]*sbv1.QueryReply, []string, error) {
+	if err := s.available(); err != nil {
+		return nil, nil, err
+	}
+	payload, err := proto.Marshal(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{Kind: kind, Target: t.Target}}})
+	if err != nil {
+		return nil, nil, status.Errorf(codes.Internal, "encode: %v", err)
+	}
+	subjects, expect := s.commandSubjects(t)
+	replies, missing, err := s.gather(ctx, subjects, expect, payload, s.cfg.GatherTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*sbv1.QueryReply, 0, len(replies))
+	for _, r := range replies {
+		var q sbv1.QueryReply
+		if proto.Unmarshal(r, &q) == nil {
+			out = append(out, &q)
+		}
+	}
+	return out, missing, nil
+}
+
+// ListSockets implements switchboard.v1.Control.
+func (s *Server) ListSockets(ctx context.Context, req *sbv1.ListSocketsRequest) (*sbv1.ListSocketsResponse, error) {
+	t, err := checkTarget(req.Target)
+	if err != nil {
+		return nil, err
+	}
+	replies, missing, err := s.query(ctx, t, sbv1.QueryKind_QUERY_KIND_SOCKETS)
+	if err != nil {
+		return nil, err
+	}
+	resp := &sbv1.ListSocketsResponse{MissingEdges: missing}
+	for _, r := range replies {
+		resp.Sockets = append(resp.Sockets, r.Sockets...)
+	}
+	sort.Slice(resp.Sockets, func(i, j int) bool { return resp.Sockets[i].Sid < resp.Sockets[j].Sid })
+	return resp, nil
+}
+
+// ListRooms implements switchboard.v1.Control.
+func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sbv1.ListRoomsResponse, error) {
+	t, err := checkTarget(&sbv1.Target{Namespace: req.Namespace})
+	if err != nil {
+		return nil, err
+	}
+	replies, missing, err := s.query(ctx, t, sbv1.QueryKind_QUERY_KIND_ROOMS)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]uint32{}
+	for _, r := range replies {
+		for _, room := range r.Rooms {
+			counts[room.Name] += room.Sockets
+		}
+	}
+	resp := &sbv1.ListRoomsResponse{MissingEdges: missing}
+	for name, n := range counts {
+		resp.Rooms = append(resp.Rooms, &sbv1.Room{Name: name, Sockets: n})
+	}
+	sort.Slice(resp.Rooms, func(i, j int) bool { return resp.Rooms[i].Name < resp.Rooms[j].Name })
+	return resp, nil
+}
+
+// ClusterInfo implements switchboard.v1.Control.
+func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) (*sbv1.ClusterInfoResponse, error) {
+	resp := &sbv1.ClusterInfoResponse{ControlVersion: Version}
+	for _, hb := range s.reg.live() {
+		resp.Edges = append(resp.Edges, &sbv1.Edge{
+			Id:            hb.EdgeId,
+			Address:       hb.Address,
+			Version:       hb.Version,
+			StartedAt:     hb.StartedAt,
+			LastHeartbeat: hb.SentAt,
+			Connections:   hb.Connections,
+			Sockets:       hb.Sockets,
+		})
+	}
+	return resp, nil
+}
+
+// Ack implements switchboard.v1.Control.
+func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckResponse, error) {
+	if _, ok := s.subj.IsAck(req.AckToken); !ok {
+		return nil, invalid("ack_token %q is not an ack token of this deployment", req.AckToken)
+	}
+	args, err := argsJSON(req.Args, req.ArgsJson, req.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.available(); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.GatherTimeout)
+	defer cancel()
+	var reply sbv1.EventAckReply
+	err = bus.Request(rctx, s.nc, req.AckToken, &sbv1.EventAck{ArgsJson: args, Attachments: req.Binary}, &reply)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, status.Error(codes.NotFound, "no edge waits for this ack: its socket is gone or it was answered")
+	case err != nil:
+		return nil, busError(err)
+	case !reply.Delivered:
+		return nil, status.Error(codes.NotFound, "the event was already answered or its socket is gone")
+	}
+	return &sbv1.AckResponse{}, nil
+}

@@ -1,0 +1,138 @@
+package control
+
+import (
+	"slices"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+)
+
+// Subscribe implements switchboard.v1.Control: it subscribes NATS for the
+// requested namespaces, events and kinds and forwards until the caller
+// leaves or control shuts down.
+func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_SubscribeServer) error {
+	for i, ns := range req.Namespaces {
+		if ns == "" || ns[0] != '/' {
+			return invalid("namespaces[%d] %q must start with \"/\"", i, ns)
+		}
+	}
+	for i, ev := range req.Events {
+		if ev == "" {
+			return invalid("events[%d] is empty", i)
+		}
+	}
+	kinds := req.Kinds
+	if len(kinds) == 0 {
+		kinds = []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT, sbv1.EventKind_EVENT_KIND_CONNECT, sbv1.EventKind_EVENT_KIND_DISCONNECT}
+	}
+	for _, k := range kinds {
+		if k == sbv1.EventKind_EVENT_KIND_UNSPECIFIED {
+			return invalid("kinds: EVENT_KIND_UNSPECIFIED is not a kind")
+		}
+	}
+	if err := s.available(); err != nil {
+		return err
+	}
+	s.streams.Add(1)
+	defer s.streams.Done()
+
+	wantEvents := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_CLIENT_EVENT)
+	wantConnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_CONNECT)
+	wantDisconnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_DISCONNECT)
+
+	var subjects []string
+	namespaces := req.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{""}
+	}
+	for _, ns := range namespaces {
+		if wantEvents {
+			if len(req.Events) == 0 {
+				subjects = append(subjects, s.subj.EventFilter(ns, ""))
+			}
+			for _, ev := range req.Events {
+				subjects = append(subjects, s.subj.EventFilter(ns, ev))
+			}
+		}
+		if wantConnect || wantDisconnect {
+			subjects = append(subjects, s.subj.LifecycleFilter(ns))
+		}
+	}
+	ch := make(chan *nats.Msg, 4096)
+	for _, subj := range subjects {
+		var sub *nats.Subscription
+		var err error
+		if req.QueueGroup != "" {
+			sub, err = s.nc.ChanQueueSubscribe(subj, req.QueueGroup, ch)
+		} else {
+			sub, err = s.nc.ChanSubscribe(subj, ch)
+		}
+		if err != nil {
+			return busError(err)
+		}
+		defer sub.Unsubscribe()
+	}
+	if err := s.nc.Flush(); err != nil {
+		return busError(err)
+	}
+	// Tell the caller the subscription is live: headers go out now, so a
+	// client can wait for them before it makes events happen.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.stop:
+			return status.Error(codes.Unavailable, "control is shutting down")
+		case m := <-ch:
+			resp := s.toSubscribeResponse(m, req.RawJson, wantConnect, wantDisconnect)
+			if resp == nil {
+				continue
+			}
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *Server) toSubscribeResponse(m *nats.Msg, raw, wantConnect, wantDisconnect bool) *sbv1.SubscribeResponse {
+	if _, isEvent := s.subj.IsEvent(m.Subject); isEvent {
+		var ev sbv1.ClientEvent
+		if proto.Unmarshal(m.Data, &ev) != nil {
+			return nil
+		}
+		if _, ok := s.subj.IsAck(m.Reply); ok {
+			ev.AckToken = m.Reply
+		}
+		if !raw {
+			if vals, err := jsonToValues(ev.ArgsJson); err == nil {
+				ev.Args = vals
+				ev.ArgsJson = nil
+			}
+		}
+		return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_ClientEvent{ClientEvent: &ev}}
+	}
+	var lc sbv1.LifecycleEvent
+	if proto.Unmarshal(m.Data, &lc) != nil {
+		return nil
+	}
+	switch x := lc.Event.(type) {
+	case *sbv1.LifecycleEvent_Connected:
+		if wantConnect {
+			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_Connected{Connected: x.Connected}}
+		}
+	case *sbv1.LifecycleEvent_Disconnected:
+		if wantDisconnect {
+			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_Disconnected{Disconnected: x.Disconnected}}
+		}
+	}
+	return nil
+}

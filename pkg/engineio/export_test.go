@@ -1,0 +1,17 @@
+package engineio
+
+// Hooks for the protocol tests of package engineio_test. A client cannot see
+// that its long-polling request reached the server; these let a test wait for
+// that instead of sleeping.
+
+// PollState reports whether session sid has a GET waiting for packets and a
+// POST being read. Both are false for an unknown session.
+func PollState(srv *Server, sid string) (getWaiting, postReading bool) {
+	s := srv.Session(sid)
+	if s == nil {
+		return false, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pollWake != nil, s.posting
+}

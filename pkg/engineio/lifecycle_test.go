@@ -1,0 +1,318 @@
+package engineio_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
+)
+
+// pollUntilClose GETs until a close packet comes and returns every packet.
+func (e *env) pollUntilClose(t *testing.T, sid string, first <-chan response) []string {
+	t.Helper()
+	var got []string
+	for range 10 {
+		var res response
+		if first != nil {
+			res, first = await(t, first), nil
+		} else {
+			res = e.get(t, sid)
+		}
+		if res.status != http.StatusOK {
+			t.Fatalf("GET: %d %q, after %q", res.status, res.body, got)
+		}
+		got = append(got, strings.Split(res.body, "\x1e")...)
+		if got[len(got)-1] == "1" {
+			return got
+		}
+	}
+	t.Fatalf("no close packet, got %q", got)
+	return nil
+}
+
+// Session.Close flushes what is queued, then tells the client.
+func TestSessionClose(t *testing.T) {
+	want := []string{"4a", "4b", "4c"}
+	send := func(t *testing.T, s *engineio.Session) {
+		t.Helper()
+		if err := s.Send(engineio.NewTextMessage([]byte("a")), engineio.NewTextMessage([]byte("b"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(engineio.NewTextMessage([]byte("c"))); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if err := s.Send(engineio.NewTextMessage([]byte("late"))); !errors.Is(err, engineio.ErrClosed) {
+			t.Errorf("Send after Close: %v, want ErrClosed", err)
+		}
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, e *env) string // returns the sid
+	}{
+		{"polling, GET pending", func(t *testing.T, e *env) string {
+			sid := e.handshake(t)
+			pending := e.getAsync(context.Background(), sid)
+			e.waitGetWaiting(t, sid)
+			send(t, e.srv.Session(sid))
+			if got := e.pollUntilClose(t, sid, pending); !equalStrings(got, append(want, "1")) {
+				t.Errorf("packets %q, want %q", got, append(want, "1"))
+			}
+			return sid
+		}},
+		{"polling, no GET pending", func(t *testing.T, e *env) string {
+			sid := e.handshake(t)
+			send(t, e.srv.Session(sid))
+			if res := e.get(t, sid); res.body != strings.Join(append(want, "1"), "\x1e") {
+				t.Errorf("GET: %d %q", res.status, res.body)
+			}
+			return sid
+		}},
+		{"websocket", func(t *testing.T, e *env) string {
+			c, sid := e.openWS(t)
+			send(t, e.srv.Session(sid))
+			err := expectWSClosed(t, c, want...)
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				t.Errorf("connection ended with %v, want a close frame 1000", err)
+			}
+			return sid
+		}},
+		{"upgraded websocket", func(t *testing.T, e *env) string {
+			sid := e.handshake(t)
+			c := e.upgradeWS(t, sid)
+			writeWS(t, c, "4x")
+			expectWS(t, c, "4x") // the upgrade is complete
+			send(t, e.srv.Session(sid))
+			err := expectWSClosed(t, c, want...)
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				t.Errorf("connection ended with %v, want a close frame 1000", err)
+			}
+			return sid
+		}},
+	}
+	e := newEnv(t, engineio.Config{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sid := tt.run(t, e)
+			if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+				t.Errorf("close reason %q, want %q", r, engineio.ReasonForcedClose)
+			}
+			e.waitGone(t, sid)
+			if res := e.get(t, sid); res.status != http.StatusBadRequest {
+				t.Errorf("GET after close: %d %q, want 400", res.status, res.body)
+			}
+		})
+	}
+	if st := e.srv.Stats(); st.Sessions != 0 || st.WebSocket != 0 {
+		t.Errorf("stats after every session closed: %+v", st)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+func TestSlowConsumer(t *testing.T) {
+	e := newEnv(t, engineio.Config{WriteQueueSize: 4})
+	_, sid := e.openWS(t) // and never read again
+	sess := e.srv.Session(sid)
+	big := engineio.NewBinaryMessage(bytes.Repeat([]byte{0xaa}, 256<<10)) // framed once, sent many times
+	deadline := time.Now().Add(wait)
+	var err error
+	for sent := 0; err == nil; sent++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages of 256 KiB queued for a client that does not read", sent)
+		}
+		err = sess.Send(big)
+	}
+	if !errors.Is(err, engineio.ErrQueueFull) {
+		t.Fatalf("Send: %v, want ErrQueueFull", err)
+	}
+	if r := e.closeReason(t, sid); r != engineio.ReasonSlowConsumer {
+		t.Errorf("close reason %q, want %q", r, engineio.ReasonSlowConsumer)
+	}
+	e.waitGone(t, sid)
+	if st := e.srv.Stats(); st.SlowConsumers != 1 || st.Sessions != 0 || st.WebSocket != 0 {
+		t.Errorf("stats %+v, want 1 slow consumer and no session", st)
+	}
+	// The writer, blocked on the full socket, and the reader are gone:
+	// Shutdown has nothing to wait for.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+func TestSlowConsumerPolling(t *testing.T) {
+	e := newEnv(t, engineio.Config{WriteQueueSize: 4})
+	sid := e.handshake(t)
+	sess := e.srv.Session(sid)
+	m := engineio.NewTextMessage([]byte("x"))
+	for i := range 4 {
+		if err := sess.Send(m); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+	}
+	if err := sess.Send(m); !errors.Is(err, engineio.ErrQueueFull) {
+		t.Fatalf("fifth Send: %v, want ErrQueueFull", err)
+	}
+	if r := e.closeReason(t, sid); r != engineio.ReasonSlowConsumer {
+		t.Errorf("close reason %q", r)
+	}
+	if res := e.get(t, sid); res.status != http.StatusBadRequest {
+		t.Errorf("GET: %d %q, want 400", res.status, res.body)
+	}
+	if st := e.srv.Stats(); st.SlowConsumers != 1 {
+		t.Errorf("stats %+v, want 1 slow consumer", st)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	bye := engineio.NewTextMessage([]byte("bye"))
+
+	ws, wsSID := e.openWS(t)
+	_ = e.srv.Session(wsSID).Send(bye)
+
+	pollSID := e.handshake(t)
+	pending := e.getAsync(context.Background(), pollSID)
+	e.waitGetWaiting(t, pollSID)
+
+	upSID := e.handshake(t)
+	up := e.upgradeWS(t, upSID)
+	writeWS(t, up, "4x")
+	expectWS(t, up, "4x")
+
+	idleSID := e.handshake(t)
+	_ = e.srv.Session(idleSID).Send(bye)
+
+	probeSID := e.handshake(t)
+	probe, _, err := e.dial(t, "EIO=4&transport=websocket&sid="+probeSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeWS(t, probe, "2probe")
+	expectWS(t, probe, "3probe")
+
+	if st := e.srv.Stats(); st.Sessions != 5 || st.WebSocket != 2 || st.Opened != 5 {
+		t.Errorf("stats before Shutdown: %+v", st)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for _, sid := range []string{wsSID, pollSID, upSID, idleSID, probeSID} {
+		if r := e.closeReason(t, sid); r != engineio.ReasonServerShutdown {
+			t.Errorf("session %s: close reason %q, want %q", sid, r, engineio.ReasonServerShutdown)
+		}
+	}
+	if err := expectWSClosed(t, ws, "4bye"); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Errorf("WebSocket ended with %v, want a close frame", err)
+	}
+	if err := expectWSClosed(t, up); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Errorf("upgraded WebSocket ended with %v, want a close frame", err)
+	}
+	expectWSClosed(t, probe)
+	if res := await(t, pending); res.status != http.StatusOK || res.body != "1" {
+		t.Errorf("pending GET: %d %q, want the close packet", res.status, res.body)
+	}
+	// A session without a GET at Shutdown gets its packets and the close
+	// packet on its next GET.
+	if res := e.get(t, idleSID); res.status != http.StatusOK || res.body != "4bye\x1e1" {
+		t.Errorf("GET of the idle session: %d %q, want 200 \"4bye\\x1e1\"", res.status, res.body)
+	}
+
+	// No new session.
+	if res := e.do(t, http.MethodGet, "EIO=4&transport=polling", ""); res.status == http.StatusOK {
+		t.Errorf("handshake after Shutdown: %d %q", res.status, res.body)
+	}
+	if c, _, err := e.dial(t, "EIO=4&transport=websocket"); err == nil {
+		if _, data, err := readWSErr(c); err == nil {
+			t.Errorf("WebSocket handshake after Shutdown got %q", data)
+		}
+	}
+	if st := e.srv.Stats(); st.Sessions != 0 || st.WebSocket != 0 {
+		t.Errorf("stats after Shutdown: %+v", st)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, engineio.Config{AllowedOrigins: []string{"http://a.example"}})
+	tests := []struct {
+		name        string
+		method      string
+		origin      string
+		status      int
+		allowOrigin string // "" means no CORS headers
+	}{
+		{"allowed origin", http.MethodGet, "http://a.example", 200, "http://a.example"},
+		{"allowed origin, preflight", http.MethodOptions, "http://a.example", 204, "http://a.example"},
+		{"other origin", http.MethodGet, "http://b.example", 200, ""},
+		{"other origin, preflight", http.MethodOptions, "http://b.example", 403, ""},
+		{"no origin", http.MethodGet, "", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			if tt.method == http.MethodOptions {
+				h.Set("Access-Control-Request-Method", "POST")
+				h.Set("Access-Control-Request-Headers", "content-type")
+			}
+			res := e.request(context.Background(), tt.method, "EIO=4&transport=polling", nil, h)
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			if res.status != tt.status {
+				t.Errorf("status %d, want %d", res.status, tt.status)
+			}
+			if got := res.header.Get("Access-Control-Allow-Origin"); got != tt.allowOrigin {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, tt.allowOrigin)
+			}
+			wantCred := ""
+			if tt.allowOrigin != "" {
+				wantCred = "true"
+			}
+			if got := res.header.Get("Access-Control-Allow-Credentials"); got != wantCred {
+				t.Errorf("Access-Control-Allow-Credentials %q, want %q", got, wantCred)
+			}
+			if tt.status == http.StatusNoContent {
+				if got := res.header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, "POST") {
+					t.Errorf("Access-Control-Allow-Methods %q", got)
+				}
+				if got := res.header.Get("Access-Control-Allow-Headers"); got != "content-type" {
+					t.Errorf("Access-Control-Allow-Headers %q", got)
+				}
+			}
+		})
+	}
+	t.Run("websocket", func(t *testing.T) {
+		tests := []struct {
+			origin string
+			ok     bool
+		}{{"http://a.example", true}, {"http://b.example", false}}
+		for _, tt := range tests {
+			c, res, err := e.dialer.Dial(e.wsURL("EIO=4&transport=websocket"), http.Header{"Origin": {tt.origin}})
+			if err == nil {
+				c.Close()
+			} else if res != nil {
+				res.Body.Close()
+			}
+			if (err == nil) != tt.ok {
+				t.Errorf("origin %s: dial error %v, want ok=%v", tt.origin, err, tt.ok)
+			}
+		}
+	})
+}
