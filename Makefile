@@ -17,9 +17,9 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## run: the edge with the demo page at http://$(ADDR)/
+## run: control (embedded NATS) + an edge + the demo page at http://$(ADDR)/
 run: node_modules/.package-lock.json
-	$(GO) run ./cmd/edge --addr $(ADDR) --demo
+	EDGE_ADDR=$(ADDR) bash scripts/run.sh
 
 ## test-deps: install what the tests use (idempotent, quick when present)
 test-deps: node_modules/.package-lock.json
