@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use, once: Debian's python3-socketio
-# (the Python client test runs /usr/bin/python3 with it). Quick when present.
+# (the Python client test runs /usr/bin/python3 with it) and chromium (the
+# browser test). Quick when present.
 set -euo pipefail
 
 need=()
 /usr/bin/python3 -c 'import socketio, websocket, requests' 2>/dev/null || need+=(python3-socketio python3-websocket python3-requests)
+# Headless Chromium for the demo page's browser test (driven by playwright-core
+# from npm, which never downloads a browser of its own).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
