@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -129,7 +130,7 @@ func checkPlaceholders(data []byte, n int) error {
 		case map[string]any:
 			if p, ok := x["_placeholder"].(bool); ok && p {
 				num, ok := x["num"].(float64)
-				if !ok || num != float64(int(num)) || int(num) < 0 || int(num) >= n {
+				if !ok || num < 0 || num >= float64(n) || num != math.Trunc(num) {
 					return invalid("args: placeholder %v does not name one of the %d binary parts", x["num"], n)
 				}
 				used[int(num)] = true
@@ -200,5 +201,3 @@ func checkRooms(rooms []string) error {
 	}
 	return nil
 }
-
-

@@ -73,7 +73,11 @@ func (c *client) onPacket(p *Packet) {
 	s := c.sockets[p.Namespace]
 	c.mu.Unlock()
 	if s == nil {
-		return // not connected to that namespace: ignored, as socket.io does
+		// A packet for a namespace the client has not joined (or just left:
+		// a server-side disconnect can cross an event in flight) is dropped.
+		// The reference server closes the whole connection instead, which
+		// would punish that race on every other namespace of the client.
+		return
 	}
 	switch p.Type {
 	case PacketDisconnect:
@@ -99,7 +103,10 @@ func (c *client) connect(p *Packet) {
 	_, dup := c.sockets[p.Namespace]
 	c.mu.Unlock()
 	if dup {
-		return // already connected: ignored
+		// A second CONNECT to a joined namespace: invalid state, closed as
+		// the reference server does.
+		c.sess.CloseWithReason(engineio.ReasonParseError)
+		return
 	}
 	auth := json.RawMessage(p.Data)
 	if len(auth) == 0 || string(auth) == "null" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
@@ -125,9 +126,16 @@ func MarshalArgs(args []any) ([]byte, [][]byte, error) {
 			}
 			return out
 		case map[string]any:
+			// Keys in order, so that attachments are numbered the same way
+			// every time.
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
 			out := make(map[string]any, len(x))
-			for k, e := range x {
-				out[k] = walk(e)
+			for _, k := range keys {
+				out[k] = walk(x[k])
 			}
 			return out
 		}

@@ -45,7 +45,9 @@ type Server struct {
 
 // OnNamespace adds a hook called for every namespace created from now on
 // (by Of, or dynamically through Config.AllowNamespace), and at once for the
-// existing ones. It is how hooks are installed on every namespace.
+// existing ones. It is how hooks are installed on every namespace. Hooks run
+// with the server's namespace table locked: they must not call Of,
+// Namespace or Namespaces.
 func (s *Server) OnNamespace(fn func(*Namespace)) {
 	s.mu.Lock()
 	s.onNamespace = append(s.onNamespace, fn)

@@ -284,12 +284,6 @@ func (s *Socket) onEvent(p *Packet) {
 		s.client.sess.CloseWithReason("parse error")
 		return
 	}
-	if len(p.Attachments) > 0 {
-		if err := checkPlaceholders(args, len(p.Attachments)); err != nil {
-			s.client.sess.CloseWithReason("parse error")
-			return
-		}
-	}
 	ev := &Event{Name: name, Args: args, Attachments: p.Attachments, socket: s, ackID: p.ID, hasAck: p.HasID}
 	s.mu.Lock()
 	h := s.handlers[name]
