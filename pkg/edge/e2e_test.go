@@ -47,8 +47,10 @@ type testEdge struct {
 }
 
 // startEdge starts an edge on 127.0.0.1 with cfg and shuts it down (and
-// checks that Run returned cleanly) when the test ends.
-func startEdge(t *testing.T, cfg edge.Config) *testEdge {
+// checks that Run returned cleanly) when the test ends. setup, when given,
+// installs the server's hooks before it serves: hooks are not to change
+// while clients connect.
+func startEdge(t *testing.T, cfg edge.Config, setup func(te *testEdge)) *testEdge {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Logger == nil {
@@ -60,6 +62,10 @@ func startEdge(t *testing.T, cfg edge.Config) *testEdge {
 	}
 	if err := e.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
+	}
+	te := &testEdge{Edge: e, url: "http://" + e.Addr().String()}
+	if setup != nil {
+		setup(te)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -75,7 +81,7 @@ func startEdge(t *testing.T, cfg edge.Config) *testEdge {
 			t.Errorf("edge did not shut down")
 		}
 	})
-	return &testEdge{Edge: e, url: "http://" + e.Addr().String()}
+	return te
 }
 
 // recv waits for a value on ch.
@@ -172,7 +178,6 @@ type clientRun struct {
 	cmd            *exec.Cmd
 	stdout, stderr bytes.Buffer
 	done           chan error
-	cancel         context.CancelFunc
 }
 
 // startClient starts a client process in the repository root. The process
@@ -180,7 +185,7 @@ type clientRun struct {
 func startClient(t *testing.T, env []string, name string, args ...string) *clientRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout+2*time.Second)
-	r := &clientRun{name: filepath.Base(args[0]), done: make(chan error, 1), cancel: cancel}
+	r := &clientRun{name: filepath.Base(args[0]), done: make(chan error, 1)}
 	r.cmd = exec.CommandContext(ctx, name, args...)
 	r.cmd.Dir = repoRoot(t)
 	r.cmd.Env = append(os.Environ(), env...)
@@ -287,7 +292,9 @@ func runNode(t *testing.T, te *testEdge, m mode, script string, env ...string) c
 }
 
 // bin is how the client scripts print binary values.
-func bin(b ...byte) map[string]any { return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)} }
+func bin(b ...byte) map[string]any {
+	return map[string]any{"$bin": base64.StdEncoding.EncodeToString(b)}
+}
 
 // placeholder is Socket.IO's stand-in for attachment n.
 func placeholder(n int) map[string]any { return map[string]any{"_placeholder": true, "num": n} }
@@ -344,6 +351,9 @@ func record(te *testEdge, answer func(*socketio.Socket, *socketio.Event)) *hooks
 	})
 	return h
 }
+
+// ackID acks every event with the socket's id.
+func ackID(s *socketio.Socket, e *socketio.Event) { _ = e.Ack(s.ID()) }
 
 // event waits for the next event the server received and checks its name.
 func (h *hooks) event(t *testing.T, name string) *socketio.Event {
@@ -403,19 +413,23 @@ type connectErrorLine struct {
 	Data    json.RawMessage `json:"data"`
 }
 
-// checkConnect runs connect.mjs, which connects to namespaces over one
-// Manager, and checks each socket against the server's view.
-func checkConnect(t *testing.T, te *testEdge, m mode, env ...string) {
+// checkConnect starts an edge with cfg and runs connect.mjs, which
+// connects to namespaces over one Manager with auth {"token":"abc"}; it
+// checks each socket against the server's view.
+func checkConnect(t *testing.T, cfg edge.Config, m mode, env ...string) {
 	t.Helper()
-	h := record(te, answerReady(te))
-	te.SocketIO().Of("/").Authenticate(func(hs *socketio.Handshake) (*socketio.ConnectResult, error) {
-		var auth struct {
-			Token string `json:"token"`
-		}
-		if err := json.Unmarshal(hs.Auth, &auth); err != nil || auth.Token != "abc" {
-			return nil, &socketio.ConnectError{Message: "bad token"}
-		}
-		return &socketio.ConnectResult{User: "u-abc"}, nil
+	var h *hooks
+	te := startEdge(t, cfg, func(te *testEdge) {
+		h = record(te, answerReady(te))
+		te.SocketIO().Of("/").Authenticate(func(hs *socketio.Handshake) (*socketio.ConnectResult, error) {
+			var auth struct {
+				Token string `json:"token"`
+			}
+			if err := json.Unmarshal(hs.Auth, &auth); err != nil || auth.Token != "abc" {
+				return nil, &socketio.ConnectError{Message: "bad token"}
+			}
+			return &socketio.ConnectResult{User: "u-abc"}, nil
+		})
 	})
 	env = append(env, `SB_AUTH={"token":"abc"}`)
 	lines := runNode(t, te, m, "connect.mjs", env...)
@@ -438,7 +452,9 @@ func checkConnect(t *testing.T, te *testEdge, m mode, env ...string) {
 			t.Errorf("%s: client socket.id %q, server socket.ID() %q", c.NSP, c.ID, s.ID())
 		}
 		hs := s.Handshake()
-		if hs.Transport != m.initial {
+		// With the default transports, "/" connects in the first POST;
+		// another namespace's CONNECT may wait for the upgrade to finish.
+		if hs.Transport != m.initial && (m.transports != "" || c.NSP == "/") {
 			t.Errorf("%s: handshake transport %q, want %q", c.NSP, hs.Transport, m.initial)
 		}
 		if string(hs.Auth) != `{"token":"abc"}` {
@@ -490,29 +506,26 @@ func checkConnect(t *testing.T, te *testEdge, m mode, env ...string) {
 
 func TestE2EConnect(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
-		checkConnect(t, te, m)
+		checkConnect(t, edge.Config{}, m)
 	})
 }
 
 func TestE2ECustomPath(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{Path: "/ws/socket.io"})
-		checkConnect(t, te, m, "SB_PATH=/ws/socket.io")
+		checkConnect(t, edge.Config{Path: "/ws/socket.io"}, m, "SB_PATH=/ws/socket.io")
 	})
 }
 
 func TestE2ENamespacesMultiplexed(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
-		checkConnect(t, te, m, "SB_NAMESPACES=/,/chat")
+		checkConnect(t, edge.Config{}, m, "SB_NAMESPACES=/,/chat")
 	})
 }
 
 func TestE2EInvalidNamespace(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{Namespaces: []string{"/"}})
-		h := record(te, answerReady(te))
+		var h *hooks
+		te := startEdge(t, edge.Config{Namespaces: []string{"/"}}, func(te *testEdge) { h = record(te, answerReady(te)) })
 		lines := runNode(t, te, m, "connect.mjs", "SB_NAMESPACES=/,/nope")
 		var ce connectErrorLine
 		lines.get(t, "connect_error", &ce)
@@ -541,15 +554,17 @@ func TestE2EInvalidNamespace(t *testing.T) {
 
 func TestE2EConnectError(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
-		h := record(te, nil)
+		var h *hooks
 		auths := make(chan json.RawMessage, 1)
-		te.SocketIO().Of("/").Authenticate(func(hs *socketio.Handshake) (*socketio.ConnectResult, error) {
-			auths <- hs.Auth
-			return nil, &socketio.ConnectError{
-				Message: "unauthorized!",
-				Data:    map[string]any{"code": 401, "reason": "bad token ✗"},
-			}
+		te := startEdge(t, edge.Config{}, func(te *testEdge) {
+			h = record(te, nil)
+			te.SocketIO().Of("/").Authenticate(func(hs *socketio.Handshake) (*socketio.ConnectResult, error) {
+				auths <- hs.Auth
+				return nil, &socketio.ConnectError{
+					Message: "unauthorized!",
+					Data:    map[string]any{"code": 401, "reason": "bad token ✗"},
+				}
+			})
 		})
 		lines := runNode(t, te, m, "connect.mjs", `SB_AUTH={"token":"nope"}`)
 		var ce connectErrorLine
@@ -577,7 +592,6 @@ const (
 func TestE2EEvents(t *testing.T) {
 	big := strings.Repeat(bigUnit, bigRepeat)
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
 		type askResult struct {
 			ack *socketio.Ack
 			err error
@@ -585,38 +599,41 @@ func TestE2EEvents(t *testing.T) {
 		asks := make(chan askResult, 1)
 		var wg sync.WaitGroup
 		t.Cleanup(wg.Wait) // before the edge's shutdown (cleanups run last-in first-out)
-		h := record(te, func(s *socketio.Socket, e *socketio.Event) {
-			switch e.Name {
-			case "echo":
-				_ = e.AckRaw(e.Args, e.Attachments)
-			case "client-event":
-				_ = e.Ack("ack ✓", []byte{10, 11}, map[string]any{"deep": []any{map[string]any{"b": []byte{12}}}})
-			case "client-big":
-				var args []string
-				_ = json.Unmarshal(e.Args, &args)
-				_ = e.Ack(len(args) == 1 && args[0] == big, len(e.Args))
-			case "done":
-				_ = e.Ack(s.Transport())
-			}
-		})
-		te.SocketIO().Of("/").OnConnect(func(s *socketio.Socket) {
-			_ = s.Emit("server-event", "ça marche ✓ 🚀", []byte{1, 2, 3},
-				map[string]any{"nested": map[string]any{"bin": []byte{4, 5}}, "list": []any{[]byte{6}, "x"}},
-				7, nil, false)
-			// An emit with ack waits for the client, whose answer comes
-			// through this very goroutine: wait elsewhere.
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-				defer cancel()
-				ack, err := s.EmitWithAck(ctx, "server-ask", "question ?", []byte{0xff, 0x00})
-				asks <- askResult{ack, err}
-				if err == nil {
-					_ = s.Emit("server-big", big)
-					_ = s.Emit("bye")
+		var h *hooks
+		te := startEdge(t, edge.Config{}, func(te *testEdge) {
+			h = record(te, func(s *socketio.Socket, e *socketio.Event) {
+				switch e.Name {
+				case "echo":
+					_ = e.AckRaw(e.Args, e.Attachments)
+				case "client-event":
+					_ = e.Ack("ack ✓", []byte{10, 11}, map[string]any{"deep": []any{map[string]any{"b": []byte{12}}}})
+				case "client-big":
+					var args []string
+					_ = json.Unmarshal(e.Args, &args)
+					_ = e.Ack(len(args) == 1 && args[0] == big, len(e.Args))
+				case "done":
+					_ = e.Ack(s.Transport())
 				}
-			}()
+			})
+			te.SocketIO().Of("/").OnConnect(func(s *socketio.Socket) {
+				_ = s.Emit("server-event", "ça marche ✓ 🚀", []byte{1, 2, 3},
+					map[string]any{"nested": map[string]any{"bin": []byte{4, 5}}, "list": []any{[]byte{6}, "x"}},
+					7, nil, false)
+				// An emit with ack waits for the client, whose answer comes
+				// through this very goroutine: wait elsewhere.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+					defer cancel()
+					ack, err := s.EmitWithAck(ctx, "server-ask", "question ?", []byte{0xff, 0x00})
+					asks <- askResult{ack, err}
+					if err == nil {
+						_ = s.Emit("server-big", big)
+						_ = s.Emit("bye")
+					}
+				}()
+			})
 		})
 
 		lines := runNode(t, te, m, "events.mjs", fmt.Sprintf("SB_BIG_REPEAT=%d", bigRepeat))
@@ -703,8 +720,8 @@ func TestE2EEvents(t *testing.T) {
 
 func TestE2EServerDisconnect(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
-		h := record(te, nil)
+		var h *hooks
+		te := startEdge(t, edge.Config{}, func(te *testEdge) { h = record(te, nil) })
 		run := startNode(t, te, m, "lifecycle.mjs", "SB_SCENARIO=kick", "SB_QUIET_MS=300")
 		s := recv(t, h.connects, "connect")
 		h.event(t, "kick-me")
@@ -738,8 +755,11 @@ func TestE2EServerDisconnect(t *testing.T) {
 
 func TestE2EHeartbeat(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{Engine: engineio.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 400 * time.Millisecond}})
-		h := record(te, func(s *socketio.Socket, e *socketio.Event) { _ = e.Ack(s.ID(), s.Transport()) })
+		cfg := edge.Config{Engine: engineio.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 400 * time.Millisecond}}
+		var h *hooks
+		te := startEdge(t, cfg, func(te *testEdge) {
+			h = record(te, func(s *socketio.Socket, e *socketio.Event) { _ = e.Ack(s.ID(), s.Transport()) })
+		})
 		lines := runNode(t, te, m, "lifecycle.mjs", "SB_SCENARIO=heartbeat", "SB_STAY_MS=1500")
 		s := recv(t, h.connects, "connect")
 		var st struct {
@@ -763,8 +783,8 @@ func TestE2EHeartbeat(t *testing.T) {
 
 func TestE2EReconnect(t *testing.T) {
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{})
-		h := record(te, func(s *socketio.Socket, e *socketio.Event) { _ = e.Ack(s.ID()) })
+		var h *hooks
+		te := startEdge(t, edge.Config{}, func(te *testEdge) { h = record(te, ackID) })
 		run := startNode(t, te, m, "lifecycle.mjs", "SB_SCENARIO=drop")
 		first := recv(t, h.connects, "connect")
 		h.event(t, "drop-me")
@@ -812,14 +832,15 @@ func TestE2EReconnect(t *testing.T) {
 func TestE2EMaxPayload(t *testing.T) {
 	const maxPayload = 10_000
 	eachMode(t, func(t *testing.T, m mode) {
-		te := startEdge(t, edge.Config{Engine: engineio.Config{MaxPayload: maxPayload}})
-		h := record(te, func(s *socketio.Socket, e *socketio.Event) { _ = e.Ack(s.ID()) })
+		var h *hooks
+		te := startEdge(t, edge.Config{Engine: engineio.Config{MaxPayload: maxPayload}}, func(te *testEdge) { h = record(te, ackID) })
 		lines := runNode(t, te, m, "lifecycle.mjs", "SB_SCENARIO=maxpayload", fmt.Sprintf("SB_TOO_BIG=%d", 2*maxPayload))
 
 		var c struct{ ID, Bystander string }
 		lines.get(t, "connect", &c)
 		var d struct{ Reason string }
 		lines.get(t, "disconnect", &d)
+		t.Logf("oversized client: disconnect reason %q", d.Reason)
 		// Over WebSocket the read limit closes the connection; over polling
 		// the POST is refused with 413 (the client's "transport error"),
 		// unless the session's close packet reaches the client's pending GET
@@ -868,14 +889,16 @@ func TestE2EPython(t *testing.T) {
 	for _, mode := range []string{"websocket", "default"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			te := startEdge(t, edge.Config{})
-			h := record(te, func(s *socketio.Socket, e *socketio.Event) {
-				if e.Name == "py-event" {
-					_ = e.Ack("ok ✓", map[string]any{"transport": s.Transport(), "bin": []byte{4, 2}})
-				}
-			})
-			te.SocketIO().Of("/").OnConnect(func(s *socketio.Socket) {
-				_ = s.Emit("server-event", "bonjour ✓", []byte{7, 7}, map[string]any{"n": 1})
+			var h *hooks
+			te := startEdge(t, edge.Config{}, func(te *testEdge) {
+				h = record(te, func(s *socketio.Socket, e *socketio.Event) {
+					if e.Name == "py-event" {
+						_ = e.Ack("ok ✓", map[string]any{"transport": s.Transport(), "bin": []byte{4, 2}})
+					}
+				})
+				te.SocketIO().Of("/").OnConnect(func(s *socketio.Socket) {
+					_ = s.Emit("server-event", "bonjour ✓", []byte{7, 7}, map[string]any{"n": 1})
+				})
 			})
 			lines := startClient(t, nil, python, filepath.Join("pkg", "edge", "testdata", "client.py"), te.url, mode).wait(t)
 
@@ -888,8 +911,10 @@ func TestE2EPython(t *testing.T) {
 			if c.Transport != engineio.TransportWebSocket {
 				t.Errorf("client transport %q, want websocket", c.Transport)
 			}
-			if want := map[string]string{"websocket": "websocket", "default": "polling"}[mode]; s.Handshake().Transport != want {
-				t.Errorf("handshake transport %q, want %q", s.Handshake().Transport, want)
+			// python-engineio upgrades before it sends anything, CONNECT
+			// included: the socket connects over WebSocket either way.
+			if s.Handshake().Transport != engineio.TransportWebSocket {
+				t.Errorf("handshake transport %q, want websocket", s.Handshake().Transport)
 			}
 			if string(s.Handshake().Auth) != `{"token":"py"}` {
 				t.Errorf("auth %s", s.Handshake().Auth)
@@ -906,8 +931,11 @@ func TestE2EPython(t *testing.T) {
 			lines.get(t, "ack", &ev)
 			assertJSON(t, "ack as Python got it", ev.Args, []any{"ok ✓", map[string]any{"transport": "websocket", "bin": bin(4, 2)}})
 
-			if d := recv(t, h.disconnects, "disconnect"); d.reason != socketio.ReasonClientDisconnect {
-				t.Errorf("server saw Python leave with %q, want %q", d.reason, socketio.ReasonClientDisconnect)
+			// Client.disconnect() queues DISCONNECT for its writer thread and
+			// closes the WebSocket at once (python-engineio's abort=True):
+			// the packet may or may not make it.
+			if d := recv(t, h.disconnects, "disconnect"); d.reason != socketio.ReasonClientDisconnect && d.reason != engineio.ReasonTransportClose {
+				t.Errorf("server saw Python leave with %q, want %q or %q", d.reason, socketio.ReasonClientDisconnect, engineio.ReasonTransportClose)
 			}
 		})
 	}

@@ -26,8 +26,15 @@ def enc(v):
     return v
 
 
+_out_lock = threading.Lock()
+
+
 def out(ev, **fields):
-    print(json.dumps({"ev": ev, **enc(fields)}, ensure_ascii=False), flush=True)
+    # Handlers run on the client's threads: one whole line at a time.
+    line = json.dumps({"ev": ev, **enc(fields)}, ensure_ascii=False) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def main():

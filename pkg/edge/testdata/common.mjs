@@ -6,7 +6,9 @@
 //
 // Scripts print one JSON object per line on stdout, {"ev": name, ...};
 // binary values are written as {"$bin": base64}. They end with {"ev":"end"}
-// and exit 0, or print {"ev":"fail"} and exit 1.
+// and exit 0, or print {"ev":"fail"} and exit 1. A script closes its sockets
+// and lets Node exit by itself once the event loop is empty: exiting at once
+// could cut a DISCONNECT or an Engine.IO close still in flight.
 
 export const url = process.env.SB_URL;
 export const transports = process.env.SB_TRANSPORTS ? process.env.SB_TRANSPORTS.split(",") : undefined;
@@ -37,12 +39,11 @@ export function fail(err) {
 
 export function finish() {
   out("end");
-  process.exit(0);
 }
 
 process.on("unhandledRejection", fail);
 process.on("uncaughtException", fail);
-setTimeout(() => fail("timeout"), Number(process.env.SB_TIMEOUT_MS || 8000));
+setTimeout(() => fail("timeout"), Number(process.env.SB_TIMEOUT_MS || 8000)).unref();
 
 // options returns client options for the test's path and transports;
 // reconnection is off unless extra turns it on.
