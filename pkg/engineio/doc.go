@@ -19,5 +19,6 @@
 // SessionHandler.OnMessage is never called concurrently for one session, and
 // always before OnClose. Session.Send may be called from any goroutine.
 //
-// Lock order: Server.mu before Session.mu. Session.readMu is taken alone.
+// Lock order: Server.mu before Session.mu; Session.dispatchMu before
+// Session.mu; Session.mu before Scheduler.mu.
 package engineio

@@ -46,20 +46,35 @@ type env struct {
 
 func newEnv(t *testing.T, cfg engineio.Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, false, nil)
+}
+
+// newEnvWith is newEnv over TLS or not, with a hook run at the end of every
+// OnOpen.
+func newEnvWith(t *testing.T, cfg engineio.Config, useTLS bool, onOpen func(*engineio.Session)) *env {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &echoHandler{closed: make(map[string]chan string)}
+	h := &echoHandler{closed: make(map[string]chan string), onOpen: onOpen}
 	srv := engineio.NewServer(cfg, h)
 	mux := http.NewServeMux()
 	mux.Handle(enginePath, srv)
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
 	tr := &http.Transport{}
+	dialer := &websocket.Dialer{HandshakeTimeout: wait}
+	if useTLS {
+		ts.StartTLS()
+		tr.TLSClientConfig = ts.Client().Transport.(*http.Transport).TLSClientConfig
+		dialer.TLSClientConfig = tr.TLSClientConfig
+	} else {
+		ts.Start()
+	}
 	e := &env{
 		srv:    srv,
 		base:   ts.URL + enginePath,
 		client: &http.Client{Transport: tr, Timeout: 2 * wait},
-		dialer: &websocket.Dialer{HandshakeTimeout: wait},
+		dialer: dialer,
 		h:      h,
 	}
 	// Run last to first: the engine releases its pending GETs and closes its
@@ -80,6 +95,7 @@ func newEnv(t *testing.T, cfg engineio.Config) *env {
 // echoHandler sends every message back to its session, and records why each
 // session closed.
 type echoHandler struct {
+	onOpen func(*engineio.Session) // optional
 	mu     sync.Mutex
 	closed map[string]chan string // by sid; receives the OnClose reason
 }
@@ -89,6 +105,9 @@ func (h *echoHandler) OnOpen(s *engineio.Session) engineio.SessionHandler {
 	h.mu.Lock()
 	h.closed[s.ID()] = ch
 	h.mu.Unlock()
+	if h.onOpen != nil {
+		h.onOpen(s)
+	}
 	return &echoSession{s: s, closed: ch}
 }
 

@@ -50,7 +50,7 @@ const (
 	// transport keeps the order, and nothing is lost or duplicated.
 	keepPolling
 	// eagerUpgrade: keepPolling, and "5" follows "2probe" without waiting
-	// for "3probe", while a GET is pending.
+	// for "3probe".
 	eagerUpgrade
 )
 
@@ -155,7 +155,6 @@ func upgradeInFlight(t *testing.T, mode upgradeMode) {
 		expectWS(t, c, "3probe")
 		writeWS(t, c, "5")
 	case eagerUpgrade:
-		e.waitGetWaiting(t, sid)
 		writeWS(t, c, "2probe")
 		writeWS(t, c, "5")
 		expectWS(t, c, "3probe")

@@ -115,6 +115,47 @@ func TestSessionClose(t *testing.T) {
 	}
 }
 
+// A handler may close its session from OnOpen: OnClose is then called on the
+// handler OnOpen returned, and the client is told.
+func TestCloseInOnOpen(t *testing.T) {
+	cfg := heartbeatConfig
+	e := newEnvWith(t, cfg, false, func(s *engineio.Session) {
+		_ = s.Send(engineio.NewTextMessage([]byte("go away")))
+		s.Close()
+	})
+	t.Run("polling, next GET", func(t *testing.T) {
+		sid := e.handshake(t)
+		if res := e.get(t, sid); res.body != "4go away\x1e1" {
+			t.Errorf("GET: %d %q, want the message and the close packet", res.status, res.body)
+		}
+		if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonForcedClose)
+		}
+	})
+	t.Run("polling, no GET", func(t *testing.T) {
+		start := time.Now()
+		sid := e.handshake(t)
+		if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonForcedClose)
+		}
+		// Without a GET the server waits PingTimeout for one, then forgets
+		// the session.
+		e.waitGone(t, sid)
+		if d := time.Since(start); d < cfg.PingTimeout {
+			t.Errorf("session gone after %v, before PingTimeout", d)
+		}
+	})
+	t.Run("websocket", func(t *testing.T) {
+		c, sid := e.openWS(t)
+		if err := expectWSClosed(t, c, "4go away"); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Errorf("connection ended with %v, want a close frame", err)
+		}
+		if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonForcedClose)
+		}
+	})
+}
+
 func equalStrings(a, b []string) bool {
 	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
 }
@@ -226,10 +267,16 @@ func TestShutdown(t *testing.T) {
 	if res := await(t, pending); res.status != http.StatusOK || res.body != "1" {
 		t.Errorf("pending GET: %d %q, want the close packet", res.status, res.body)
 	}
-	// A session without a GET at Shutdown gets its packets and the close
-	// packet on its next GET.
-	if res := e.get(t, idleSID); res.status != http.StatusOK || res.body != "4bye\x1e1" {
-		t.Errorf("GET of the idle session: %d %q, want 200 \"4bye\\x1e1\"", res.status, res.body)
+	// A polling session without a GET at Shutdown is forgotten when
+	// Shutdown returns (nothing is left to drop it later): its next GET is
+	// told the session is unknown, and its client reconnects.
+	for _, sid := range []string{idleSID, probeSID} {
+		if res := e.get(t, sid); res.status != http.StatusBadRequest || !strings.Contains(res.body, "Session ID unknown") {
+			t.Errorf("GET of session %s after Shutdown: %d %q, want 400 unknown session", sid, res.status, res.body)
+		}
+	}
+	if st := e.srv.Stats(); st.Sessions != 0 {
+		t.Errorf("stats after Shutdown: %+v, want no session", st)
 	}
 
 	// No new session.
@@ -299,20 +346,152 @@ func TestCORS(t *testing.T) {
 		})
 	}
 	t.Run("websocket", func(t *testing.T) {
+		same := newEnv(t, engineio.Config{}) // no AllowedOrigins: same origin only
+		sameOrigin := strings.TrimSuffix(same.base, enginePath)
 		tests := []struct {
+			env    *env
 			origin string
 			ok     bool
-		}{{"http://a.example", true}, {"http://b.example", false}}
+		}{
+			{e, "http://a.example", true},
+			{e, "http://b.example", false},
+			{same, sameOrigin, true},
+			{same, "http://a.example", false},
+			{same, "", true}, // not a browser
+		}
 		for _, tt := range tests {
-			c, res, err := e.dialer.Dial(e.wsURL("EIO=4&transport=websocket"), http.Header{"Origin": {tt.origin}})
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			c, res, err := tt.env.dialer.Dial(tt.env.wsURL("EIO=4&transport=websocket"), h)
 			if err == nil {
 				c.Close()
 			} else if res != nil {
 				res.Body.Close()
 			}
 			if (err == nil) != tt.ok {
-				t.Errorf("origin %s: dial error %v, want ok=%v", tt.origin, err, tt.ok)
+				t.Errorf("origin %q: dial error %v, want ok=%v", tt.origin, err, tt.ok)
 			}
 		}
 	})
+}
+
+// A client that reads nothing cannot hold Shutdown past its context: its
+// connection is cut.
+func TestShutdownDeadline(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	_, sid := e.openWS(t) // and never read again
+	big := engineio.NewBinaryMessage(bytes.Repeat([]byte{0xaa}, 1<<20))
+	// Enough to fill the socket buffers: the writer blocks.
+	for range 64 {
+		if err := e.srv.Session(sid).Send(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if d := time.Since(start); d > wait {
+		t.Errorf("Shutdown took %v", d)
+	}
+	if r := e.closeReason(t, sid); r != engineio.ReasonServerShutdown {
+		t.Errorf("close reason %q", r)
+	}
+	if st := e.srv.Stats(); st.Sessions != 0 || st.WebSocket != 0 {
+		t.Errorf("stats after Shutdown: %+v", st)
+	}
+}
+
+func TestSendVolatile(t *testing.T) {
+	m := engineio.NewTextMessage([]byte("v"))
+	e := newEnv(t, engineio.Config{})
+	t.Run("polling", func(t *testing.T) {
+		sid := e.handshake(t)
+		s := e.srv.Session(sid)
+		if s.SendVolatile(m) {
+			t.Error("SendVolatile without a GET to write it reported true")
+		}
+		pending := e.getAsync(context.Background(), sid)
+		e.waitGetWaiting(t, sid)
+		if !s.SendVolatile(m) {
+			t.Error("SendVolatile with a GET waiting reported false")
+		}
+		if res := await(t, pending); res.body != "4v" {
+			t.Errorf("GET: %d %q, want \"4v\"", res.status, res.body)
+		}
+		s.Close()
+		if s.SendVolatile(m) {
+			t.Error("SendVolatile after Close reported true")
+		}
+	})
+	t.Run("websocket", func(t *testing.T) {
+		c, sid := e.openWS(t)
+		s := e.srv.Session(sid)
+		if !s.SendVolatile(m) {
+			t.Error("SendVolatile on an idle WebSocket reported false")
+		}
+		expectWS(t, c, "4v")
+	})
+}
+
+func TestSessionRequest(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	h := http.Header{"X-Test": {"yes"}}
+	res := e.request(context.Background(), http.MethodGet, "EIO=4&transport=polling&t=abc&token=xyz", nil, h)
+	if res.err != nil || res.status != http.StatusOK {
+		t.Fatalf("handshake: %v %d", res.err, res.status)
+	}
+	s := e.srv.Session(parseOpen(t, res.body).SID)
+	r := s.Request()
+	if got := r.Query.Encode(); got != "token=xyz" {
+		t.Errorf("Query %q, want the application's parameters only", got)
+	}
+	if r.Header.Get("X-Test") != "yes" {
+		t.Errorf("Header %v lacks X-Test", r.Header)
+	}
+	if !strings.HasPrefix(r.RemoteAddr, "127.0.0.1:") || r.Secure || r.Time.IsZero() {
+		t.Errorf("RequestInfo %+v", r)
+	}
+	if s.Transport() != engineio.TransportPolling {
+		t.Errorf("Transport %q", s.Transport())
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	srv := engineio.NewServer(engineio.Config{}, &echoHandler{})
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	got := srv.Config()
+	if got.PingInterval != 25*time.Second || got.PingTimeout != 20*time.Second ||
+		got.UpgradeTimeout != 10*time.Second || got.MaxPayload != 1_000_000 ||
+		got.WriteQueueSize != 1024 || got.WriteTimeout != 10*time.Second ||
+		!equalStrings(got.Transports, []string{"polling", "websocket"}) ||
+		got.NewID == nil || got.Logger == nil {
+		t.Errorf("defaults %+v", got)
+	}
+	if srv.Scheduler() == nil {
+		t.Error("no Scheduler")
+	}
+	if id := engineio.RandomID(); len(id) != 20 || id == engineio.RandomID() {
+		t.Errorf("RandomID %q", id)
+	}
+}
+
+// TestServerCloseReleasesGETWithClose: when the server ends a session for a
+// reason of its own (here a malformed POST), the waiting GET carries the
+// close packet; only a client's own close ("1") is answered with a noop.
+func TestServerCloseReleasesGETWithClose(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	sid := e.handshake(t)
+	pending := e.getAsync(context.Background(), sid)
+	e.waitGetWaiting(t, sid)
+	if res := e.post(t, sid, "abc"); res.status != http.StatusBadRequest {
+		t.Fatalf("malformed POST: %d %q, want 400", res.status, res.body)
+	}
+	if res := await(t, pending); res.status != http.StatusOK || res.body != "1" {
+		t.Errorf("waiting GET: %d %q, want the close packet", res.status, res.body)
+	}
 }

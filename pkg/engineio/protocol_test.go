@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -329,17 +330,39 @@ func TestWebSocketMessages(t *testing.T) {
 		{"binary", websocket.BinaryMessage, "\x01\x02\x03\x04", websocket.BinaryMessage, "\x01\x02\x03\x04"},
 		{"large binary", websocket.BinaryMessage, strings.Repeat("\xfe", 70000), websocket.BinaryMessage, strings.Repeat("\xfe", 70000)},
 	}
-	e := newEnv(t, engineio.Config{})
-	c, _ := e.openWS(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := c.WriteMessage(tt.typ, []byte(tt.send)); err != nil {
-				t.Fatal(err)
+	// Over TLS the writer cannot hand its frames to writev: it copies them
+	// into a pooled buffer, one the polling transport uses too.
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "tls"}[useTLS], func(t *testing.T) {
+			e := newEnvWith(t, engineio.Config{}, useTLS, nil)
+			sid := e.handshake(t)
+			if res := e.post(t, sid, "4"+strings.Repeat("p", 3000)); res.status != http.StatusOK {
+				t.Fatalf("POST: %d %q", res.status, res.body)
 			}
-			mt, got := readWS(t, c)
-			if mt != tt.wantType || got != tt.want {
-				t.Errorf("echo: type %d, %d bytes %.20q; want type %d, %d bytes %.20q", mt, len(got), got, tt.wantType, len(tt.want), tt.want)
+			c, wsSID := e.openWS(t)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if err := c.WriteMessage(tt.typ, []byte(tt.send)); err != nil {
+						t.Fatal(err)
+					}
+					mt, got := readWS(t, c)
+					if mt != tt.wantType || got != tt.want {
+						t.Errorf("echo: type %d, %d bytes %.20q; want type %d, %d bytes %.20q", mt, len(got), got, tt.wantType, len(tt.want), tt.want)
+					}
+				})
 			}
+			t.Run("many at once", func(t *testing.T) {
+				msgs := make([]*engineio.Message, 100)
+				for i := range msgs {
+					msgs[i] = engineio.NewTextMessage([]byte(strconv.Itoa(i)))
+				}
+				if err := e.srv.Session(wsSID).Send(msgs...); err != nil {
+					t.Fatal(err)
+				}
+				for i := range msgs {
+					expectWS(t, c, "4"+strconv.Itoa(i))
+				}
+			})
 		})
 	}
 }
@@ -389,10 +412,17 @@ func TestHeartbeatPolling(t *testing.T) {
 
 func TestHeartbeatPollingTimeout(t *testing.T) {
 	e := newEnv(t, heartbeatConfig)
+	start := time.Now()
 	sid := e.handshake(t)
-	// The deadline under test is the server's own: nothing to wait on but
-	// the clock.
-	time.Sleep(heartbeatConfig.PingInterval + heartbeatConfig.PingTimeout + 10*time.Millisecond)
+	// No GET, no pong: the session ends PingInterval+PingTimeout after the
+	// handshake. The official suite sleeps that long plus 10ms; waiting for
+	// the end instead keeps the test exact on a loaded machine, and the
+	// delay is checked with some slack.
+	e.waitGone(t, sid)
+	deadline := heartbeatConfig.PingInterval + heartbeatConfig.PingTimeout
+	if d := time.Since(start); d < deadline || d > deadline+150*time.Millisecond {
+		t.Errorf("session closed %v after the handshake, want %v", d, deadline)
+	}
 	if res := e.get(t, sid); res.status != http.StatusBadRequest {
 		t.Errorf("GET after the ping timeout: %d %q, want 400", res.status, res.body)
 	}
@@ -421,6 +451,35 @@ func TestHeartbeatWebSocketTimeout(t *testing.T) {
 	if r := e.closeReason(t, sid); r != engineio.ReasonPingTimeout {
 		t.Errorf("close reason %q, want %q", r, engineio.ReasonPingTimeout)
 	}
+}
+
+// A pong that comes back before the server has armed its pong deadline must
+// not stop the heartbeat: with pings every millisecond, some pongs do.
+func TestHeartbeatFastPongs(t *testing.T) {
+	const pings = 300
+	cfg := engineio.Config{PingInterval: time.Millisecond, PingTimeout: time.Second}
+	t.Run("websocket", func(t *testing.T) {
+		e := newEnv(t, cfg)
+		c, _ := e.openWS(t)
+		for i := range pings {
+			if _, data := readWS(t, c); data != "2" {
+				t.Fatalf("frame %d: %q, want a ping", i, data)
+			}
+			writeWS(t, c, "3")
+		}
+	})
+	t.Run("polling", func(t *testing.T) {
+		e := newEnv(t, cfg)
+		sid := e.handshake(t)
+		for i := range pings / 3 {
+			if res := e.get(t, sid); res.status != http.StatusOK || res.body != "2" {
+				t.Fatalf("GET %d: %d %q, want a ping", i, res.status, res.body)
+			}
+			if res := e.post(t, sid, "3"); res.status != http.StatusOK {
+				t.Fatalf("POST %d: %d %q", i, res.status, res.body)
+			}
+		}
+	})
 }
 
 func TestClosePolling(t *testing.T) {

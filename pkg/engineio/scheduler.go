@@ -19,9 +19,10 @@ type Scheduler struct {
 	mu     sync.Mutex
 	timers timerHeap // guarded by mu
 
-	wake chan struct{} // capacity 1: the earliest deadline changed
-	stop chan struct{}
-	done chan struct{}
+	wake     chan struct{} // capacity 1: the earliest deadline changed
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // Timer is one pending callback of a Scheduler. The zero value is an
@@ -87,11 +88,7 @@ func (s *Scheduler) Len() int {
 
 // Stop ends the scheduler goroutine; pending callbacks never run.
 func (s *Scheduler) Stop() {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 }
 
@@ -122,11 +119,14 @@ func (s *Scheduler) run() {
 			t.fn = nil
 		}
 		s.mu.Unlock()
-		for i, fn := range due {
-			fn()
-			due[i] = nil
+		if len(due) > 0 {
+			for i, fn := range due {
+				fn()
+				due[i] = nil
+			}
+			due = due[:0]
+			continue // callbacks took time: look at the clock again
 		}
-		due = due[:0]
 		clock.Reset(next)
 		select {
 		case <-clock.C:

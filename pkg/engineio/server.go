@@ -233,6 +233,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
+	// Polling sessions whose client has not come back for its close packet
+	// are forgotten now rather than by a scheduler that is about to stop:
+	// their next request gets "unknown session".
+	for _, sess := range all {
+		sess.teardown()
+	}
 	s.sched.Stop()
 	return err
 }
@@ -448,7 +454,7 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 		upgrades = []string{TransportWebSocket}
 	}
 	open := s.openPacket(sess.id, upgrades)
-	sess.handler = s.handler.OnOpen(sess)
+	sess.open(s.handler)
 	sess.schedulePing()
 	writePollResponse(w, open.pollBytes())
 }
@@ -476,7 +482,7 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request)
 	sess.ws = conn
 	sess.queue = append(sess.queue, s.openPacket(sess.id, nil))
 	sess.mu.Unlock()
-	sess.handler = s.handler.OnOpen(sess)
+	sess.open(s.handler)
 	sess.mu.Lock()
 	sess.startWriterLocked()
 	sess.mu.Unlock()

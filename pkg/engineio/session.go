@@ -24,7 +24,7 @@ type Session struct {
 	srv     *Server
 	id      string
 	req     RequestInfo
-	handler SessionHandler // set before the first message, then read-only
+	handler SessionHandler // guarded by dispatchMu; set by open, then read-only
 
 	// dispatchMu serializes calls into handler; handlerDone (guarded by it)
 	// stops OnMessage calls once OnClose ran.
@@ -44,6 +44,7 @@ type Session struct {
 	probe        *websocket.Conn // guarded by mu; a WebSocket being probed for an upgrade
 	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
 	awaitingPong bool            // guarded by mu
+	closeReason  string          // guarded by mu; set when the session leaves stateOpen
 
 	timer        Timer // ping, pong deadline, or close deadline; Scheduler-owned
 	upgradeTimer Timer // probe deadline; Scheduler-owned
@@ -136,6 +137,7 @@ func (s *Session) close(reason string, flush bool) {
 		return
 	}
 	s.state = stateClosing
+	s.closeReason = reason
 	s.awaitingPong = false
 	s.mu.Unlock()
 	s.srv.sched.Cancel(&s.timer)
@@ -206,6 +208,15 @@ func (s *Session) abort() {
 	s.teardown()
 }
 
+// open gets the session's handler from h. dispatchMu is held meanwhile, so
+// that a close during OnOpen (Close, a queue overflow, Shutdown) calls OnClose
+// on the handler OnOpen returns, once it has returned.
+func (s *Session) open(h Handler) {
+	s.dispatchMu.Lock()
+	s.handler = h.OnOpen(s)
+	s.dispatchMu.Unlock()
+}
+
 // dispatch hands a message to the handler unless the session is closed.
 func (s *Session) dispatch(data []byte, binary bool) {
 	s.dispatchMu.Lock()
@@ -239,8 +250,14 @@ func (s *Session) onPacket(p packet) {
 	}
 }
 
+// schedulePing arms the next ping, unless the session is closing: close
+// uses the same timer for its own deadline, which a ping must not replace.
 func (s *Session) schedulePing() {
-	s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingInterval, s.onPingTimer)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateOpen {
+		s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingInterval, s.onPingTimer)
+	}
 }
 
 // onPingTimer runs on the scheduler: it sends a ping and arms the deadline.
@@ -250,18 +267,19 @@ func (s *Session) onPingTimer() {
 		s.mu.Unlock()
 		return
 	}
-	s.awaitingPong = true
 	overflow := len(s.queue)+1 > s.srv.cfg.WriteQueueSize
 	if !overflow {
+		// Arm the pong deadline before the ping can go out: a pong handled
+		// first would have its next ping replaced by this deadline.
+		s.awaitingPong = true
+		s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingTimeout, s.onPongTimeout)
 		s.enqueueLocked(msgPing)
 	}
 	s.mu.Unlock()
 	if overflow {
 		s.srv.slowConsumers.Add(1)
 		s.close(ReasonSlowConsumer, false)
-		return
 	}
-	s.srv.sched.Schedule(&s.timer, s.srv.cfg.PingTimeout, s.onPongTimeout)
 }
 
 func (s *Session) onPongTimeout() {
@@ -324,17 +342,26 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.pollWake = nil
 	}
-	batch := s.queue
-	s.queue = nil
+	var batch []*Message
 	finish := false
 	switch {
+	case s.state == stateClosed && s.transport == TransportPolling && s.closeReason != ReasonTransportClose:
+		// Closed by the server (parse error, ping timeout, slow consumer):
+		// the waiting GET tells the client, as the reference server does.
+		batch = []*Message{msgClose}
 	case s.state == stateClosed || s.transport != TransportPolling:
+		// Closed by the client ("1"), or upgraded while this GET waited for
+		// the lock (the queue is the WebSocket writer's now): a noop.
 		batch = []*Message{msgNoop}
 	case s.state == stateClosing:
-		batch = append(batch, msgClose)
+		batch = append(s.queue, msgClose)
+		s.queue = nil
 		finish = true
-	case len(batch) == 0: // upgrading: release the GET
+	case len(s.queue) == 0: // upgrading: release the GET
 		batch = []*Message{msgNoop}
+	default:
+		batch = s.queue
+		s.queue = nil
 	}
 	s.mu.Unlock()
 
@@ -373,10 +400,13 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	// A payload the server refuses ends the session at once, as with the
+	// reference server: the next request finds no session (400), rather
+	// than a close packet.
 	max := s.srv.cfg.MaxPayload
 	if r.ContentLength > int64(max) {
 		writeError(w, errPayloadTooLarge)
-		s.close(ReasonTransportError, true)
+		s.close(ReasonTransportError, false)
 		return
 	}
 	buf := getBuffer()
@@ -385,7 +415,7 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 	*buf = body
 	if err == errTooLarge {
 		writeError(w, errPayloadTooLarge)
-		s.close(ReasonTransportError, true)
+		s.close(ReasonTransportError, false)
 		return
 	}
 	if err != nil {
@@ -395,7 +425,7 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 	pkts, err := decodePayload(body)
 	if err != nil {
 		writeError(w, errBadRequest)
-		s.close(ReasonParseError, true)
+		s.close(ReasonParseError, false)
 		return
 	}
 	for _, p := range pkts {
@@ -439,6 +469,7 @@ func putBuffer(b *[]byte) {
 	if cap(*b) > 1<<20 {
 		return // let a rare huge buffer go
 	}
+	*b = (*b)[:0] // pooled buffers are empty: writeLoop appends to them
 	bufferPool.Put(b)
 }
 
