@@ -113,11 +113,15 @@ func (s Subjects) IsAck(subject string) (edge string, ok bool) {
 		return "", false
 	}
 	edge, n, ok := strings.Cut(rest, ".")
-	if !ok || edge == "" || n == "" || strings.ContainsAny(n, ".*> ") || strings.ContainsAny(edge, "*> ") {
+	if !ok || edge == "" || n == "" || strings.Contains(n, ".") || strings.ContainsAny(rest, notInToken) {
 		return "", false
 	}
 	return edge, true
 }
+
+// notInToken are the characters a subject token to publish on may not hold:
+// wildcards and the whitespace that separates NATS protocol fields.
+const notInToken = "*> \t\r\n"
 
 // IsEvent reports whether subject is a client event subject, and returns
 // its namespace token.

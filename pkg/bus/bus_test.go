@@ -1,0 +1,200 @@
+package bus_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestSubjects(t *testing.T) {
+	s, err := bus.NewSubjects("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ got, want string }{
+		{s.Room("/", "lobby"), "sb.v1.room.Lw.bG9iYnk"},
+		{s.User("/chat", "42"), "sb.v1.user.L2NoYXQ.NDI"},
+		{s.Namespace("/"), "sb.v1.ns.Lw"},
+		{s.Edge("abcd1234"), "sb.v1.edge.abcd1234"},
+		{s.Cluster(), "sb.v1.cluster"},
+		{s.Heartbeat(), "sb.v1.heartbeat"},
+		{s.Event("/", "chat"), "sb.v1.event.Lw.Y2hhdA"},
+		{s.EventFilter("", ""), "sb.v1.event.*.*"},
+		{s.EventFilter("/", ""), "sb.v1.event.Lw.*"},
+		{s.Lifecycle("/"), "sb.v1.lifecycle.Lw"},
+		{s.LifecycleFilter(""), "sb.v1.lifecycle.*"},
+		{s.Ack("abcd1234", "7"), "sb.v1.ack.abcd1234.7"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	p, _ := bus.NewSubjects("prod.eu-1")
+	if got := p.Cluster(); got != "prod.eu-1.v1.cluster" {
+		t.Errorf("prefixed cluster subject %q", got)
+	}
+}
+
+func TestSubjectPrefixValidation(t *testing.T) {
+	for _, bad := range []string{"a..b", ".a", "a.", "a b", "a*", "a>", "a/b"} {
+		if _, err := bus.NewSubjects(bad); err == nil {
+			t.Errorf("prefix %q accepted", bad)
+		}
+	}
+}
+
+// TestTokenIsOneSafeToken: any name, however odd, is one subject token that
+// decodes back to the name, and distinct names never share a token.
+func TestTokenIsOneSafeToken(t *testing.T) {
+	names := []string{"", "a", "/", "a.b", "*", ">", "room with spaces", "ünïcödé 🎉", strings.Repeat("x", 300), "\x00\n\t"}
+	seen := map[string]string{}
+	for _, n := range names {
+		tok := bus.Token(n)
+		if tok == "" || strings.ContainsAny(tok, ". *>\t\r\n") {
+			t.Errorf("Token(%q) = %q is not one safe token", n, tok)
+		}
+		if n != "" {
+			dec, err := base64.RawURLEncoding.DecodeString(tok)
+			if err != nil || string(dec) != n {
+				t.Errorf("Token(%q) = %q does not decode back", n, tok)
+			}
+		}
+		if other, dup := seen[tok]; dup {
+			t.Errorf("%q and %q share token %q", n, other, tok)
+		}
+		seen[tok] = n
+	}
+}
+
+func TestIsAckAndIsEvent(t *testing.T) {
+	s, _ := bus.NewSubjects("sb")
+	for subject, want := range map[string]bool{
+		"sb.v1.ack.abcd1234.1":    true,
+		"sb.v1.ack.abcd1234":      false,
+		"sb.v1.ack.abcd1234.*":    false,
+		"sb.v1.ack.abcd1234.1.2":  false,
+		"other.v1.ack.abcd1234.1": false,
+		"sb.v1.event.Lw.eA":       false,
+	} {
+		if _, ok := s.IsAck(subject); ok != want {
+			t.Errorf("IsAck(%q) = %v, want %v", subject, ok, want)
+		}
+	}
+	if edge, _ := s.IsAck("sb.v1.ack.abcd1234.9"); edge != "abcd1234" {
+		t.Errorf("IsAck edge %q", edge)
+	}
+	if ns, ok := s.IsEvent(s.Event("/", "x")); !ok || ns != "Lw" {
+		t.Errorf("IsEvent = %q, %v", ns, ok)
+	}
+	if _, ok := s.IsEvent(s.Lifecycle("/")); ok {
+		t.Error("a lifecycle subject is not an event subject")
+	}
+}
+
+func runNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	opts := natstest.DefaultTestOptions
+	opts.Port = server.RANDOM_PORT
+	ns := natstest.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// TestInterestRefCounts: a subject is subscribed from the first Add to the
+// last Remove, and only then.
+func TestInterestRefCounts(t *testing.T) {
+	nc := runNATS(t)
+	ch := make(chan *nats.Msg, 16)
+	in := bus.NewInterest(func(s string) (*nats.Subscription, error) { return nc.ChanSubscribe(s, ch) })
+	defer in.Close()
+
+	const subj = "t.room"
+	publish := func(data string) {
+		t.Helper()
+		if err := nc.Publish(subj, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(data string) {
+		t.Helper()
+		select {
+		case m := <-ch:
+			if string(m.Data) != data {
+				t.Fatalf("got %q, want %q", m.Data, data)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no message %q", data)
+		}
+	}
+	for range 2 {
+		if err := in.Add(subj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in.Len() != 1 || !in.Has(subj) {
+		t.Fatalf("Len %d Has %v after two Adds", in.Len(), in.Has(subj))
+	}
+	publish("one")
+	expect("one")
+	in.Remove(subj)
+	publish("two")
+	expect("two") // one reference left
+	in.Remove(subj)
+	if in.Has(subj) {
+		t.Fatal("still subscribed after the last Remove")
+	}
+	publish("three")
+	publish("marker-unrelated")
+	select {
+	case m := <-ch:
+		t.Fatalf("got %q after unsubscribing", m.Data)
+	default:
+	}
+	in.Remove(subj) // removing an unknown subject is harmless
+}
+
+func TestPublishRequestRespond(t *testing.T) {
+	nc := runNATS(t)
+	sub, err := nc.Subscribe("t.q", func(m *nats.Msg) {
+		var q sbv1.Query
+		if proto.Unmarshal(m.Data, &q) != nil {
+			return
+		}
+		_ = bus.Respond(m, &sbv1.QueryReply{EdgeId: "e-" + q.Kind.String()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var reply sbv1.QueryReply
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := bus.Request(ctx, nc, "t.q", &sbv1.Query{Kind: sbv1.QueryKind_QUERY_KIND_ROOMS}, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply.EdgeId != "e-QUERY_KIND_ROOMS" {
+		t.Errorf("reply %q", reply.EdgeId)
+	}
+}
