@@ -59,6 +59,10 @@ type Config struct {
 	// NewID returns a new, unique, unguessable session id. Nil means 20
 	// random URL-safe characters.
 	NewID func() string
+	// NoIdlePoller gives every WebSocket session a reader goroutine instead
+	// of parking idle connections on the kernel's readiness notification
+	// (epoll on Linux; other systems always use reader goroutines).
+	NoIdlePoller bool
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -143,6 +147,7 @@ type Server struct {
 	cfg       Config
 	handler   Handler
 	sched     *Scheduler
+	poller    idlePoller // nil: reader goroutines
 	upgrader  websocket.Upgrader
 	log       *slog.Logger
 	transport map[string]bool
@@ -171,10 +176,13 @@ func NewServer(cfg Config, h Handler) *Server {
 	for _, t := range cfg.Transports {
 		s.transport[t] = true
 	}
+	if !cfg.NoIdlePoller {
+		s.poller = newIdlePoller(s)
+	}
 	s.upgrader = websocket.Upgrader{
-		// Small read buffer; gorilla drops the hijacked 4 KB reader. Frames are
-		// written by the session itself, so no write buffer is ever held.
-		ReadBufferSize:  1024,
+		// The read buffer is the session's own (see hijacker), which gorilla
+		// reuses when ReadBufferSize is 0. Frames are written by the session
+		// itself, so no write buffer is ever held.
 		WriteBufferPool: noWriteBuffers{},
 		CheckOrigin:     s.checkWebSocketOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
@@ -216,6 +224,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, sess := range all {
 		sess.close(ReasonServerShutdown, true)
+	}
+	if s.poller != nil {
+		s.poller.close() // its goroutine is one the Wait below waits for
 	}
 	done := make(chan struct{})
 	go func() {
@@ -417,6 +428,7 @@ func (s *Server) newSession(r *http.Request, transport string) *Session {
 	}
 	sess.timer.index = -1
 	sess.upgradeTimer.index = -1
+	sess.pollFD = -1
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -460,7 +472,8 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request) {
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -469,9 +482,9 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request)
 		_ = conn.Close()
 		return
 	}
-	defer s.wg.Done()
 	sess := s.newSession(r, TransportWebSocket)
 	if sess == nil {
+		s.wg.Done()
 		_, _ = conn.NetConn().Write(closeFrame)
 		_ = conn.Close()
 		return
@@ -487,7 +500,13 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request)
 	sess.startWriterLocked()
 	sess.mu.Unlock()
 	sess.schedulePing()
-	sess.readWebSocket(conn) // this request's goroutine is the session's reader
+	// The reader gets a goroutine of its own so that this handler returns:
+	// net/http's per-connection state (two 4 KB bufio buffers among it)
+	// stays alive as long as the handler runs, hijacked or not.
+	go func() {
+		defer s.wg.Done()
+		sess.startReader(conn, hj.br)
+	}()
 }
 
 // noWriteBuffers keeps gorilla from holding a write buffer per connection:
@@ -511,6 +530,9 @@ func newRequestInfo(r *http.Request) RequestInfo {
 	q := r.URL.Query()
 	for _, k := range []string{"EIO", "transport", "sid", "t"} {
 		q.Del(k)
+	}
+	if len(q) == 0 {
+		q = nil // most clients send nothing else: keep no map per session
 	}
 	h := r.Header.Clone()
 	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Upgrade", "Connection"} {

@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -45,6 +46,10 @@ type Session struct {
 	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
 	awaitingPong bool            // guarded by mu
 	closeReason  string          // guarded by mu; set when the session leaves stateOpen
+
+	readBuf *bufio.Reader // the WebSocket's read buffer, owned by whoever reads
+	pollFD  int32         // descriptor registered with the idle poller, -1 if none; guarded by the poller
+	pollGen int32         // registration generation; guarded by the poller
 
 	timer        Timer // ping, pong deadline, or close deadline; Scheduler-owned
 	upgradeTimer Timer // probe deadline; Scheduler-owned
@@ -183,6 +188,9 @@ func (s *Session) teardown() {
 	s.state = stateClosed
 	s.queue, s.spare = nil, nil
 	if s.ws != nil {
+		if s.srv.poller != nil {
+			s.srv.poller.forget(s) // before the descriptor can be reused
+		}
 		_ = s.ws.Close()
 		s.srv.websockets.Add(-1)
 	}
@@ -510,7 +518,11 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 
 		_ = nc.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 		var err error
-		if vectored {
+		if len(batch) == 1 {
+			// One frame: a plain write, which also keeps the descriptor from
+			// caching an iovec array for writev.
+			_, err = nc.Write(batch[0].frame())
+		} else if vectored {
 			bufs = bufs[:0]
 			for _, m := range batch {
 				bufs = append(bufs, m.frame())
@@ -542,25 +554,32 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 	}
 }
 
-// readWebSocket is the reader loop of a WebSocket session.
+// readWebSocket is the reader loop of a WebSocket session that has a
+// reader goroutine.
 func (s *Session) readWebSocket(conn *websocket.Conn) {
-	for {
-		mt, data, err := conn.ReadMessage()
-		if err != nil {
-			s.close(ReasonTransportClose, false)
-			return
-		}
-		if mt == websocket.BinaryMessage {
-			s.dispatch(data, true)
-			continue
-		}
-		p, err := decodeText(data, false)
-		if err != nil {
-			s.close(ReasonParseError, true)
-			return
-		}
-		s.onPacket(p)
+	for s.readMessage(conn) {
 	}
+}
+
+// readMessage reads and handles one message. It reports false once the
+// connection is done.
+func (s *Session) readMessage(conn *websocket.Conn) bool {
+	mt, data, err := conn.ReadMessage()
+	if err != nil {
+		s.close(ReasonTransportClose, false)
+		return false
+	}
+	if mt == websocket.BinaryMessage {
+		s.dispatch(data, true)
+		return true
+	}
+	p, err := decodeText(data, false)
+	if err != nil {
+		s.close(ReasonParseError, true)
+		return false
+	}
+	s.onPacket(p)
+	return true
 }
 
 // serveUpgrade accepts a WebSocket for a polling session and runs the probe:
@@ -574,7 +593,8 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadRequest)
 		return
 	}
-	conn, err := s.srv.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.srv.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return
 	}
@@ -582,7 +602,17 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		return
 	}
-	defer s.srv.wg.Done()
+	// As for direct WebSocket sessions, the probe (then the reader) runs on
+	// its own goroutine so that net/http's connection state is released.
+	go func() {
+		defer s.srv.wg.Done()
+		s.probeLoop(conn, hj.br)
+	}()
+}
+
+// probeLoop runs the upgrade probe on conn and, once upgraded, the session's
+// WebSocket reader.
+func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 	s.mu.Lock()
 	if s.transport != TransportPolling || s.state != stateOpen || s.probe != nil {
 		s.mu.Unlock()
@@ -634,7 +664,7 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Unlock()
 			s.srv.sched.Cancel(&s.upgradeTimer)
-			s.readWebSocket(conn)
+			s.startReader(conn, br)
 			return
 		default:
 			s.abortProbe(conn)
