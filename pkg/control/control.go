@@ -126,7 +126,9 @@ func New(cfg Config) (*Server, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			s.log.Warn("control: NATS disconnected", "err", err)
+			if err != nil { // nil when control closes the connection itself
+				s.log.Warn("control: NATS disconnected", "err", err)
+			}
 			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -38,12 +38,13 @@ func (r *registry) observe(hb *sbv1.EdgeHeartbeat) {
 	r.edges[hb.EdgeId] = &edgeEntry{hb: hb, seen: r.now()}
 }
 
-// live returns the live edges' heartbeats, sorted by id, forgetting dead ones.
-func (r *registry) live() []*sbv1.EdgeHeartbeat {
+// live returns the live edges' latest heartbeats and when they arrived,
+// sorted by id, forgetting dead ones.
+func (r *registry) live() []edgeEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	out := make([]*sbv1.EdgeHeartbeat, 0, len(r.edges))
+	out := make([]edgeEntry, 0, len(r.edges))
 	for id, e := range r.edges {
 		interval := e.hb.GetInterval().AsDuration()
 		if interval <= 0 {
@@ -53,17 +54,17 @@ func (r *registry) live() []*sbv1.EdgeHeartbeat {
 			delete(r.edges, id)
 			continue
 		}
-		out = append(out, proto.Clone(e.hb).(*sbv1.EdgeHeartbeat))
+		out = append(out, edgeEntry{hb: proto.Clone(e.hb).(*sbv1.EdgeHeartbeat), seen: e.seen})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].EdgeId < out[j].EdgeId })
+	sort.Slice(out, func(i, j int) bool { return out[i].hb.EdgeId < out[j].hb.EdgeId })
 	return out
 }
 
 func (r *registry) liveIDs() []string {
-	hbs := r.live()
-	ids := make([]string, len(hbs))
-	for i, hb := range hbs {
-		ids[i] = hb.EdgeId
+	edges := r.live()
+	ids := make([]string, len(edges))
+	for i, e := range edges {
+		ids[i] = e.hb.EdgeId
 	}
 	return ids
 }

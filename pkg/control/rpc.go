@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
@@ -47,8 +48,9 @@ func busError(err error) error {
 }
 
 // broadcastSubjects lists where a broadcast to t is published: one subject
-// per room and per user, the edge subject of each edge holding a named sid,
-// or the namespace subject when the target names none of those.
+// per room and per user, the edge subject of each edge holding a named sid
+// (returned as edges) or a room that may be a sid, or the namespace subject
+// when the target names none of those.
 func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string) {
 	for _, r := range t.Rooms {
 		subjects = append(subjects, s.subj.Room(t.ns, r))
@@ -62,6 +64,15 @@ func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string)
 		if !seen[e] {
 			seen[e] = true
 			edges = append(edges, e)
+			subjects = append(subjects, s.subj.Edge(e))
+		}
+	}
+	// Every socket is in the room named by its sid (socket.io's
+	// io.to(socket.id)), but no edge subscribes to those rooms' subjects: a
+	// room that may be a sid also goes to the edge the sid names.
+	for _, r := range t.Rooms {
+		if e := edgeOfSID(r); e != "" && !seen[e] {
+			seen[e] = true
 			subjects = append(subjects, s.subj.Edge(e))
 		}
 	}
@@ -207,7 +218,8 @@ func (s *Server) gatherFrom(ctx context.Context, subjects, edges []string, paylo
 // are keyed by edge id; expected edges that did not answer are missing.
 func (s *Server) gather(ctx context.Context, subjects, expect []string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
 	inbox := s.nc.NewRespInbox()
-	ch := make(chan *nats.Msg, 64)
+	// Room for every reply: a full channel drops messages (slow consumer).
+	ch := make(chan *nats.Msg, max(64, 2*len(expect)))
 	sub, err := s.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return nil, nil, busError(err)
@@ -415,13 +427,14 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 // ClusterInfo implements switchboard.v1.Control.
 func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) (*sbv1.ClusterInfoResponse, error) {
 	resp := &sbv1.ClusterInfoResponse{ControlVersion: Version}
-	for _, hb := range s.reg.live() {
+	for _, e := range s.reg.live() {
+		hb := e.hb
 		resp.Edges = append(resp.Edges, &sbv1.Edge{
 			Id:            hb.EdgeId,
 			Address:       hb.Address,
 			Version:       hb.Version,
 			StartedAt:     hb.StartedAt,
-			LastHeartbeat: hb.SentAt,
+			LastHeartbeat: timestamppb.New(e.seen), // received, not sent: the edge's clock may differ
 			Connections:   hb.Connections,
 			Sockets:       hb.Sockets,
 		})

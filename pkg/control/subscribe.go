@@ -44,7 +44,14 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 	wantConnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_CONNECT)
 	wantDisconnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_DISCONNECT)
 
+	// A subject named twice (a namespace or event repeated in the request)
+	// is subscribed once, or each event would be streamed twice.
 	var subjects []string
+	add := func(subject string) {
+		if !slices.Contains(subjects, subject) {
+			subjects = append(subjects, subject)
+		}
+	}
 	namespaces := req.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
@@ -52,14 +59,14 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 	for _, ns := range namespaces {
 		if wantEvents {
 			if len(req.Events) == 0 {
-				subjects = append(subjects, s.subj.EventFilter(ns, ""))
+				add(s.subj.EventFilter(ns, ""))
 			}
 			for _, ev := range req.Events {
-				subjects = append(subjects, s.subj.EventFilter(ns, ev))
+				add(s.subj.EventFilter(ns, ev))
 			}
 		}
 		if wantConnect || wantDisconnect {
-			subjects = append(subjects, s.subj.LifecycleFilter(ns))
+			add(s.subj.LifecycleFilter(ns))
 		}
 	}
 	ch := make(chan *nats.Msg, 4096)

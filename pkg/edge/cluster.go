@@ -115,7 +115,9 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.log.Warn("edge: NATS disconnected", "err", err)
+			if err != nil { // nil when the edge closes the connection itself
+				c.log.Warn("edge: NATS disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			c.log.Info("edge: NATS reconnected", "url", nc.ConnectedUrl())
@@ -168,16 +170,18 @@ func (c *cluster) start() error {
 	return nil
 }
 
-// close says goodbye and stops the cluster goroutines.
+// close stops the cluster goroutines, then says goodbye: the heartbeat
+// goroutine (or an Announce) must not publish a live heartbeat after the
+// stopping one, which would make control list the edge again.
 func (c *cluster) close() {
+	close(c.stop)
+	c.wg.Wait()
 	c.publishHeartbeat(true)
 	for _, s := range c.fixed {
 		_ = s.Unsubscribe()
 	}
 	c.interest.Close()
 	_ = c.nc.Flush()
-	close(c.stop)
-	c.wg.Wait()
 	c.nc.Close()
 }
 
@@ -312,12 +316,17 @@ func (c *cluster) selector(t *sbv1.Target) (*socketio.Namespace, *socketio.Broad
 }
 
 // copies is how many subjects control published a broadcast on, as the bus
-// contract defines it: one per room, per user, per distinct sid edge, or
-// the namespace subject alone.
+// contract defines it: one per room, per user, per distinct edge named by a
+// sid or by a room that has the form of a sid, or the namespace subject alone.
 func copies(t *sbv1.Target) int {
 	edges := map[string]bool{}
 	for _, sid := range t.GetSids() {
 		edges[EdgeOfSID(sid)] = true
+	}
+	for _, r := range t.GetRooms() {
+		if e := EdgeOfSID(r); validEdgeID(e) {
+			edges[e] = true
+		}
 	}
 	n := len(t.GetRooms()) + len(t.GetUsers()) + len(edges)
 	if n == 0 {
@@ -368,6 +377,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 		return
 	}
 	p.ID, p.HasID = id, true
+	p.Attachments = b.Attachments // AppendText writes their count
 	enc := socketio.NewEncodedText(p.AppendText(nil), b.Attachments)
 
 	type answer struct {

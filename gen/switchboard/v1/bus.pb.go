@@ -297,7 +297,9 @@ func (*EdgeCommand_Announce) isEdgeCommand_Command() {}
 // Control publishes the same bytes on every subject that can reach a selected
 // socket: one per target room and user, the edge subject of each edge holding
 // a target sid, or the namespace subject when the target has no rooms, sids
-// or users. An edge may thus get several copies; it acts on the first and
+// or users. A target room that has the form of a sid may be a socket's own
+// room, which no edge subscribes to: it also goes to the edge subject of the
+// edge it names. An edge may thus get several copies; it acts on the first and
 // drops the others by id, so each socket receives the packet exactly once.
 // When the target names a single room, user or edge, there is one copy and
 // nothing to remember.
