@@ -2,6 +2,7 @@ package bus
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 )
@@ -16,6 +17,7 @@ import (
 // caller flushes when it needs the guarantee.
 type Interest struct {
 	subscribe func(subject string) (*nats.Subscription, error)
+	created   atomic.Uint64 // subscriptions made so far
 
 	mu   sync.Mutex
 	subs map[string]*interestSub // guarded by mu
@@ -46,8 +48,13 @@ func (i *Interest) Add(subject string) error {
 		return err
 	}
 	i.subs[subject] = &interestSub{refs: 1, sub: sub}
+	i.created.Add(1)
 	return nil
 }
+
+// Created counts the subscriptions made so far: a caller that must know its
+// new subscriptions reached the server flushes when it changed.
+func (i *Interest) Created() uint64 { return i.created.Load() }
 
 // Remove drops a reference on subject, unsubscribing on the last.
 func (i *Interest) Remove(subject string) {

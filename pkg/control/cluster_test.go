@@ -1391,6 +1391,9 @@ func TestSubscribe(t *testing.T) {
 	if dis.Reason != "client namespace disconnect" || dis.EdgeId != c0.edgeID || dis.User != "alice" || dis.Namespace != "/" {
 		t.Errorf("disconnected = %v", dis)
 	}
+	if len(dis.Rooms) == 0 || dis.Rooms[0] != c0.sid {
+		t.Errorf("disconnected rooms %v, want the rooms it was in, its own first", dis.Rooms)
+	}
 	_, err = f.api.Ack(ctx, &sbv1.AckRequest{AckToken: last.AckToken})
 	wantCode(t, "Ack after the client left", err, codes.NotFound, "")
 

@@ -73,6 +73,7 @@ type cluster struct {
 	fixed    []*nats.Subscription
 
 	ackSeq  atomic.Uint64
+	flushed atomic.Uint64 // Interest.Created() as of the last completed flush
 	mu      sync.Mutex
 	seen    map[string]time.Time   // guarded by mu; broadcast ids acted on (multi-copy only)
 	pending map[string]*pendingAck // guarded by mu; client events awaiting a service's ack, by reply token
@@ -195,22 +196,46 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 		func(user string) { c.addInterest(c.subj.User(name, user)) },
 		func(user string) { c.interest.Remove(c.subj.User(name, user)) },
 	)
+	// The namespace subject is subscribed for as long as the edge knows the
+	// namespace: cheap (namespaces are few) and already in place when the
+	// first socket connects.
+	c.addInterest(c.subj.Namespace(name))
+	ns.OnAdmit(c.flushNewInterest)
 	ns.OnConnect(func(s *socketio.Socket) {
-		c.addInterest(c.subj.Namespace(name))
 		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Connected{
 			Connected: &sbv1.SocketConnected{Socket: c.describe(s)},
 		}})
 	})
 	ns.OnDisconnect(func(s *socketio.Socket, reason string) {
-		c.interest.Remove(c.subj.Namespace(name))
 		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Disconnected{
 			Disconnected: &sbv1.SocketDisconnected{
-				Sid: s.ID(), Namespace: name, User: s.User(), EdgeId: c.id,
+				Sid: s.ID(), Namespace: name, User: s.User(), EdgeId: c.id, Rooms: s.Rooms(),
 				Reason: reason, DisconnectedAt: timestamppb.Now(),
 			},
 		}})
 	})
 	ns.OnEvent(c.onClientEvent)
+}
+
+// flushNewInterest runs before a client learns it is connected: if the
+// socket's user or rooms made new subscriptions, it waits until NATS has
+// them, so that an emit sent right after the client saw "connect" is not
+// lost. Sockets that subscribe nothing new cost nothing.
+func (c *cluster) flushNewInterest(*socketio.Socket) {
+	created := c.interest.Created()
+	if c.flushed.Load() >= created {
+		return
+	}
+	if err := c.nc.FlushTimeout(2 * time.Second); err != nil {
+		c.log.Warn("edge: NATS flush", "err", err)
+		return
+	}
+	for {
+		old := c.flushed.Load()
+		if old >= created || c.flushed.CompareAndSwap(old, created) {
+			return
+		}
+	}
 }
 
 func (c *cluster) addInterest(subject string) {

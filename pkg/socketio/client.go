@@ -153,6 +153,9 @@ func (c *client) connect(p *Packet) {
 	c.mu.Unlock()
 	c.srv.eio.Scheduler().Cancel(&c.connectTimer)
 	ns.add(s, grant.Rooms)
+	for _, fn := range ns.onAdmit {
+		fn(s)
+	}
 
 	payload, _ := json.Marshal(struct {
 		SID string `json:"sid"`

@@ -30,6 +30,7 @@ type Namespace struct {
 	ackIDs atomic.Int64
 
 	authenticate func(*Handshake) (*ConnectResult, error)
+	onAdmit      []func(*Socket)
 	onConnect    []func(*Socket)
 	onDisconnect []func(*Socket, string)
 	onEvent      []func(*Socket, *Event)
@@ -61,6 +62,11 @@ func (n *Namespace) Name() string { return n.name }
 // join. A nil result with a nil error admits the socket anonymously. An
 // error refuses it; a *ConnectError chooses the message and data.
 func (n *Namespace) Authenticate(fn func(*Handshake) (*ConnectResult, error)) { n.authenticate = fn }
+
+// OnAdmit adds a hook called when a socket is registered (its user and
+// initial rooms indexed) but before the client is told it is connected: what
+// it does happens-before anything the client can observe.
+func (n *Namespace) OnAdmit(fn func(*Socket)) { n.onAdmit = append(n.onAdmit, fn) }
 
 // OnConnect adds a hook called when a socket has connected.
 func (n *Namespace) OnConnect(fn func(*Socket)) { n.onConnect = append(n.onConnect, fn) }
@@ -164,8 +170,17 @@ func (n *Namespace) remove(s *Socket) bool {
 			}
 		}
 	}
+	// Out of the room index, but s.rooms stays as it was: disconnect hooks
+	// still see the rooms the socket was in (socket.io's "disconnecting").
 	for r := range s.rooms {
-		n.leaveLocked(s, r)
+		m := n.rooms[r]
+		delete(m, s)
+		if len(m) == 0 {
+			delete(n.rooms, r)
+			if n.roomDeleted != nil {
+				n.roomDeleted(r)
+			}
+		}
 	}
 	return true
 }

@@ -87,7 +87,8 @@ func (s *Socket) Connected() bool {
 	return s.connected
 }
 
-// Rooms returns the rooms of the socket, its own id room first.
+// Rooms returns the rooms of the socket, its own id room first. After a
+// disconnect it returns the rooms the socket was in.
 func (s *Socket) Rooms() []string {
 	s.ns.mu.RLock()
 	out := make([]string, 0, 1+len(s.rooms))
