@@ -1,9 +1,9 @@
 package control
 
 import (
+	"errors"
 	"bytes"
 	"encoding/json"
-	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -113,39 +113,13 @@ func argsJSON(args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, erro
 // checkPlaceholders verifies {"_placeholder":true,"num":N} objects against
 // the number of binary parts, both ways: every part is referenced.
 func checkPlaceholders(data []byte, n int) error {
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
+	used, err := socketio.Placeholders(data, n)
+	var pe *socketio.PlaceholderError
+	switch {
+	case errors.As(err, &pe):
+		return invalid("args: placeholder %v does not name one of the %d binary parts", pe.Num, pe.Attachments)
+	case err != nil:
 		return invalid("args: %v", err)
-	}
-	used := make([]bool, n)
-	var walk func(v any) error
-	walk = func(v any) error {
-		switch x := v.(type) {
-		case []any:
-			for _, e := range x {
-				if err := walk(e); err != nil {
-					return err
-				}
-			}
-		case map[string]any:
-			if p, ok := x["_placeholder"].(bool); ok && p {
-				num, ok := x["num"].(float64)
-				if !ok || num < 0 || num >= float64(n) || num != math.Trunc(num) {
-					return invalid("args: placeholder %v does not name one of the %d binary parts", x["num"], n)
-				}
-				used[int(num)] = true
-				return nil
-			}
-			for _, e := range x {
-				if err := walk(e); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(v); err != nil {
-		return err
 	}
 	for i, u := range used {
 		if !u {

@@ -152,16 +152,39 @@ func MarshalArgs(args []any) ([]byte, [][]byte, error) {
 // checkPlaceholders verifies that every placeholder in a JSON value names an
 // attachment that exists, as the reference parser does.
 func checkPlaceholders(data []byte, n int) error {
+	_, err := Placeholders(data, n)
+	return err
+}
+
+// PlaceholderError is a placeholder that names no attachment. It is an
+// ErrMalformed error.
+type PlaceholderError struct {
+	Num         any // the "num" found, a number or anything else
+	Attachments int // how many attachments there are
+}
+
+func (e *PlaceholderError) Error() string {
+	return fmt.Sprintf("%v: placeholder %v does not name one of the %d attachments", ErrMalformed, e.Num, e.Attachments)
+}
+
+// Unwrap makes a PlaceholderError an ErrMalformed.
+func (e *PlaceholderError) Unwrap() error { return ErrMalformed }
+
+// Placeholders finds Socket.IO's {"_placeholder":true,"num":N} objects in a
+// JSON value and reports which of n attachments they reference. A
+// placeholder that names no attachment is an ErrMalformed error.
+func Placeholders(data []byte, n int) ([]bool, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	var check func(v any) error
-	check = func(v any) error {
+	used := make([]bool, n)
+	var walk func(v any) error
+	walk = func(v any) error {
 		switch x := v.(type) {
 		case []any:
 			for _, e := range x {
-				if err := check(e); err != nil {
+				if err := walk(e); err != nil {
 					return err
 				}
 			}
@@ -169,17 +192,18 @@ func checkPlaceholders(data []byte, n int) error {
 			if p, ok := x["_placeholder"].(bool); ok && p {
 				num, ok := x["num"].(float64)
 				if !ok || num < 0 || num >= float64(n) || num != math.Trunc(num) {
-					return fmt.Errorf("%w: illegal attachment placeholder", ErrMalformed)
+					return &PlaceholderError{Num: x["num"], Attachments: n}
 				}
+				used[int(num)] = true
 				return nil
 			}
 			for _, e := range x {
-				if err := check(e); err != nil {
+				if err := walk(e); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	return check(v)
+	return used, walk(v)
 }
