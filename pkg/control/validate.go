@@ -1,9 +1,9 @@
 package control
 
 import (
-	"errors"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"unicode/utf8"
 
