@@ -217,6 +217,9 @@ func (s *Server) gatherFrom(ctx context.Context, subjects, edges []string, paylo
 // reply per edge until every expected edge answered or wait passed. Replies
 // are keyed by edge id; expected edges that did not answer are missing.
 func (s *Server) gather(ctx context.Context, subjects, expect []string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
+	if len(subjects) == 1 && len(expect) == 1 {
+		return s.ask(ctx, subjects[0], expect[0], payload, wait)
+	}
 	inbox := s.nc.NewRespInbox()
 	// Room for every reply: a full channel drops messages (slow consumer).
 	ch := make(chan *nats.Msg, max(64, 2*len(expect)))
@@ -267,6 +270,29 @@ func (s *Server) gather(ctx context.Context, subjects, expect []string, payload 
 	}
 	sort.Strings(missing)
 	return replies, missing, nil
+}
+
+// ask is gather for one edge (a unicast by sid, the common case): a plain
+// request on the connection's shared reply subscription, no subscription of
+// its own, and an edge that is gone is known at once (no responders).
+func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	msg, err := s.nc.RequestWithContext(rctx, subject, payload)
+	switch {
+	case err == nil:
+		if id := replyEdge(msg.Data); id != "" {
+			return map[string][]byte{id: msg.Data}, nil, nil
+		}
+		return nil, []string{edge}, nil
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, []string{edge}, nil
+	case ctx.Err() != nil:
+		return nil, nil, busError(ctx.Err())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return nil, []string{edge}, nil
+	}
+	return nil, nil, busError(err)
 }
 
 // replyEdge extracts the edge id (field 1 of every reply message).
