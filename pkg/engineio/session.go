@@ -469,6 +469,9 @@ func readAtMost(b []byte, r io.Reader, max int) ([]byte, error) {
 	}
 }
 
+// iovecPool holds the frame lists of writers sending several frames at once.
+var iovecPool = sync.Pool{New: func() any { return new(net.Buffers) }}
+
 var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
@@ -498,7 +501,14 @@ func (s *Session) startWriterLocked() {
 func (s *Session) writeLoop(conn *websocket.Conn) {
 	nc := conn.NetConn()
 	_, vectored := nc.(*net.TCPConn)
-	var bufs net.Buffers
+	var bufs *net.Buffers // from iovecPool, only while batches have several frames
+	defer func() {
+		if bufs != nil {
+			clear(*bufs)
+			*bufs = (*bufs)[:0]
+			iovecPool.Put(bufs)
+		}
+	}()
 	for {
 		s.mu.Lock()
 		batch := s.queue
@@ -523,11 +533,14 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			// caching an iovec array for writev.
 			_, err = nc.Write(batch[0].frame())
 		} else if vectored {
-			bufs = bufs[:0]
-			for _, m := range batch {
-				bufs = append(bufs, m.frame())
+			if bufs == nil {
+				bufs = iovecPool.Get().(*net.Buffers)
 			}
-			b := bufs // WriteTo consumes its receiver
+			*bufs = (*bufs)[:0]
+			for _, m := range batch {
+				*bufs = append(*bufs, m.frame())
+			}
+			b := *bufs // WriteTo consumes its receiver
 			_, err = b.WriteTo(nc)
 		} else {
 			buf := getBuffer()
