@@ -83,7 +83,7 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 		}
 		defer sub.Unsubscribe()
 	}
-	if err := s.nc.Flush(); err != nil {
+	if err := s.nc.FlushTimeout(s.cfg.GatherTimeout); err != nil {
 		return busError(err)
 	}
 	// Tell the caller the subscription is live: headers go out now, so a

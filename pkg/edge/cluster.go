@@ -182,7 +182,10 @@ func (c *cluster) close() {
 		_ = s.Unsubscribe()
 	}
 	c.interest.Close()
-	_ = c.nc.Flush()
+	if c.nc.IsConnected() {
+		// Get the goodbye out, but never wait long for a bus that is down.
+		_ = c.nc.FlushTimeout(time.Second)
+	}
 	c.nc.Close()
 }
 
