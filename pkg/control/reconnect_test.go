@@ -130,4 +130,3 @@ func TestNATSRestart(t *testing.T) {
 		}
 	}
 }
-
