@@ -47,3 +47,13 @@ vet:
 	$(GO) vet ./...
 
 include mk/proto.mk
+
+.PHONY: bench-smoke
+
+## bench: the benchmark of issue 5 at full size (about 10 min, 127.0.0.1 only); writes bench/results/
+bench: node_modules/.package-lock.json
+	$(GO) run ./bench/cmd/bench $(BENCHFLAGS)
+
+## bench-smoke: every benchmark scenario with a few dozen sockets (under a minute)
+bench-smoke: node_modules/.package-lock.json
+	$(GO) run ./bench/cmd/bench --smoke $(BENCHFLAGS)

@@ -1,0 +1,502 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/bench/internal/latency"
+)
+
+// Results is everything a run measured; it is written as JSON as is.
+type Results struct {
+	Started           time.Time      `json:"started"`
+	Finished          time.Time      `json:"finished"`
+	DurationSec       float64        `json:"duration_sec"`
+	Command           string         `json:"command"`
+	Smoke             bool           `json:"smoke"`
+	Machine           Machine        `json:"machine"`
+	Scenarios         []string       `json:"scenarios"`
+	Systems           []string       `json:"systems"`
+	Sizes             map[string]any `json:"sizes"`
+	NodeClockOffsetMs float64        `json:"node_clock_offset_ms"`
+	ProcessesStarted  int            `json:"processes_started"`
+
+	Fanout  []FanoutResult  `json:"fanout,omitempty"`
+	Memory  []MemoryResult  `json:"memory,omitempty"`
+	Connect []ConnectResult `json:"connect,omitempty"`
+	Unicast []UnicastResult `json:"unicast,omitempty"`
+
+	Targets []Target `json:"targets"`
+	Notes   []string `json:"notes,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
+}
+
+// Phase is one measured period of a broadcast.
+type Phase struct {
+	OfferedMsgsPerSec     float64         `json:"offered_msgs_per_sec"`
+	OfferedFramesPerSec   float64         `json:"offered_frames_per_sec"`
+	DurationSec           float64         `json:"duration_sec"`
+	Sent                  int64           `json:"sent"`
+	Expected              int64           `json:"expected_frames"`
+	Delivered             int64           `json:"delivered_frames"`
+	DeliveredFramesPerSec float64         `json:"delivered_frames_per_sec"`
+	Latency               latency.Summary `json:"latency"`
+	Open                  int64           `json:"open_clients"`
+	Dropped               int64           `json:"dropped_clients"`
+	CPUPercent            float64         `json:"server_cpu_percent"`
+	LoadCPUPercent        float64         `json:"loadgen_cpu_percent"`
+	DriverCPUPercent      float64         `json:"driver_cpu_percent"`
+	P50FirstHalf          float64         `json:"p50_first_half_ms,omitempty"`
+	P50SecondHalf         float64         `json:"p50_second_half_ms,omitempty"`
+	Pass                  *bool           `json:"sustainable,omitempty"`
+	Why                   string          `json:"why_not,omitempty"`
+	Error                 string          `json:"error,omitempty"`
+}
+
+// FanoutResult is scenario 1 for one system and room size.
+type FanoutResult struct {
+	System          string         `json:"system"`
+	N               int            `json:"n"`
+	Edges           int            `json:"processes"`
+	Connect         ConnectSummary `json:"connect"`
+	Method          string         `json:"method"`
+	MaxFramesPerSec float64        `json:"max_frames_per_sec"`
+	MaxMsgsPerSec   float64        `json:"max_msgs_per_sec"`
+	Max             *Phase         `json:"max,omitempty"`
+	Steps           []Phase        `json:"steps,omitempty"`
+	Half            *Phase         `json:"at_half_max,omitempty"`
+	Ref             *Phase         `json:"at_reference_rate,omitempty"`
+	Error           string         `json:"error,omitempty"`
+}
+
+// MemoryResult is scenario 2 for one system, case and size.
+type MemoryResult struct {
+	System      string         `json:"system"`
+	Case        string         `json:"case"`
+	Processes   int            `json:"processes"`
+	Conns       int            `json:"conns"`
+	Connect     ConnectSummary `json:"connect"`
+	RSSBeforeKB []int64        `json:"rss_before_kb"`
+	RSSAfterKB  []int64        `json:"rss_after_kb"`
+	PerConnKB   float64        `json:"rss_per_conn_kb"`
+	Error       string         `json:"error,omitempty"`
+}
+
+// ConnectSummary describes a batch of handshakes (to a connected socket).
+type ConnectSummary struct {
+	Ready     int64           `json:"ready"`
+	Failed    int64           `json:"failed"`
+	Ms        float64         `json:"ms"`
+	PerSec    float64         `json:"per_sec"`
+	Handshake latency.Summary `json:"handshake"`
+	// CPU over the batch in percent of one core: the server's processes
+	// and the load generators (set by the connect scenario only).
+	ServerCPUPercent float64 `json:"server_cpu_percent,omitempty"`
+	LoadCPUPercent   float64 `json:"loadgen_cpu_percent,omitempty"`
+	Error            string  `json:"error,omitempty"`
+}
+
+// ConnectResult is scenario 3 for one system.
+type ConnectResult struct {
+	System             string          `json:"system"`
+	Clients            int             `json:"clients"`
+	Concurrency        int             `json:"concurrency"`
+	WS                 ConnectSummary  `json:"websocket"`
+	Polling            *ConnectSummary `json:"polling,omitempty"`
+	Observers          int             `json:"observers"`
+	StreamFramesPerSec float64         `json:"stream_frames_per_sec"`
+	Baseline           latency.Summary `json:"observer_latency_baseline"`
+	DuringStorm        latency.Summary `json:"observer_latency_during_reconnect"`
+	ObserverDrops      int64           `json:"observer_drops"`
+	ReconnectMs        float64         `json:"reconnect_ms"`
+	Reconnect          ConnectSummary  `json:"reconnect"`
+	Error              string          `json:"error,omitempty"`
+}
+
+// UnicastPhase is one unicast measurement.
+type UnicastPhase struct {
+	Sent             int64           `json:"sent"`
+	Errors           int64           `json:"errors"`
+	PerSec           float64         `json:"sent_per_sec"`
+	Delivered        int64           `json:"delivered"`
+	DeliveredPerSec  float64         `json:"delivered_per_sec,omitempty"`
+	RPC              latency.Summary `json:"rpc_latency"`
+	E2E              latency.Summary `json:"e2e_latency"`
+	CPUPercent       float64         `json:"server_cpu_percent,omitempty"`
+	LoadCPUPercent   float64         `json:"loadgen_cpu_percent,omitempty"`
+	DriverCPUPercent float64         `json:"driver_cpu_percent,omitempty"`
+	Error            string          `json:"error,omitempty"`
+}
+
+// UnicastResult is scenario 4 for one system.
+type UnicastResult struct {
+	System  string       `json:"system"`
+	Clients int          `json:"clients"`
+	LowRate float64      `json:"low_rate"`
+	Callers int          `json:"callers,omitempty"`
+	Low     UnicastPhase `json:"low_rate_phase"`
+	Max     UnicastPhase `json:"flat_out_phase"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// Target is one of issue 5's targets, checked against this run's figures.
+type Target struct {
+	Name   string `json:"name"`
+	Want   string `json:"want"`
+	Figure string `json:"figure"`
+	Met    *bool  `json:"met"` // nil: not measured
+}
+
+func (res *Results) fanoutOf(sys string, n int) *FanoutResult {
+	for i := range res.Fanout {
+		if f := &res.Fanout[i]; f.System == sys && f.N == n {
+			return f
+		}
+	}
+	return nil
+}
+
+func ok(b bool) *bool { return &b }
+
+// evaluate checks the targets of issue 5 against the figures.
+func (res *Results) evaluate() {
+	res.Targets = nil
+	add := func(name, want, figure string, met *bool) {
+		res.Targets = append(res.Targets, Target{Name: name, Want: want, Figure: figure, Met: met})
+	}
+	var sizes []int
+	for _, f := range res.Fanout {
+		if f.System == Switchboard {
+			sizes = append(sizes, f.N)
+		}
+	}
+	for _, n := range sizes {
+		sb, node, ceil := res.fanoutOf(Switchboard, n), res.fanoutOf(Node, n), res.fanoutOf(Ceiling, n)
+		if sb == nil || sb.MaxFramesPerSec == 0 {
+			add(fmt.Sprintf("fan-out N=%d", n), "measured", "switchboard failed", ok(false))
+			continue
+		}
+		if node != nil && node.MaxFramesPerSec > 0 {
+			r := sb.MaxFramesPerSec / node.MaxFramesPerSec
+			add(fmt.Sprintf("fan-out N=%d vs Node", n), ">= 3x Node", fmt.Sprintf("%.2fx (%s vs %s frames/s)", r, num(sb.MaxFramesPerSec), num(node.MaxFramesPerSec)), ok(r >= 3))
+		} else {
+			add(fmt.Sprintf("fan-out N=%d vs Node", n), ">= 3x Node", "Node not measured", nil)
+		}
+		if ceil != nil && ceil.MaxFramesPerSec > 0 {
+			r := sb.MaxFramesPerSec / ceil.MaxFramesPerSec
+			add(fmt.Sprintf("fan-out N=%d vs ceiling", n), ">= 70% of the gorilla ceiling", fmt.Sprintf("%.0f%% (%s vs %s frames/s)", 100*r, num(sb.MaxFramesPerSec), num(ceil.MaxFramesPerSec)), ok(r >= 0.7))
+			if sb.Ref != nil && ceil.Ref != nil && ceil.Ref.Latency.N > 0 && sb.Ref.Latency.N > 0 {
+				r := sb.Ref.Latency.P99 / ceil.Ref.Latency.P99
+				add(fmt.Sprintf("fan-out N=%d p99 at %s frames/s", n, num(sb.Ref.OfferedFramesPerSec)), "<= 1.2x the ceiling's p99", fmt.Sprintf("%.2fx (%.2f vs %.2f ms)", r, sb.Ref.Latency.P99, ceil.Ref.Latency.P99), ok(r <= 1.2))
+			}
+		} else {
+			add(fmt.Sprintf("fan-out N=%d vs ceiling", n), ">= 70% of the gorilla ceiling", "ceiling not measured", nil)
+		}
+	}
+	for _, m := range res.Memory {
+		if m.System != Switchboard || m.Processes != 1 || !strings.HasPrefix(m.Case, "websocket") {
+			continue
+		}
+		name := fmt.Sprintf("RSS per idle WebSocket, %s on one edge", num(float64(m.Conns)))
+		if m.Error != "" {
+			add(name, "<= 8 KB", "failed: "+m.Error, ok(false))
+			continue
+		}
+		add(name, "<= 8 KB", fmt.Sprintf("%.2f KB", m.PerConnKB), ok(m.PerConnKB <= 8))
+	}
+	for _, c := range res.Connect {
+		if c.System != Switchboard {
+			continue
+		}
+		if c.WS.Ready == 0 {
+			add("connects/s", ">= 10k/s", "failed: "+c.Error, ok(false))
+			continue
+		}
+		add("connects/s (WebSocket, to a connected socket)", ">= 10,000/s", fmt.Sprintf("%s/s (%s clients, %d in flight)", num(c.WS.PerSec), num(float64(c.WS.Ready)), c.Concurrency), ok(c.WS.PerSec >= 10000 && c.WS.Failed == 0))
+	}
+	for _, u := range res.Unicast {
+		if u.System != Switchboard {
+			continue
+		}
+		if u.Low.RPC.N == 0 {
+			add("unicast Emit p99 at low rate", "<= 2 ms", "failed: "+u.Error, ok(false))
+		} else {
+			add(fmt.Sprintf("unicast Emit p99 at %s/s", num(u.LowRate)), "<= 2 ms", fmt.Sprintf("%.3f ms RPC (end to end %.3f ms)", u.Low.RPC.P99, u.Low.E2E.P99), ok(u.Low.RPC.P99 <= 2))
+		}
+		fig := fmt.Sprintf("%s RPC/s, %d errors, %s delivered/s", num(u.Max.PerSec), u.Max.Errors, num(u.Max.DeliveredPerSec))
+		add(fmt.Sprintf("unicast Emit RPC/s (%d callers)", u.Callers), ">= 20,000/s sustained", fig, ok(u.Max.PerSec >= 20000 && u.Max.Errors == 0 && u.Max.DeliveredPerSec >= 0.95*u.Max.PerSec))
+	}
+}
+
+// write stores <stamp>.json and <stamp>.md in dir, and latest.md too when
+// latest is set.
+func (res *Results) write(dir string, latest bool) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	stamp := res.Started.Format("20060102T150405Z")
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	md := res.Markdown()
+	paths := []string{filepath.Join(dir, stamp+".json"), filepath.Join(dir, stamp+".md")}
+	if err := os.WriteFile(paths[0], append(js, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(paths[1], []byte(md), 0o644); err != nil {
+		return nil, err
+	}
+	if latest {
+		p := filepath.Join(dir, "latest.md")
+		if err := os.WriteFile(p, []byte(md), 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// num formats a count with thousands separators.
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	s := fmt.Sprintf("%.0f", math.Round(v))
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func lat3(s latency.Summary) string {
+	if s.N == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%s / %s / %s", ms(s.P50), ms(s.P99), ms(s.P999))
+}
+
+func ms(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+func metMark(m *bool) string {
+	switch {
+	case m == nil:
+		return "not measured"
+	case *m:
+		return "**met**"
+	default:
+		return "**not met**"
+	}
+}
+
+func errCell(e string) string {
+	if e == "" {
+		return ""
+	}
+	e = strings.ReplaceAll(e, "|", "/")
+	e = strings.ReplaceAll(e, "\n", " ")
+	if len(e) > 160 {
+		e = e[:160] + "…"
+	}
+	return "error: " + e
+}
+
+// Markdown renders the results as the report committed under bench/results.
+func (res *Results) Markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	title := "Switchboard benchmark"
+	if res.Smoke {
+		title += " (smoke run: tiny sizes, figures meaningless)"
+	}
+	p("# %s — %s\n\n", title, res.Started.Format("2006-01-02 15:04 UTC"))
+	p("Command: `%s` (%.0f s, %d processes started, all stopped)\n\n", res.Command, res.DurationSec, res.ProcessesStarted)
+	m := res.Machine
+	p("Machine: %d × %s, %s memory, Linux %s; %s; Node %s, socket.io %s; commit %s. Open files: %d per process. Loopback ports %s, somaxconn %s.\n\n",
+		m.CPUs, m.CPUModel, m.Memory, m.Kernel, m.GoVersion, m.NodeVersion, m.SocketIOVersion, m.Commit, m.OpenFilesLimit, m.PortRange, m.Somaxconn)
+	p("Everything runs on this one machine over 127.0.0.1: the load generators (`bench/loadgen`, Go, one goroutine per client) " +
+		"share the cores with the servers, so every figure includes the clients' own cost. Latency is end to end: the sender's clock " +
+		"travels in the 100-byte payload, the client subtracts it on arrival (Switchboard: stamped by the gRPC caller before `Emit`, " +
+		"so it includes gRPC, control, NATS and the edge; ceiling and Node: stamped by the server process itself).\n\n")
+
+	p("## Targets (issue 5)\n\n| target | want | this run | |\n|---|---|---|---|\n")
+	for _, t := range res.Targets {
+		p("| %s | %s | %s | %s |\n", t.Name, t.Want, t.Figure, metMark(t.Met))
+	}
+	p("\n")
+
+	if len(res.Fanout) > 0 {
+		p("## 1. Fan-out: one room, N sockets\n\n")
+		p("Switchboard: control + %v edges (sockets spread evenly), `Emit` to room `bench` through gRPC (8 concurrent callers, paced). "+
+			"Ceiling: bare gorilla/websocket, one `PreparedMessage` per message to every connection's writer goroutine, flat out. "+
+			"Node: socket.io 4.8, `io.to(\"bench\").emit` from an in-process timer. "+
+			"Max = highest delivered frames/s (frames = messages × sockets) the system sustains. For Switchboard and Node it comes from a ramp of %v steps "+
+			"(×1.6 from %s frames/s, then bisection); a step is sustainable when ≥ 97%% of its frames arrive by %v after it, the median latency of its second half "+
+			"is at most %.1f× the first half's + %.0f ms (no growing backlog), p99 ≤ %v and no client is dropped; a marginal step is measured again until two trials agree. The ceiling's max is its flat-out rate with "+
+			"bounded per-connection queues (the broadcast loop blocks when one is full). Latency p50 / p99 / p999 in ms, end to end.\n\n",
+			res.Sizes["fanout_edges"], res.Sizes["step"], num(toF(res.Sizes["ref_frame_rate"])), drain, backlogFactor, backlogSlackMs, res.Sizes["max_p99"])
+		p("| N | system | max frames/s | msgs/s | vs ceiling | vs Node | latency at max | CPU at max: server / clients / driver | latency at half max (offered frames/s) | latency at %s frames/s |\n|---|---|---|---|---|---|---|---|---|---|\n", num(toF(res.Sizes["ref_frame_rate"])))
+		for _, f := range res.Fanout {
+			ceil, node := res.fanoutOf(Ceiling, f.N), res.fanoutOf(Node, f.N)
+			vc, vn := "–", "–"
+			if ceil != nil && f.System != Ceiling {
+				vc = pct(f.MaxFramesPerSec, ceil.MaxFramesPerSec)
+			}
+			if node != nil && f.System != Node {
+				vn = ratio(f.MaxFramesPerSec, node.MaxFramesPerSec)
+			}
+			half, ref, cpu, atMax := "–", "–", "–", "–"
+			if f.Half != nil {
+				half = fmt.Sprintf("%s (%s)", lat3(f.Half.Latency), num(f.Half.OfferedFramesPerSec))
+			}
+			if f.Ref != nil {
+				ref = lat3(f.Ref.Latency)
+			}
+			if f.Max != nil {
+				atMax = lat3(f.Max.Latency)
+				cpu = fmt.Sprintf("%.0f / %.0f / %.0f%%", f.Max.CPUPercent, f.Max.LoadCPUPercent, f.Max.DriverCPUPercent)
+			}
+			maxs := num(f.MaxFramesPerSec)
+			if f.Error != "" {
+				maxs += " " + errCell(f.Error)
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", num(float64(f.N)), f.System, maxs, num(f.MaxMsgsPerSec), vc, vn, atMax, cpu, half, ref)
+		}
+		p("\nCPU in percent of one core (the machine has %d): server = the system's processes (Switchboard: edges + control with its embedded NATS), clients = the load generators, driver = the orchestrator (Switchboard: the gRPC caller; others: an HTTP call). Every ramp step is in the JSON.\n\n", res.Machine.CPUs)
+	}
+
+	if len(res.Memory) > 0 {
+		p("## 2. Memory per idle connection\n\n")
+		p("VmRSS of the server process(es) after N connects and %v settling, minus before, / N. Clients connected (Socket.IO CONNECT acknowledged; ceiling: WebSocket open) and idle.\n\n", res.Sizes["settle"])
+		p("| case | system | N | RSS before → after (KB) | KB per connection | vs Node | connects/s |\n|---|---|---|---|---|---|---|\n")
+		for _, m := range res.Memory {
+			vn := "–"
+			if m.System != Node {
+				for _, o := range res.Memory {
+					if o.System == Node && o.Case == m.Case && o.Conns == m.Conns && o.PerConnKB > 0 {
+						vn = ratio(m.PerConnKB, o.PerConnKB)
+					}
+				}
+			}
+			per := fmt.Sprintf("%.2f", m.PerConnKB)
+			if m.Error != "" {
+				per = errCell(m.Error)
+			}
+			p("| %s | %s | %s | %v → %v | %s | %s | %s |\n", m.Case, m.System, num(float64(m.Conns)), m.RSSBeforeKB, m.RSSAfterKB, per, vn, num(m.Connect.PerSec))
+		}
+		p("\n")
+	}
+
+	if len(res.Connect) > 0 {
+		p("## 3. Connect storm\n\n")
+		p("Handshakes to a connected socket (WebSocket: upgrade, Engine.IO open, Socket.IO CONNECT acknowledged; polling: GET open, POST CONNECT, GET ack; ceiling: WebSocket upgrade only), with a bounded number in flight over %v load processes. "+
+			"Then observers in the room receive a steady stream while every storm client drops its connection and reconnects at once. Latency p50 / p99 / p999 in ms.\n\n", res.Sizes["storm_gens"])
+		p("| system | WebSocket connects/s | handshake p50 / p99 / p999 | CPU: server / clients | polling connects/s | polling handshake | reconnect all: time | observers before | observers during reconnect (max) |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, c := range res.Connect {
+			pol, polh := "–", "–"
+			if c.Polling != nil {
+				pol, polh = num(c.Polling.PerSec), lat3(c.Polling.Handshake)
+			}
+			ws := fmt.Sprintf("%s (%s)", num(c.WS.PerSec), num(float64(c.WS.Ready)))
+			if c.Error != "" {
+				ws += " " + errCell(c.Error)
+			}
+			p("| %s | %s | %s | %.0f / %.0f%% | %s | %s | %s ms | %s | %s (%s) |\n", c.System, ws, lat3(c.WS.Handshake), c.WS.ServerCPUPercent, c.WS.LoadCPUPercent, pol, polh, num(c.ReconnectMs), lat3(c.Baseline), lat3(c.DuringStorm), ms(c.DuringStorm.Max))
+		}
+		if len(res.Connect) > 0 {
+			c := res.Connect[0]
+			p("\n%s storm clients, %d handshakes in flight at most, %d observers receiving %s frames/s.\n\n", num(float64(c.Clients)), c.Concurrency, c.Observers, num(c.StreamFramesPerSec))
+		}
+	}
+
+	if len(res.Unicast) > 0 {
+		p("## 4. Unicast: one socket at a time\n\n")
+		p("Switchboard: `Emit` with `target.sids = [sid]`, round-robin over the sockets; the call returns once the edge confirmed the delivery. " +
+			"Ceiling and Node: the server process sends to one connection / `io.to(id).emit` at a time from its own loop (no RPC: an upper bound, not a like-for-like). Latency p50 / p99 / p999 in ms.\n\n")
+		p("| system | sockets | low rate: RPC latency | low rate: end to end | flat out: sent/s | delivered/s | RPC latency | end to end | errors | vs Node | CPU: server / clients / driver |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		var nodeRate float64
+		for _, u := range res.Unicast {
+			if u.System == Node {
+				nodeRate = u.Max.DeliveredPerSec
+			}
+		}
+		for _, u := range res.Unicast {
+			sent := num(u.Max.PerSec)
+			if u.Callers > 0 {
+				sent += fmt.Sprintf(" (%d callers)", u.Callers)
+			}
+			if u.Error != "" {
+				sent += " " + errCell(u.Error)
+			}
+			vn := "–"
+			if u.System != Node {
+				vn = ratio(u.Max.DeliveredPerSec, nodeRate)
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %.0f / %.0f / %.0f%% |\n", u.System, num(float64(u.Clients)), lat3(u.Low.RPC), lat3(u.Low.E2E), sent, num(u.Max.DeliveredPerSec), lat3(u.Max.RPC), lat3(u.Max.E2E), u.Max.Errors+u.Low.Errors, vn, u.Max.CPUPercent, u.Max.LoadCPUPercent, u.Max.DriverCPUPercent)
+		}
+		if len(res.Unicast) > 0 {
+			p("\nLow rate: %s emits/s.\n\n", num(res.Unicast[0].LowRate))
+		}
+	}
+
+	if len(res.Notes) > 0 || len(res.Errors) > 0 || res.NodeClockOffsetMs != 0 {
+		p("## Notes\n\n")
+		if res.NodeClockOffsetMs != 0 {
+			p("- Node's clock (performance.timeOrigin + now) differed from the wall clock by %.3f ms; corrected before sending.\n", res.NodeClockOffsetMs)
+		}
+		for _, n := range res.Notes {
+			p("- %s\n", n)
+		}
+		for _, e := range res.Errors {
+			p("- error: %s\n", e)
+		}
+	}
+	return b.String()
+}
+
+func pct(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*a/b)
+}
+
+func toF(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case int:
+		return float64(x)
+	}
+	return 0
+}

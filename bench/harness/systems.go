@@ -1,0 +1,476 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/switchboard-rt/switchboard/bench/internal/latency"
+	"github.com/switchboard-rt/switchboard/bench/internal/stamp"
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+)
+
+// Names of the systems under test.
+const (
+	Switchboard = "switchboard"
+	Ceiling     = "ceiling"
+	Node        = "node"
+)
+
+// system is one server under test, driven the same way for every scenario.
+type system interface {
+	name() string
+	// start launches the server; edges > 1 only means something for
+	// Switchboard.
+	start(ctx context.Context, edges int) error
+	stop()
+	// spec is how load generators reach it: Socket.IO or raw WebSocket, per
+	// edge. storm clients join nothing and receive no broadcast.
+	spec(transport string, storm bool) genSpec
+	// ready makes the n connected main-namespace sockets members of the
+	// broadcast group (Switchboard: JoinRoom through the API) and checks
+	// the count.
+	ready(ctx context.Context, n int) error
+	// broadcast sends to the group at rate messages/s (0: as fast as the
+	// server goes) for dur; returns the messages sent.
+	broadcast(ctx context.Context, rate float64, dur time.Duration) (int64, error)
+	// unicast sends to one socket at a time (round-robin over sids, or the
+	// server's own sockets) at rate (0: flat out) for dur.
+	unicast(ctx context.Context, rate float64, dur time.Duration, sids []string, callers int) (unicastRun, error)
+	// memPIDs are the processes whose RSS is the system's memory (edges);
+	// cpuPIDs those whose CPU time is its cost (edges, control).
+	memPIDs() []int
+	cpuPIDs() []int
+	polling() bool
+}
+
+// unicastRun is what one unicast phase did at the sender.
+type unicastRun struct {
+	Sent   int64            // calls (or emits) that succeeded
+	Errors int64            // calls that failed
+	RPC    latency.Snapshot // call latency (Switchboard only)
+	Err    string
+}
+
+// ---------------------------------------------------------------- Switchboard
+
+type switchboardSys struct {
+	r        *runner
+	control  *proc
+	edges    []*proc
+	addrs    []string
+	grpcAddr string
+	cc       *grpc.ClientConn
+	cli      sbv1.ControlClient
+}
+
+func (s *switchboardSys) name() string  { return Switchboard }
+func (s *switchboardSys) polling() bool { return true }
+
+func (s *switchboardSys) start(ctx context.Context, edges int) error {
+	gp, err := freePort()
+	if err != nil {
+		return err
+	}
+	np, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
+	natsAddr := fmt.Sprintf("127.0.0.1:%d", np)
+	s.control, err = s.r.procs.start(s.r.procName("control"), false, "", nil, s.r.bins.control,
+		"--grpc-addr", s.grpcAddr, "--embedded-nats-addr", natsAddr, "--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, s.grpcAddr, s.control, 30*time.Second); err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, natsAddr, s.control, 30*time.Second); err != nil {
+		return err
+	}
+	s.edges, s.addrs = nil, nil
+	for i := 0; i < edges; i++ {
+		ep, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", ep)
+		p, err := s.r.procs.start(s.r.procName(fmt.Sprintf("edge%d", i+1)), false, "", nil, s.r.bins.edge,
+			"--addr", addr, "--nats-url", "nats://"+natsAddr, "--log-level", "warn")
+		if err != nil {
+			return err
+		}
+		s.edges = append(s.edges, p)
+		s.addrs = append(s.addrs, addr)
+		if err := waitTCP(ctx, addr, p, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	s.cc, err = grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	s.cli = sbv1.NewControlClient(s.cc)
+	// Scatter-gather calls reach the edges control has heard from.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ci, err := s.cli.ClusterInfo(cctx, &sbv1.ClusterInfoRequest{})
+		cancel()
+		if err == nil && len(ci.Edges) == edges {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("control does not see %d edges after 20s (err %v)", edges, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *switchboardSys) stop() {
+	if s.cc != nil {
+		s.cc.Close()
+		s.cc = nil
+	}
+	for _, e := range s.edges {
+		e.stop(10 * time.Second)
+	}
+	if s.control != nil {
+		s.control.stop(10 * time.Second)
+	}
+	s.edges, s.control = nil, nil
+}
+
+func (s *switchboardSys) spec(transport string, storm bool) genSpec {
+	scheme := "ws"
+	if transport == "polling" {
+		scheme = "http"
+	}
+	var targets []string
+	for _, a := range s.addrs {
+		targets = append(targets, scheme+"://"+a+"/socket.io/")
+	}
+	ns := "/"
+	if storm {
+		ns = "/storm"
+	}
+	return genSpec{targets: targets, mode: "sio", transport: transport, namespace: ns}
+}
+
+func (s *switchboardSys) ready(ctx context.Context, n int) error {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := s.cli.JoinRoom(cctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{Namespace: "/"}, Rooms: []string{"bench"}})
+	if err != nil {
+		return fmt.Errorf("JoinRoom: %w", err)
+	}
+	if int(resp.Sockets) != n || len(resp.MissingEdges) > 0 {
+		return fmt.Errorf("JoinRoom selected %d sockets (want %d), missing edges %v", resp.Sockets, n, resp.MissingEdges)
+	}
+	return nil
+}
+
+var benchTarget = &sbv1.Target{Namespace: "/", Rooms: []string{"bench"}}
+
+func (s *switchboardSys) broadcast(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
+	if rate <= 0 {
+		return 0, errors.New("switchboard: broadcast needs a rate (emits are fire-and-forget)")
+	}
+	res := pace(ctx, rate, dur, 8, func(ctx context.Context, _ int64) error {
+		_, err := s.cli.Emit(ctx, &sbv1.EmitRequest{Target: benchTarget, Event: stamp.Event, ArgsJson: stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now())})
+		return err
+	})
+	return res.Sent, res.err(ctx)
+}
+
+func (s *switchboardSys) unicast(ctx context.Context, rate float64, dur time.Duration, sids []string, callers int) (unicastRun, error) {
+	if len(sids) == 0 {
+		return unicastRun{}, errors.New("no sids")
+	}
+	res := pace(ctx, rate, dur, callers, func(ctx context.Context, i int64) error {
+		resp, err := s.cli.Emit(ctx, &sbv1.EmitRequest{
+			Target:   &sbv1.Target{Namespace: "/", Sids: []string{sids[i%int64(len(sids))]}},
+			Event:    stamp.Event,
+			ArgsJson: stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now()),
+		})
+		if err == nil && resp.GetSockets() != 1 {
+			return fmt.Errorf("unicast Emit reached %d sockets", resp.GetSockets())
+		}
+		return err
+	})
+	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, nil
+}
+
+func (s *switchboardSys) memPIDs() []int {
+	var out []int
+	for _, e := range s.edges {
+		out = append(out, e.pid())
+	}
+	return out
+}
+
+func (s *switchboardSys) cpuPIDs() []int {
+	out := s.memPIDs()
+	if s.control != nil {
+		out = append(out, s.control.pid())
+	}
+	return out
+}
+
+// paceResult is what pace did.
+type paceResult struct {
+	Sent, Errors int64
+	FirstErr     string
+	Lat          *latency.Histogram // per-call latency, µs
+}
+
+func (p paceResult) err(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.Sent == 0 && p.Errors > 0 {
+		return errors.New(p.FirstErr)
+	}
+	return nil
+}
+
+// pace calls fn rate times per second (0: as fast as the workers go) for
+// dur, from workers goroutines; i numbers the calls.
+func pace(ctx context.Context, rate float64, dur time.Duration, workers int, fn func(ctx context.Context, i int64) error) paceResult {
+	res := paceResult{Lat: new(latency.Histogram)}
+	var sent, errs, seq atomic.Int64
+	var firstErr sync.Once
+	start := time.Now()
+	end := start.Add(dur)
+	tokens := make(chan struct{}, workers*4)
+	if rate > 0 {
+		go func() {
+			defer close(tokens)
+			var issued int64
+			for {
+				now := time.Now()
+				if now.After(end) || ctx.Err() != nil {
+					return
+				}
+				due := int64(now.Sub(start).Seconds()*rate) + 1
+				for ; issued < due; issued++ {
+					select {
+					case tokens <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				time.Sleep(500 * time.Microsecond)
+			}
+		}()
+	}
+	call := func() {
+		i := seq.Add(1) - 1
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		t0 := time.Now()
+		err := fn(cctx, i)
+		res.Lat.Record(time.Since(t0).Microseconds())
+		cancel()
+		if err != nil {
+			errs.Add(1)
+			firstErr.Do(func() { res.FirstErr = err.Error() })
+			return
+		}
+		sent.Add(1)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if rate > 0 {
+				for range tokens {
+					call()
+				}
+				return
+			}
+			for time.Now().Before(end) && ctx.Err() == nil {
+				call()
+			}
+		}()
+	}
+	wg.Wait()
+	res.Sent, res.Errors = sent.Load(), errs.Load()
+	return res
+}
+
+// ------------------------------------------------- ceiling and Node: HTTP admin
+
+// adminSys is a single-process server with the loopback admin endpoints
+// shared by bench/ceiling and bench/node/server.mjs.
+type adminSys struct {
+	r     *runner
+	sys   string
+	p     *proc
+	addr  string
+	httpc *http.Client
+}
+
+func (a *adminSys) name() string  { return a.sys }
+func (a *adminSys) polling() bool { return a.sys == Node }
+
+func (a *adminSys) start(ctx context.Context, _ int) error {
+	var err error
+	switch a.sys {
+	case Ceiling:
+		a.p, err = a.r.procs.start(a.r.procName("ceiling"), true, "", nil, a.r.bins.ceiling,
+			"--max-duration", a.r.childMaxDuration().String())
+	case Node:
+		a.p, err = a.r.procs.start(a.r.procName("node"), true, a.r.opt.RepoDir, nil, a.r.bins.node,
+			"bench/node/server.mjs", fmt.Sprintf("--max-duration-ms=%d", a.r.childMaxDuration().Milliseconds()))
+	}
+	if err != nil {
+		return err
+	}
+	line, err := a.p.next(ctx, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	var hello struct{ Addr string }
+	if err := json.Unmarshal(line, &hello); err != nil || hello.Addr == "" {
+		return fmt.Errorf("%s: bad first line %q", a.sys, line)
+	}
+	a.addr = hello.Addr
+	a.httpc = &http.Client{Transport: &http.Transport{Proxy: nil}}
+	if a.sys == Node {
+		return a.calibrate(ctx)
+	}
+	return nil
+}
+
+// calibrate measures the Node process's clock (performance.timeOrigin +
+// performance.now()) against this process's wall clock and has it subtract
+// the difference, so that latencies are not skewed by a clock offset.
+func (a *adminSys) calibrate(ctx context.Context) error {
+	best, offset := time.Hour, 0.0
+	for i := 0; i < 30; i++ {
+		t0 := stamp.Now()
+		var v struct{ Now float64 }
+		if err := a.call(ctx, "GET", "/admin/now", nil, &v); err != nil {
+			return err
+		}
+		t1 := stamp.Now()
+		if rtt := time.Duration(t1-t0) * time.Microsecond; rtt < best {
+			best = rtt
+			offset = v.Now - float64(t0+t1)/2000
+		}
+	}
+	a.r.logf("node clock offset %.3f ms (best round trip %v), corrected", offset, best)
+	a.r.nodeClockOffsetMs = offset
+	return a.call(ctx, "POST", "/admin/offset", url.Values{"ms": {strconv.FormatFloat(offset, 'f', 4, 64)}}, nil)
+}
+
+func (a *adminSys) call(ctx context.Context, method, path string, q url.Values, out any) error {
+	u := "http://" + a.addr + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.httpc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.sys, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s %s", a.sys, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (a *adminSys) stop() {
+	if a.p != nil {
+		a.p.stop(5 * time.Second)
+		a.p = nil
+	}
+}
+
+func (a *adminSys) spec(transport string, storm bool) genSpec {
+	if a.sys == Ceiling {
+		u := "ws://" + a.addr + "/ws"
+		if storm {
+			u += "?quiet=1"
+		}
+		return genSpec{targets: []string{u}, mode: "raw", transport: "websocket"}
+	}
+	scheme := "ws"
+	if transport == "polling" {
+		scheme = "http"
+	}
+	ns := "/"
+	if storm {
+		ns = "/storm"
+	}
+	return genSpec{targets: []string{scheme + "://" + a.addr + "/socket.io/"}, mode: "sio", transport: transport, namespace: ns}
+}
+
+func (a *adminSys) ready(ctx context.Context, n int) error {
+	var st struct {
+		Conns   int `json:"conns"`
+		Sockets int `json:"sockets"`
+	}
+	if err := a.call(ctx, "GET", "/admin/stats", nil, &st); err != nil {
+		return err
+	}
+	got := st.Sockets
+	if a.sys == Ceiling {
+		got = st.Conns
+	}
+	if got < n {
+		return fmt.Errorf("%s has %d sockets, want %d", a.sys, got, n)
+	}
+	return nil
+}
+
+func (a *adminSys) send(ctx context.Context, path string, rate float64, dur time.Duration) (int64, error) {
+	var v struct{ Sent int64 }
+	err := a.call(ctx, "POST", path, url.Values{
+		"rate": {strconv.FormatFloat(rate, 'f', 3, 64)},
+		"dur":  {strconv.FormatInt(dur.Milliseconds(), 10)},
+	}, &v)
+	return v.Sent, err
+}
+
+func (a *adminSys) broadcast(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
+	return a.send(ctx, "/admin/broadcast", rate, dur)
+}
+
+func (a *adminSys) unicast(ctx context.Context, rate float64, dur time.Duration, _ []string, _ int) (unicastRun, error) {
+	n, err := a.send(ctx, "/admin/unicast", rate, dur)
+	if err != nil {
+		return unicastRun{}, err
+	}
+	return unicastRun{Sent: n}, nil
+}
+
+func (a *adminSys) memPIDs() []int {
+	if a.p == nil {
+		return nil
+	}
+	return []int{a.p.pid()}
+}
+
+func (a *adminSys) cpuPIDs() []int { return a.memPIDs() }

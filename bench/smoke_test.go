@@ -1,0 +1,155 @@
+// Package bench_test runs the benchmark harness's smoke mode: every
+// scenario against every system with a few dozen sockets, all on
+// 127.0.0.1, as part of `make test`. It checks that the harness works, not
+// the figures (the targets are read from a full `make bench` run).
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rt/switchboard/bench/harness"
+)
+
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a dozen processes; skipped with -short")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the harness reads /proc")
+	}
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancel()
+	_, paths, err := harness.Run(ctx, harness.Options{
+		RepoDir:     "..",
+		OutDir:      out,
+		Smoke:       true,
+		MaxDuration: 55 * time.Second,
+		Command:     "go test ./bench -run TestSmoke",
+		Log:         testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 2 {
+		t.Fatalf("wrote %v, want a .json and a .md", paths)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+
+	// The JSON file holds every scenario for every system that ran.
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got harness.Results
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", paths[0], err)
+	}
+	systems := []string{harness.Switchboard, harness.Ceiling}
+	if _, err := exec.LookPath("node"); err == nil {
+		if _, err := os.Stat(filepath.Join("..", "node_modules", "socket.io")); err == nil {
+			systems = append(systems, harness.Node)
+		}
+	}
+	if len(systems) < 3 {
+		t.Log("node or node_modules/socket.io missing (npm ci): Node not benchmarked")
+	}
+	for _, sys := range systems {
+		checkSystem(t, &got, sys)
+	}
+	if len(got.Targets) == 0 {
+		t.Error("no targets evaluated")
+	}
+	for _, e := range got.Errors {
+		if !strings.HasPrefix(e, "node: not run") {
+			t.Errorf("run error: %s", e)
+		}
+	}
+	md, err := os.ReadFile(paths[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Memory", "## 3. Connect storm", "## 4. Unicast", got.Command} {
+		if !strings.Contains(string(md), h) {
+			t.Errorf("markdown lacks %q", h)
+		}
+	}
+}
+
+func checkSystem(t *testing.T, res *harness.Results, sys string) {
+	t.Helper()
+	n := 0
+	for _, f := range res.Fanout {
+		if f.System != sys {
+			continue
+		}
+		n++
+		if f.Error != "" || f.MaxFramesPerSec <= 0 || f.Half == nil || f.Half.Latency.N == 0 || f.Ref == nil || f.Ref.Latency.N == 0 {
+			t.Errorf("fanout %s N=%d: %+v", sys, f.N, f)
+		}
+	}
+	if n == 0 {
+		t.Errorf("fanout: no result for %s", sys)
+	}
+	n = 0
+	for _, m := range res.Memory {
+		if m.System != sys {
+			continue
+		}
+		n++
+		if m.Error != "" || len(m.RSSAfterKB) == 0 || m.RSSAfterKB[0] <= 0 {
+			t.Errorf("memory %s %s N=%d: %+v", sys, m.Case, m.Conns, m)
+		}
+	}
+	if n == 0 {
+		t.Errorf("memory: no result for %s", sys)
+	}
+	n = 0
+	for _, c := range res.Connect {
+		if c.System != sys {
+			continue
+		}
+		n++
+		if c.Error != "" || c.WS.Ready != int64(c.Clients) || c.WS.PerSec <= 0 || c.Reconnect.Ready != int64(c.Clients) || c.DuringStorm.N == 0 {
+			t.Errorf("connect %s: %+v", sys, c)
+		}
+	}
+	if n == 0 {
+		t.Errorf("connect: no result for %s", sys)
+	}
+	n = 0
+	for _, u := range res.Unicast {
+		if u.System != sys {
+			continue
+		}
+		n++
+		if u.Error != "" || u.Low.Delivered == 0 || u.Low.E2E.N == 0 || u.Max.DeliveredPerSec <= 0 {
+			t.Errorf("unicast %s: %+v", sys, u)
+		}
+		if sys == harness.Switchboard && (u.Low.RPC.N == 0 || u.Max.Errors > 0) {
+			t.Errorf("unicast %s: RPCs %+v", sys, u.Max)
+		}
+	}
+	if n == 0 {
+		t.Errorf("unicast: no result for %s", sys)
+	}
+}
