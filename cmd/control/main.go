@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/debugsrv"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 )
@@ -27,7 +28,7 @@ func main() {
 func run(args []string) error {
 	var cfg control.Config
 	var apiKeys envflag.List
-	var logLevel string
+	var logLevel, debugAddr string
 	fs := flag.NewFlagSet("control", flag.ContinueOnError)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS server(s) to use, comma-separated; empty starts an embedded NATS server")
@@ -38,6 +39,7 @@ func run(args []string) error {
 	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
+	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := envflag.Parse(fs, "SWITCHBOARD_CONTROL_", args); err != nil {
 		if err == flag.ErrHelp {
@@ -57,6 +59,12 @@ func run(args []string) error {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	defer wait()
 	defer stop()
 	return s.Run(ctx)
 }

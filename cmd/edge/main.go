@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/debugsrv"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
@@ -25,7 +26,7 @@ func main() {
 func run(args []string) error {
 	var cfg edge.Config
 	var namespaces, origins, transports envflag.List
-	var logLevel string
+	var logLevel, debugAddr string
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "listen address")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "Socket.IO path")
@@ -45,6 +46,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.StringVar(&cfg.EdgeID, "edge-id", "", "edge id: 8 lowercase letters or digits, unique in the cluster; empty picks a random one")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 2*time.Second, "heartbeat interval")
+	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := envflag.Parse(fs, "SWITCHBOARD_EDGE_", args); err != nil {
 		if err == flag.ErrHelp {
@@ -66,6 +68,12 @@ func run(args []string) error {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	defer wait()
 	defer stop()
 	return e.Run(ctx)
 }
