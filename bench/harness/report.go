@@ -141,7 +141,11 @@ type UnicastResult struct {
 	Callers int          `json:"callers,omitempty"`
 	Low     UnicastPhase `json:"low_rate_phase"`
 	Max     UnicastPhase `json:"flat_out_phase"`
-	Error   string       `json:"error,omitempty"`
+	// Noop is the same callers flat out on grpc.health.v1.Health/Check
+	// against the same control: what gRPC alone costs on this machine, an
+	// upper bound for any unary RPC (Switchboard only).
+	Noop  *UnicastPhase `json:"grpc_noop_phase,omitempty"`
+	Error string        `json:"error,omitempty"`
 }
 
 // Target is one of issue 5's targets, checked against this run's figures.
@@ -229,6 +233,9 @@ func (res *Results) evaluate() {
 			add(fmt.Sprintf("unicast Emit p99 at %s/s", num(u.LowRate)), "<= 2 ms", fmt.Sprintf("%.3f ms RPC (end to end %.3f ms)", u.Low.RPC.P99, u.Low.E2E.P99), ok(u.Low.RPC.P99 <= 2))
 		}
 		fig := fmt.Sprintf("%s RPC/s, %d errors, %s delivered/s", num(u.Max.PerSec), u.Max.Errors, num(u.Max.DeliveredPerSec))
+		if u.Noop != nil && u.Noop.PerSec > 0 {
+			fig += fmt.Sprintf("; %.0f%% of a no-op gRPC call's %s/s", 100*u.Max.PerSec/u.Noop.PerSec, num(u.Noop.PerSec))
+		}
 		add(fmt.Sprintf("unicast Emit RPC/s (%d callers)", u.Callers), ">= 20,000/s sustained", fig, ok(u.Max.PerSec >= 20000 && u.Max.Errors == 0 && u.Max.DeliveredPerSec >= 0.95*u.Max.PerSec))
 	}
 }
@@ -466,6 +473,14 @@ func (res *Results) Markdown() string {
 		}
 		if len(res.Unicast) > 0 {
 			p("\nLow rate: %s emits/s.\n\n", num(res.Unicast[0].LowRate))
+		}
+		for _, u := range res.Unicast {
+			if u.Noop == nil {
+				continue
+			}
+			p("The gRPC floor, same run: the same %d callers calling `grpc.health.v1.Health/Check` (no work, the same interceptors) on the same control flat out made %s RPC/s (RPC latency %s ms; CPU control %.0f%%, driver %.0f%%). "+
+				"Every unary RPC pays at least this; `Emit` made %.0f%% of it while also going through NATS to the edge and out to the WebSocket.\n\n",
+				u.Callers, num(u.Noop.PerSec), lat3(u.Noop.RPC), u.Noop.CPUPercent, u.Noop.DriverCPUPercent, 100*u.Max.PerSec/max(u.Noop.PerSec, 1))
 		}
 	}
 

@@ -681,7 +681,28 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		PerSec: math.Round(float64(fu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
 		DeliveredPerSec: math.Round(float64(frep.Msgs) / window.Seconds())}
 	r.logf("  flat out: %.0f sent/s, %.0f delivered/s, rpc p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%", res.Max.PerSec, res.Max.DeliveredPerSec, res.Max.RPC.P99, res.Max.E2E.P99, fu.Errors, srvCPU, loadCPU, drvCPU)
-	return err
+	if err != nil {
+		return err
+	}
+
+	// The gRPC floor: the same callers on a call that does nothing.
+	if nf, ok := sys.(noopCaller); ok {
+		cpu := startCPU(sys, pl)
+		nu, nerr := nf.noop(ctx, warm+measure, r.opt.UnicastCallers)
+		srvCPU, _, drvCPU := cpu.stop()
+		if nerr != nil {
+			return fmt.Errorf("no-op gRPC: %w", nerr)
+		}
+		res.Noop = &UnicastPhase{Sent: nu.Sent, Errors: nu.Errors, RPC: nu.RPC.Summarize(), Error: nu.Err,
+			PerSec: math.Round(float64(nu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, DriverCPUPercent: drvCPU}
+		r.logf("  no-op gRPC flat out: %.0f RPC/s, rpc p99 %.3f ms, cpu control %.0f%% driver %.0f%%", res.Noop.PerSec, res.Noop.RPC.P99, srvCPU, drvCPU)
+	}
+	return nil
+}
+
+// noopCaller is a system with an RPC API whose bare cost can be measured.
+type noopCaller interface {
+	noop(ctx context.Context, dur time.Duration, callers int) (unicastRun, error)
 }
 
 func summarizeConnect(c connectResult) ConnectSummary {

@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/switchboard-rt/switchboard/bench/internal/latency"
 	"github.com/switchboard-rt/switchboard/bench/internal/stamp"
@@ -211,6 +212,16 @@ func (s *switchboardSys) unicast(ctx context.Context, rate float64, dur time.Dur
 		return err
 	})
 	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, nil
+}
+
+// noop calls grpc.health.v1.Health/Check flat out: the gRPC floor.
+func (s *switchboardSys) noop(ctx context.Context, dur time.Duration, callers int) (unicastRun, error) {
+	hc := healthpb.NewHealthClient(s.cc)
+	res := pace(ctx, 0, dur, callers, func(ctx context.Context, _ int64) error {
+		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	})
+	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, res.err(ctx)
 }
 
 func (s *switchboardSys) memPIDs() []int {
