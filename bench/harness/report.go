@@ -370,8 +370,9 @@ func (res *Results) Markdown() string {
 			"Max = highest delivered frames/s (frames = messages × sockets) the system sustains. For Switchboard and Node it comes from a ramp of %v steps "+
 			"(×1.6 from %s frames/s, then bisection); a step is sustainable when ≥ 97%% of its frames arrive by %v after it, the median latency of its second half "+
 			"is at most %.1f× the first half's + %.0f ms (no growing backlog), p99 ≤ %v and no client is dropped; a marginal step is measured again until two trials agree. The ceiling's max is its flat-out rate with "+
-			"bounded per-connection queues (the broadcast loop blocks when one is full). Latency p50 / p99 / p999 in ms, end to end.\n\n",
-			res.Sizes["fanout_edges"], res.Sizes["step"], num(toF(res.Sizes["ref_frame_rate"])), drain, backlogFactor, backlogSlackMs, res.Sizes["max_p99"])
+			"bounded per-connection queues (the broadcast loop blocks when one is full). The latency at %s frames/s is measured first, after a warm-up and before any "+
+			"run at the maximum, for twice the measured phase. Latency p50 / p99 / p999 in ms, end to end.\n\n",
+			res.Sizes["fanout_edges"], res.Sizes["step"], num(toF(res.Sizes["ref_frame_rate"])), drain, backlogFactor, backlogSlackMs, res.Sizes["max_p99"], num(toF(res.Sizes["ref_frame_rate"])))
 		p("| N | system | max frames/s | msgs/s | vs ceiling | vs Node | latency at max | CPU at max: server / clients / driver | latency at half max (offered frames/s) | latency at %s frames/s |\n|---|---|---|---|---|---|---|---|---|---|\n", num(toF(res.Sizes["ref_frame_rate"])))
 		for _, f := range res.Fanout {
 			ceil, node := res.fanoutOf(Ceiling, f.N), res.fanoutOf(Node, f.N)

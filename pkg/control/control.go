@@ -125,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	opts := []nats.Option{
 		nats.Name("switchboard-control"),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil when control closes the connection itself
 				s.log.Warn("control: NATS disconnected", "err", err)

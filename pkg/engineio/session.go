@@ -493,8 +493,15 @@ func (s *Session) startWriterLocked() {
 		return
 	}
 	s.writing = true
-	conn := s.ws
-	s.srv.goTracked(func() { s.writeLoop(conn) })
+	// No closure: a writer starts for every burst of frames, and a
+	// `go` statement with a method call allocates nothing.
+	s.srv.wg.Add(1)
+	go s.runWriter(s.ws)
+}
+
+func (s *Session) runWriter(conn *websocket.Conn) {
+	defer s.srv.wg.Done()
+	s.writeLoop(conn)
 }
 
 // monoEpoch is the origin of Session.writeDeadline.
@@ -558,8 +565,9 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			for _, m := range batch {
 				*bufs = append(*bufs, m.frame())
 			}
-			b := *bufs // WriteTo consumes its receiver
-			_, err = b.WriteTo(nc)
+			saved := *bufs // WriteTo consumes its receiver; keep the array
+			_, err = bufs.WriteTo(nc)
+			*bufs = saved
 		} else {
 			buf := getBuffer()
 			for _, m := range batch {
