@@ -69,7 +69,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
+	_, wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("--debug-addr: %w", err)
 	}

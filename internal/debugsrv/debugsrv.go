@@ -14,14 +14,15 @@ import (
 )
 
 // Start listens on addr and serves /debug/pprof/ until ctx ends. An empty
-// addr does nothing. The returned function waits for the server to stop.
-func Start(ctx context.Context, addr string, log *slog.Logger) (wait func(), err error) {
+// addr does nothing. It returns the address it listens on (port 0 picks
+// one) and a function that waits for the server to stop.
+func Start(ctx context.Context, addr string, log *slog.Logger) (bound string, wait func(), err error) {
 	if addr == "" {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -50,5 +51,5 @@ func Start(ctx context.Context, addr string, log *slog.Logger) (wait func(), err
 		_ = srv.Shutdown(sctx)
 		<-done
 	}()
-	return func() { <-stopped }, nil
+	return ln.Addr().String(), func() { <-stopped }, nil
 }
