@@ -17,11 +17,20 @@ type msg struct {
 	data   []byte
 }
 
-func text(s string) msg         { return msg{data: []byte(s)} }
-func bin(b ...byte) msg         { return msg{binary: true, data: b} }
-func binData(b []byte) msg      { return msg{binary: true, data: b} }
-func ph(num int) string         { return fmt.Sprintf(`{"_placeholder":true,"num":%d}`, num) }
-func pkt(p Packet) *Packet      { return &p }
+func text(s string) msg    { return msg{data: []byte(s)} }
+func bin(b ...byte) msg    { return msg{binary: true, data: b} }
+func binData(b []byte) msg { return msg{binary: true, data: b} }
+func ph(num int) string    { return fmt.Sprintf(`{"_placeholder":true,"num":%d}`, num) }
+func pkt(p Packet) *Packet { return &p }
+
+// decode feeds m to d as the WebSocket frame type it came in.
+func (m msg) decode(d *Decoder) (*Packet, error) {
+	if m.binary {
+		return d.DecodeBinary(m.data)
+	}
+	return d.DecodeText(m.data)
+}
+
 func raw(s string) []byte       { return []byte(s) }
 func atts(b ...[]byte) [][]byte { return b }
 
@@ -31,13 +40,7 @@ func decodeAll(msgs []msg) ([]*Packet, error) {
 	var d Decoder
 	var out []*Packet
 	for i, m := range msgs {
-		var p *Packet
-		var err error
-		if m.binary {
-			p, err = d.DecodeBinary(m.data)
-		} else {
-			p, err = d.DecodeText(m.data)
-		}
+		p, err := m.decode(&d)
 		if err != nil {
 			return out, fmt.Errorf("message %d: %w", i, err)
 		}

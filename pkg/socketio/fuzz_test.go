@@ -52,13 +52,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var d Decoder
 		for _, m := range splitFuzzInput(in) {
-			var p *Packet
-			var err error
-			if m.binary {
-				p, err = d.DecodeBinary(m.data)
-			} else {
-				p, err = d.DecodeText(m.data)
-			}
+			p, err := m.decode(&d)
 			if err != nil || p == nil {
 				continue // the Decoder keeps going; a connection would close
 			}

@@ -173,14 +173,7 @@ func (n *Namespace) remove(s *Socket) bool {
 	// Out of the room index, but s.rooms stays as it was: disconnect hooks
 	// still see the rooms the socket was in (socket.io's "disconnecting").
 	for r := range s.rooms {
-		m := n.rooms[r]
-		delete(m, s)
-		if len(m) == 0 {
-			delete(n.rooms, r)
-			if n.roomDeleted != nil {
-				n.roomDeleted(r)
-			}
-		}
+		n.unindexLocked(s, r)
 	}
 	return true
 }
@@ -215,6 +208,12 @@ func (n *Namespace) leaveLocked(s *Socket, room string) {
 	if len(s.rooms) == 0 {
 		s.rooms = nil
 	}
+	n.unindexLocked(s, room)
+}
+
+// unindexLocked takes s out of the index of room, and the room out of the
+// namespace when s was its last member.
+func (n *Namespace) unindexLocked(s *Socket, room string) {
 	m := n.rooms[room]
 	delete(m, s)
 	if len(m) == 0 {
