@@ -4,16 +4,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/internal/debugsrv"
+	"github.com/switchboard-rt/switchboard/internal/daemon"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 )
@@ -48,23 +44,14 @@ func run(args []string) error {
 		return err
 	}
 	cfg.APIKeys = apiKeys
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	var err error
+	if cfg.Logger, err = daemon.Logger(logLevel); err != nil {
+		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	s, err := control.New(cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	_, wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
-	if err != nil {
-		return fmt.Errorf("--debug-addr: %w", err)
-	}
-	defer wait()
-	defer stop()
-	return s.Run(ctx)
+	return daemon.Run(debugAddr, cfg.Logger, s.Run)
 }

@@ -2,16 +2,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/switchboard-rt/switchboard/internal/debugsrv"
+	"github.com/switchboard-rt/switchboard/internal/daemon"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
@@ -57,23 +53,14 @@ func run(args []string) error {
 	cfg.Namespaces = namespaces
 	cfg.Engine.AllowedOrigins = origins
 	cfg.Engine.Transports = transports
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	var err error
+	if cfg.Logger, err = daemon.Logger(logLevel); err != nil {
+		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	e, err := edge.New(cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	_, wait, err := debugsrv.Start(ctx, debugAddr, cfg.Logger)
-	if err != nil {
-		return fmt.Errorf("--debug-addr: %w", err)
-	}
-	defer wait()
-	defer stop()
-	return e.Run(ctx)
+	return daemon.Run(debugAddr, cfg.Logger, e.Run)
 }
