@@ -37,6 +37,11 @@ func (s *Session) startReader(conn *websocket.Conn, br *bufio.Reader) {
 // onReadable runs on a fresh goroutine when a parked connection has bytes:
 // it reads every message that is there, then parks the connection again.
 func (s *Session) onReadable() {
+	// The previous reader re-armed the connection holding pollMu and was
+	// done with the read buffer then: taking pollMu makes that hand-over
+	// (made by the kernel) visible to the memory model and the race detector.
+	s.pollMu.Lock()
+	s.pollMu.Unlock()
 	s.mu.Lock()
 	conn := s.ws
 	s.mu.Unlock()

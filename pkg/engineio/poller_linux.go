@@ -13,15 +13,20 @@ import (
 // per readiness, and only that reader re-arms. An event names its session by
 // file descriptor and a generation, so a recycled descriptor's stale event
 // is ignored.
+//
+// The system calls for one session are serialized by the session's pollMu
+// and made under the read lock of mu, which only keeps the epoll descriptor
+// open: thousands of sessions parking, re-arming and closing at once never
+// queue behind each other's system calls.
 type epoll struct {
 	srv  *Server
 	epfd int
 	wake [2]int // pipe: writing to wake[1] ends the wait loop
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	sessions map[int32]*Session // guarded by mu; by descriptor
 	gen      int32              // guarded by mu
-	closed   bool               // guarded by mu
+	closed   bool               // guarded by mu; epfd is closed once set and no reader holds mu
 }
 
 func newIdlePoller(srv *Server) idlePoller {
@@ -74,26 +79,41 @@ func (p *epoll) park(s *Session, conn net.Conn) bool {
 	if !ok {
 		return false
 	}
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return false
 	}
 	p.gen++
 	s.pollFD, s.pollGen = int32(fd), p.gen
-	ev := syscall.EpollEvent{Events: epollFlags, Fd: s.pollFD, Pad: s.pollGen}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	p.sessions[s.pollFD] = s
+	p.mu.Unlock()
+
+	p.mu.RLock()
+	var err error = syscall.EBADF
+	if !p.closed {
+		ev := syscall.EpollEvent{Events: epollFlags, Fd: s.pollFD, Pad: s.pollGen}
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+	}
+	p.mu.RUnlock()
+	if err != nil {
+		p.mu.Lock()
+		delete(p.sessions, s.pollFD)
+		p.mu.Unlock()
 		s.pollFD = -1
 		return false
 	}
-	p.sessions[s.pollFD] = s
 	return true
 }
 
 func (p *epoll) rearm(s *Session) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || s.pollFD < 0 || p.sessions[s.pollFD] != s {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed || s.pollFD < 0 {
 		return false
 	}
 	ev := syscall.EpollEvent{Events: epollFlags, Fd: s.pollFD, Pad: s.pollGen}
@@ -101,15 +121,19 @@ func (p *epoll) rearm(s *Session) bool {
 }
 
 func (p *epoll) forget(s *Session) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s.pollFD < 0 || p.sessions[s.pollFD] != s {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	if s.pollFD < 0 {
 		return
 	}
-	delete(p.sessions, s.pollFD)
+	p.mu.RLock()
 	if !p.closed {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(s.pollFD), nil)
 	}
+	p.mu.RUnlock()
+	p.mu.Lock()
+	delete(p.sessions, s.pollFD)
+	p.mu.Unlock()
 	s.pollFD = -1
 }
 
@@ -144,12 +168,12 @@ func (p *epoll) loop() {
 			if ev.Pad == -1 {
 				return // woken by close
 			}
-			p.mu.Lock()
+			p.mu.RLock()
 			s := p.sessions[ev.Fd]
 			if s != nil && s.pollGen != ev.Pad {
 				s = nil // a recycled descriptor's stale event
 			}
-			p.mu.Unlock()
+			p.mu.RUnlock()
 			if s != nil {
 				p.srv.wg.Add(1)
 				go func() {

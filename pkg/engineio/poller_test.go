@@ -3,6 +3,7 @@ package engineio_test
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,5 +86,69 @@ func TestIdleWebSocketsHoldNoGoroutine(t *testing.T) {
 				t.Errorf("stats %+v, want %d WebSocket sessions", st, n)
 			}
 		})
+	}
+}
+
+// TestPollerChurn: sessions open and close concurrently, so descriptors are
+// recycled while other sessions are parked and reading. Every session left
+// open still reads what its client sends, and stays parked: a stale
+// registration of a recycled descriptor would make the new session fall back
+// to a reader goroutine (or never read at all).
+func TestPollerChurn(t *testing.T) {
+	const keep, churn, rounds = 30, 30, 4
+	e := newEnv(t, engineio.Config{PingInterval: time.Minute, PingTimeout: time.Minute})
+	base := goroutinesSettle()
+	open := func(n int) []*websocket.Conn {
+		conns := make([]*websocket.Conn, n)
+		var wg sync.WaitGroup
+		for i := range conns {
+			wg.Go(func() {
+				c, _, err := e.dial(t, "EIO=4&transport=websocket")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, _, err := readWSErr(c); err != nil { // open packet
+					t.Error(err)
+				}
+				conns[i] = c
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		return conns
+	}
+	kept := open(keep)
+	echo := func(round int) {
+		for i, c := range kept {
+			writeWS(t, c, fmt.Sprintf("4k%d-%d", round, i))
+		}
+		for i, c := range kept {
+			expectWS(t, c, fmt.Sprintf("4k%d-%d", round, i))
+		}
+	}
+	for round := range rounds {
+		gone := open(churn)
+		var wg sync.WaitGroup
+		for i, c := range gone {
+			wg.Go(func() {
+				// Half say something first, so that closes race with reads.
+				if i%2 == 0 {
+					_ = c.WriteMessage(websocket.TextMessage, []byte("4bye"))
+				}
+				_ = c.Close()
+			})
+		}
+		echo(round)
+		wg.Wait()
+	}
+	fresh := open(churn) // on descriptors the closed sessions had
+	kept = append(kept, fresh...)
+	echo(rounds)
+	waitUntil(t, "the churned sessions to close", func() bool { return e.srv.Stats().WebSocket == len(kept) })
+	if grown := goroutinesSettle() - base; grown > len(kept)/4 {
+		t.Errorf("%d idle sessions hold %d goroutines, want (almost) none", len(kept), grown)
 	}
 }

@@ -49,8 +49,9 @@ type Session struct {
 
 	readBuf       *bufio.Reader // the WebSocket's read buffer, owned by whoever reads
 	writeDeadline time.Duration // since monoEpoch; owned by the running writer (handed over under mu)
-	pollFD        int32         // descriptor registered with the idle poller, -1 if none; guarded by the poller
-	pollGen       int32         // registration generation; guarded by the poller
+	pollMu        sync.Mutex    // serializes the idle poller's calls for this session
+	pollFD        int32         // descriptor registered with the idle poller, -1 if none; guarded by pollMu
+	pollGen       int32         // registration generation; guarded by pollMu (set under the poller's lock too)
 
 	timer        Timer // ping, pong deadline, or close deadline; Scheduler-owned
 	upgradeTimer Timer // probe deadline; Scheduler-owned

@@ -362,17 +362,31 @@ func (b *BroadcastOperator) Emit(event string, args ...any) (int, error) {
 
 // Send sends an encoded packet to every selected socket and returns the
 // number of sockets it was queued for.
+//
+// The selection is copied under the namespace's read lock and the packet
+// queued after it is released: queueing to thousands of sockets (and
+// starting their writers) must not hold up the connects, disconnects, joins
+// and leaves waiting for the write lock.
 func (b *BroadcastOperator) Send(e *Encoded) int {
+	bp := targetPool.Get().(*[]*Socket)
+	targets := *bp
 	b.ns.mu.RLock()
-	defer b.ns.mu.RUnlock()
+	b.ns.eachLocked(&b.sel, func(s *Socket) { targets = append(targets, s) })
+	b.ns.mu.RUnlock()
 	sent := 0
-	b.ns.eachLocked(&b.sel, func(s *Socket) {
+	for i, s := range targets {
 		if s.client.send(e, b.volatile) == nil {
 			sent++
 		}
-	})
+		targets[i] = nil
+	}
+	*bp = targets[:0]
+	targetPool.Put(bp)
 	return sent
 }
+
+// targetPool holds the slices Send copies its selection into.
+var targetPool = sync.Pool{New: func() any { return new([]*Socket) }}
 
 // Each calls fn for every selected socket, with the namespace read-locked:
 // fn must not block nor call back into the namespace. It returns the count.
