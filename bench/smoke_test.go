@@ -148,6 +148,9 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 		if sys == harness.Switchboard && (u.Low.RPC.N == 0 || u.Max.Errors > 0) {
 			t.Errorf("unicast %s: RPCs %+v", sys, u.Max)
 		}
+		if sys == harness.Switchboard && (u.Noop == nil || u.Noop.RPC.N == 0 || u.NoopLow == nil || u.NoopLow.RPC.N == 0 || u.NoopLow.Errors > 0) {
+			t.Errorf("unicast %s: the gRPC floor was not measured: %+v %+v", sys, u.Noop, u.NoopLow)
+		}
 	}
 	if n == 0 {
 		t.Errorf("unicast: no result for %s", sys)

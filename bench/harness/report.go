@@ -144,8 +144,11 @@ type UnicastResult struct {
 	// Noop is the same callers flat out on grpc.health.v1.Health/Check
 	// against the same control: what gRPC alone costs on this machine, an
 	// upper bound for any unary RPC (Switchboard only).
-	Noop  *UnicastPhase `json:"grpc_noop_phase,omitempty"`
-	Error string        `json:"error,omitempty"`
+	Noop *UnicastPhase `json:"grpc_noop_phase,omitempty"`
+	// NoopLow is the same call at the low rate (4 callers, like the low
+	// rate phase): the latency any RPC to control has on this machine.
+	NoopLow *UnicastPhase `json:"grpc_noop_low_rate_phase,omitempty"`
+	Error   string        `json:"error,omitempty"`
 }
 
 // Target is one of issue 5's targets, checked against this run's figures.
@@ -482,6 +485,10 @@ func (res *Results) Markdown() string {
 			p("The gRPC floor, same run: the same %d callers calling `grpc.health.v1.Health/Check` (no work, the same interceptors) on the same control flat out made %s RPC/s (RPC latency %s ms; CPU control %.0f%%, driver %.0f%%). "+
 				"Every unary RPC pays at least this; `Emit` made %.0f%% of it while also going through NATS to the edge and out to the WebSocket.\n\n",
 				u.Callers, num(u.Noop.PerSec), lat3(u.Noop.RPC), u.Noop.CPUPercent, u.Noop.DriverCPUPercent, 100*u.Max.PerSec/max(u.Noop.PerSec, 1))
+			if u.NoopLow != nil {
+				p("At the low rate the same no-op call took %s ms (p50 / p99 / p999), against `Emit`'s %s ms: the one gRPC hop, without NATS, the edge or the WebSocket.\n\n",
+					lat3(u.NoopLow.RPC), lat3(u.Low.RPC))
+			}
 		}
 	}
 

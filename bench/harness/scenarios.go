@@ -689,10 +689,18 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		return err
 	}
 
-	// The gRPC floor: the same callers on a call that does nothing.
+	// The gRPC floor: the same callers on a call that does nothing, at the
+	// low rate and flat out.
 	if nf, ok := sys.(noopCaller); ok {
+		lu, lerr := nf.noop(ctx, r.opt.UnicastLowRate, r.opt.MeasureDur, 4)
+		if lerr != nil {
+			return fmt.Errorf("no-op gRPC: %w", lerr)
+		}
+		res.NoopLow = &UnicastPhase{Sent: lu.Sent, Errors: lu.Errors, RPC: lu.RPC.Summarize(), Error: lu.Err,
+			PerSec: math.Round(float64(lu.Sent) / r.opt.MeasureDur.Seconds())}
+		r.logf("  no-op gRPC at %.0f/s: rpc p50 %.3f p99 %.3f ms", r.opt.UnicastLowRate, res.NoopLow.RPC.P50, res.NoopLow.RPC.P99)
 		cpu := startCPU(sys, pl)
-		nu, nerr := nf.noop(ctx, warm+measure, r.opt.UnicastCallers)
+		nu, nerr := nf.noop(ctx, 0, warm+measure, r.opt.UnicastCallers)
 		srvCPU, _, drvCPU := cpu.stop()
 		if nerr != nil {
 			return fmt.Errorf("no-op gRPC: %w", nerr)
@@ -706,7 +714,7 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 
 // noopCaller is a system with an RPC API whose bare cost can be measured.
 type noopCaller interface {
-	noop(ctx context.Context, dur time.Duration, callers int) (unicastRun, error)
+	noop(ctx context.Context, rate float64, dur time.Duration, callers int) (unicastRun, error)
 }
 
 func summarizeConnect(c connectResult) ConnectSummary {

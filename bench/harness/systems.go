@@ -214,10 +214,11 @@ func (s *switchboardSys) unicast(ctx context.Context, rate float64, dur time.Dur
 	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, nil
 }
 
-// noop calls grpc.health.v1.Health/Check flat out: the gRPC floor.
-func (s *switchboardSys) noop(ctx context.Context, dur time.Duration, callers int) (unicastRun, error) {
+// noop calls grpc.health.v1.Health/Check rate times per second (0: flat
+// out): the gRPC floor.
+func (s *switchboardSys) noop(ctx context.Context, rate float64, dur time.Duration, callers int) (unicastRun, error) {
 	hc := healthpb.NewHealthClient(s.cc)
-	res := pace(ctx, 0, dur, callers, func(ctx context.Context, _ int64) error {
+	res := pace(ctx, rate, dur, callers, func(ctx context.Context, _ int64) error {
 		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	})
