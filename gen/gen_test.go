@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	switchboardv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 )
 
 // TestBufLint fails when `go tool buf lint` reports anything.
@@ -24,7 +25,7 @@ func TestBufLint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs buf; skipped in -short mode")
 	}
-	root := repoRoot(t)
+	root := bufRoot(t)
 	if out, err := goTool(t, root, "buf", "lint"); err != nil {
 		t.Fatalf("go tool buf lint: %v\n%s", err, out)
 	}
@@ -36,7 +37,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs buf generate; skipped in -short mode")
 	}
-	root := repoRoot(t)
+	root := bufRoot(t)
 	out := t.TempDir()
 	// The same two steps as `make generate` (mk/proto.mk), into out.
 	if msg, err := goTool(t, root, "buf", "generate", "--template", "buf.gen.yaml", "-o", out); err != nil {
@@ -155,24 +156,14 @@ func goTool(t *testing.T, dir string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// repoRoot walks up from the working directory to the directory holding both
-// go.mod and buf.gen.yaml.
-func repoRoot(t *testing.T) string {
+// bufRoot returns the repository's root, which holds the buf setup.
+func bufRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	root := repotest.Root(t)
+	if !isFile(filepath.Join(root, "buf.gen.yaml")) {
+		t.Fatalf("no buf.gen.yaml beside go.mod in %s", root)
 	}
-	for {
-		if isFile(filepath.Join(dir, "go.mod")) && isFile(filepath.Join(dir, "buf.gen.yaml")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod and buf.gen.yaml) not found above the working directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 func isFile(path string) bool {

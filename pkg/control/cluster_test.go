@@ -39,6 +39,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -486,10 +487,7 @@ func (f *fixture) clients() *nodeClients {
 	if f.node != nil {
 		return f.node
 	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repotest.Root(t)
 	cmd := exec.Command("node", filepath.Join("pkg", "control", "testdata", "clients.mjs"))
 	cmd.Dir = root
 	var stderr bytes.Buffer
@@ -1471,10 +1469,7 @@ func TestEdgeStops(t *testing.T) {
 func TestEdgeCrash(t *testing.T) {
 	f := startCluster(t, options{})
 	n := f.clients()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repotest.Root(t)
 	bin := filepath.Join(t.TempDir(), "edge")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/edge")
 	build.Dir = root
@@ -1669,10 +1664,7 @@ func TestGrpcurl(t *testing.T) {
 	f := startCluster(t, options{})
 	n := f.clients()
 	c0 := n.connect(0, dial{edge: 1})
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := repotest.Root(t)
 	grpcurl := func(args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

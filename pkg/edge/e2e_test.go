@@ -27,6 +27,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
@@ -120,16 +121,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// repoRoot is where node resolves node_modules and the scripts' paths start.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // clientLine is one JSON line a client script printed.
 type clientLine struct {
 	Ev  string
@@ -187,7 +178,7 @@ func startClient(t *testing.T, env []string, name string, args ...string) *clien
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout+2*time.Second)
 	r := &clientRun{name: filepath.Base(args[0]), done: make(chan error, 1)}
 	r.cmd = exec.CommandContext(ctx, name, args...)
-	r.cmd.Dir = repoRoot(t)
+	r.cmd.Dir = repotest.Root(t)
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout = &r.stdout
 	r.cmd.Stderr = &r.stderr
@@ -266,7 +257,7 @@ func requireNode(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("node is not on PATH: run `make test-deps` (Node.js >= 18 and npm needed)")
 	}
-	if _, err := os.Stat(filepath.Join(repoRoot(t), "node_modules", "socket.io-client", "package.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(repotest.Root(t), "node_modules", "socket.io-client", "package.json")); err != nil {
 		t.Fatalf("node_modules/socket.io-client is missing: run `make test-deps`")
 	}
 	return node

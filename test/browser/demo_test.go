@@ -19,32 +19,15 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root not found")
-		}
-		dir = parent
-	}
-}
-
 func TestDemoPageReceivesEmit(t *testing.T) {
-	root := repoRoot(t)
+	root := repotest.Root(t)
 	clientJS := filepath.Join(root, "node_modules/socket.io-client/dist/socket.io.min.js")
 	for _, need := range []string{clientJS, filepath.Join(root, "node_modules/playwright-core"), "/usr/bin/chromium"} {
 		if _, err := os.Stat(need); err != nil {
