@@ -105,6 +105,13 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 		n++
 		if f.Error != "" || f.MaxFramesPerSec <= 0 || f.Half == nil || f.Half.Latency.N == 0 || f.Ref == nil || f.Ref.Latency.N == 0 {
 			t.Errorf("fanout %s N=%d: %+v", sys, f.N, f)
+			continue
+		}
+		// Every message of the reference phase is tracked, and reaching the
+		// first socket cannot take longer than reaching the last.
+		if m := f.Ref.PerMessage; m == nil || m.Messages == 0 || m.Complete == 0 || int64(m.First.N) != int64(m.Messages) ||
+			m.First.P50 > m.Last.P50 || m.First.Max > m.Last.Max || m.Last.Max > f.Ref.Latency.Max*1.02+0.01 {
+			t.Errorf("fanout %s N=%d: per-message spread %+v (every frame %+v)", sys, f.N, m, f.Ref.Latency)
 		}
 	}
 	if n == 0 {

@@ -62,6 +62,31 @@ type report struct {
 	Open    int64
 	Dropped int64
 	Error   string
+	Spread  map[int64][3]int64 // while tracked: stamp -> first, last arrival (µs), frames
+}
+
+// mergeSpread adds b's per-message arrivals to a (earliest first, latest
+// last, frames summed) and returns a.
+func mergeSpread(a, b map[int64][3]int64) map[int64][3]int64 {
+	if len(b) == 0 {
+		return a
+	}
+	for t, e := range b {
+		a = addSpread(a, t, e)
+	}
+	return a
+}
+
+// addSpread adds one message's arrivals e at one process to m.
+func addSpread(m map[int64][3]int64, t int64, e [3]int64) map[int64][3]int64 {
+	if m == nil {
+		m = map[int64][3]int64{}
+	}
+	if o, ok := m[t]; ok {
+		e = [3]int64{min(o[0], e[0]), max(o[1], e[1]), o[2] + e[2]}
+	}
+	m[t] = e
+	return m
 }
 
 type genAnswer struct {
@@ -76,6 +101,7 @@ type genAnswer struct {
 	Dropped int64            `json:"dropped"`
 	Sids    []string         `json:"sids"`
 	Error   string           `json:"error"`
+	Spread  [][4]int64       `json:"spread"`
 }
 
 func (r *runner) newPool(name string, spec genSpec) *pool {
@@ -246,11 +272,25 @@ func (pl *pool) report(ctx context.Context) (report, error) {
 		r.Lat = latency.Merge(r.Lat, a.Lat)
 		r.Open += a.Open
 		r.Dropped += a.Dropped
+		for _, row := range a.Spread {
+			r.Spread = addSpread(r.Spread, row[0], [3]int64{row[1], row[2], row[3]})
+		}
 		if a.Error != "" && r.Error == "" {
 			r.Error = a.Error
 		}
 	}
 	return r, err
+}
+
+// trackSpread turns per-message first and last arrival tracking on or off
+// in every process.
+func (pl *pool) trackSpread(ctx context.Context, on bool) error {
+	arg := "spread off"
+	if on {
+		arg = "spread on"
+	}
+	_, err := pl.each(ctx, "spread", 20*time.Second, func(*loadgen) string { return arg })
+	return err
 }
 
 // sids lists the Socket.IO ids of the open clients.

@@ -51,11 +51,23 @@ type Phase struct {
 	CPUPercent            float64         `json:"server_cpu_percent"`
 	LoadCPUPercent        float64         `json:"loadgen_cpu_percent"`
 	DriverCPUPercent      float64         `json:"driver_cpu_percent"`
+	PerMessage            *MessageSpread  `json:"per_message,omitempty"`
 	P50FirstHalf          float64         `json:"p50_first_half_ms,omitempty"`
 	P50SecondHalf         float64         `json:"p50_second_half_ms,omitempty"`
 	Pass                  *bool           `json:"sustainable,omitempty"`
 	Why                   string          `json:"why_not,omitempty"`
 	Error                 string          `json:"error,omitempty"`
+}
+
+// MessageSpread splits a phase's latency per message: how long each message
+// took to reach the first of its sockets (the path from the sender to the
+// server's first write) and the last (the whole fan-out), over the messages
+// sent in the phase.
+type MessageSpread struct {
+	Messages int             `json:"messages"`
+	Complete int             `json:"complete"` // messages that reached every socket
+	First    latency.Summary `json:"first_socket"`
+	Last     latency.Summary `json:"last_socket"` // complete messages only
 }
 
 // FanoutResult is scenario 1 for one system and room size.
@@ -300,6 +312,14 @@ func lat3(s latency.Summary) string {
 	return fmt.Sprintf("%s / %s / %s", ms(s.P50), ms(s.P99), ms(s.P999))
 }
 
+// latMax is p50 / p99 / max: over a few hundred messages a p999 is the max.
+func latMax(s latency.Summary) string {
+	if s.N == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%s / %s / %s", ms(s.P50), ms(s.P99), ms(s.Max))
+}
+
 func ms(v float64) string {
 	switch {
 	case v >= 100:
@@ -404,6 +424,7 @@ func (res *Results) Markdown() string {
 			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", num(float64(f.N)), f.System, maxs, num(f.MaxMsgsPerSec), vc, vn, atMax, cpu, half, ref)
 		}
 		p("\nCPU in percent of one core (the machine has %d): server = the system's processes (Switchboard: edges + control with its embedded NATS), clients = the load generators, driver = the orchestrator (Switchboard: the gRPC caller; others: an HTTP call). Every ramp step is in the JSON.\n\n", res.Machine.CPUs)
+		spreadTable(p, res)
 	}
 
 	if len(res.Memory) > 0 {
@@ -522,4 +543,32 @@ func toF(v any) float64 {
 		return float64(x)
 	}
 	return 0
+}
+
+// spreadTable splits the reference-rate latency per message: the time to the
+// first socket is the path from the sender to the server's first write (for
+// Switchboard: gRPC, control, NATS and the edge; the others stamp in the
+// writing process), the time to the last socket adds the fan-out.
+func spreadTable(p func(string, ...any), res *Results) {
+	rows := 0
+	for _, f := range res.Fanout {
+		if f.Ref != nil && f.Ref.PerMessage != nil {
+			rows++
+		}
+	}
+	if rows == 0 {
+		return
+	}
+	p("Per message at %s frames/s: when each message reached the first and the last of its sockets (p50 / p99 / max over the messages, in ms). "+
+		"The first socket measures the path to the server's first write, the last adds writing to every socket.\n\n", num(toF(res.Sizes["ref_frame_rate"])))
+	p("| N | system | messages (reaching every socket) | first socket | last socket | every frame |\n|---|---|---|---|---|---|\n")
+	for _, f := range res.Fanout {
+		if f.Ref == nil || f.Ref.PerMessage == nil {
+			continue
+		}
+		m := f.Ref.PerMessage
+		p("| %s | %s | %s (%s) | %s | %s | %s |\n", num(float64(f.N)), f.System, num(float64(m.Messages)), num(float64(m.Complete)),
+			latMax(m.First), latMax(m.Last), latMax(f.Ref.Latency))
+	}
+	p("\n")
 }

@@ -113,6 +113,7 @@ func (r *runner) phase(ctx context.Context, sys system, pl *pool, n int, rate fl
 			Open:    rep.Open,
 			Dropped: first.Dropped + rep.Dropped,
 			Error:   cmp.Or(rep.Error, first.Error),
+			Spread:  mergeSpread(first.Spread, rep.Spread),
 		}
 	}
 	ph.fill(sent, int64(n), rep, dur)
@@ -131,6 +132,19 @@ func (ph *Phase) fill(sent, n int64, rep report, window time.Duration) {
 		ph.DeliveredFramesPerSec = math.Round(float64(rep.Msgs) / window.Seconds())
 	}
 	ph.Latency = rep.Lat.Summarize()
+	if len(rep.Spread) > 0 {
+		var first, last latency.Histogram
+		ms := &MessageSpread{Messages: len(rep.Spread)}
+		for _, e := range rep.Spread {
+			first.Record(e[0])
+			if e[2] >= n {
+				ms.Complete++
+				last.Record(e[1])
+			}
+		}
+		ms.First, ms.Last = first.Snapshot(false).Summarize(), last.Snapshot(false).Summarize()
+		ph.PerMessage = ms
+	}
 	ph.Open = rep.Open
 	ph.Dropped = rep.Dropped
 	if rep.Error != "" && rep.Dropped > 0 {
@@ -344,11 +358,16 @@ func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, re
 	// The reference rate first, on a fresh system for everyone: after a run
 	// at the maximum, heaps and queues are large and the runtime is still
 	// returning memory, which made this p99 swing by 2x between runs. Twice
-	// the measured phase, for a steadier p99.
+	// the measured phase, for a steadier p99. Each message's first and last
+	// arrival is tracked too: they split the latency into the path to the
+	// server's first write and the fan-out itself.
+	if err := pl.trackSpread(ctx, true); err != nil {
+		return err
+	}
 	ref, err := r.phase(ctx, sys, pl, n, r.opt.RefFrameRate/float64(n), 2*r.opt.MeasureDur, false)
 	res.Ref = &ref
 	r.logf("  ref rate %.0f frames/s: p50 %.2f p99 %.2f p999 %.2f ms", ref.OfferedFramesPerSec, ref.Latency.P50, ref.Latency.P99, ref.Latency.P999)
-	if err != nil {
+	if err := errors.Join(err, pl.trackSpread(ctx, false)); err != nil {
 		return err
 	}
 	if err := r.quiesce(ctx, sys, pl, n); err != nil {

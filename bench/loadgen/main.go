@@ -7,7 +7,9 @@
 // command per line, one JSON object per answer line:
 //
 //	connect N   open N more clients        -> {"ev":"ready","ready":..,"failed":..,"ms":..,"hs":{..}}
-//	report      counts since last report   -> {"ev":"report","msgs":..,"lat":{..},"open":..,"dropped":..}
+//	report      counts since last report   -> {"ev":"report","msgs":..,"lat":{..},"open":..,"dropped":..,"spread":[..]}
+//	spread on|off  track each message's first and last arrival (reported as
+//	            [stamp µs, first µs, last µs, frames] by report, then reset)
 //	sids        Socket.IO ids of open ones  -> {"ev":"sids","sids":[..]}
 //	reconnect   close every open client and reconnect them all at once -> {"ev":"reconnected",..}
 //	heal        reconnect clients the server closed -> {"ev":"healed",..}
@@ -59,6 +61,7 @@ type loadgen struct {
 	sem       chan struct{}
 
 	lat     latency.Histogram
+	spread  spread
 	msgs    atomic.Int64
 	dropped atomic.Int64 // clients the server (or an error) closed, since last report
 	lastErr atomic.Pointer[string]
@@ -163,6 +166,13 @@ func run() error {
 			lg.connect(n)
 		case "report":
 			lg.report()
+		case "spread":
+			if len(f) != 2 || (f[1] != "on" && f[1] != "off") {
+				lg.emit(map[string]any{"ev": "error", "error": "usage: spread on|off"})
+				continue
+			}
+			lg.spread.on.Store(f[1] == "on")
+			lg.emit(map[string]any{"ev": "spread"})
 		case "sids":
 			lg.sids()
 		case "reconnect":
@@ -217,8 +227,55 @@ func (lg *loadgen) lastError() string {
 func (lg *loadgen) record(frame []byte) {
 	lg.msgs.Add(1)
 	if t, ok := stamp.Find(frame); ok {
-		lg.lat.Record(stamp.Now() - t)
+		d := stamp.Now() - t
+		lg.lat.Record(d)
+		if lg.spread.on.Load() {
+			lg.spread.note(t, d)
+		}
 	}
+}
+
+// spread tracks, per message (keyed by its stamp), the earliest and the
+// latest arrival at this process and how many frames of it arrived: the
+// time a message takes to reach its first socket, and all of them. It takes
+// a lock per frame, so it is only on for the low-rate phases that ask for it.
+type spread struct {
+	on atomic.Bool
+	mu sync.Mutex
+	m  map[int64]*[3]int64 // stamp -> first, last (µs after the stamp), frames
+}
+
+// maxSpread bounds the messages tracked between two reports.
+const maxSpread = 100000
+
+func (s *spread) note(t, d int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[t]
+	if e == nil {
+		if len(s.m) >= maxSpread {
+			return
+		}
+		if s.m == nil {
+			s.m = map[int64]*[3]int64{}
+		}
+		e = &[3]int64{d, d, 0}
+		s.m[t] = e
+	}
+	e[0], e[1], e[2] = min(e[0], d), max(e[1], d), e[2]+1
+}
+
+// take returns the tracked messages as [stamp, first, last, frames] rows and
+// forgets them.
+func (s *spread) take() [][4]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][4]int64, 0, len(s.m))
+	for t, e := range s.m {
+		out = append(out, [4]int64{t, e[0], e[1], e[2]})
+	}
+	s.m = nil
+	return out
 }
 
 // batch tracks one group of clients being (re)connected.
@@ -280,6 +337,7 @@ func (lg *loadgen) report() {
 		"open":    lg.open(),
 		"dropped": lg.dropped.Swap(0),
 		"error":   lg.lastError(),
+		"spread":  lg.spread.take(),
 	})
 }
 
