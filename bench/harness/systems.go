@@ -439,22 +439,33 @@ func (a *adminSys) spec(transport string, storm bool) genSpec {
 	return genSpec{targets: []string{scheme + "://" + a.addr + "/socket.io/"}, mode: "sio", transport: transport, namespace: ns}
 }
 
+// ready waits until the server counts n sockets. A client sees its
+// WebSocket open as soon as the 101 response is written, which the ceiling
+// does before it registers the connection, so the count may lag a moment.
 func (a *adminSys) ready(ctx context.Context, n int) error {
-	var st struct {
-		Conns   int `json:"conns"`
-		Sockets int `json:"sockets"`
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var st struct {
+			Conns   int `json:"conns"`
+			Sockets int `json:"sockets"`
+		}
+		if err := a.call(ctx, "GET", "/admin/stats", nil, &st); err != nil {
+			return err
+		}
+		got := st.Sockets
+		if a.sys == Ceiling {
+			got = st.Conns
+		}
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has %d sockets, want %d", a.sys, got, n)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
 	}
-	if err := a.call(ctx, "GET", "/admin/stats", nil, &st); err != nil {
-		return err
-	}
-	got := st.Sockets
-	if a.sys == Ceiling {
-		got = st.Conns
-	}
-	if got < n {
-		return fmt.Errorf("%s has %d sockets, want %d", a.sys, got, n)
-	}
-	return nil
 }
 
 func (a *adminSys) send(ctx context.Context, path string, rate float64, dur time.Duration) (int64, error) {
