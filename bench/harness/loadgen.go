@@ -68,9 +68,6 @@ type report struct {
 // mergeSpread adds b's per-message arrivals to a (earliest first, latest
 // last, frames summed) and returns a.
 func mergeSpread(a, b map[int64][3]int64) map[int64][3]int64 {
-	if len(b) == 0 {
-		return a
-	}
 	for t, e := range b {
 		a = addSpread(a, t, e)
 	}

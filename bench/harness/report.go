@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -550,13 +551,7 @@ func toF(v any) float64 {
 // Switchboard: gRPC, control, NATS and the edge; the others stamp in the
 // writing process), the time to the last socket adds the fan-out.
 func spreadTable(p func(string, ...any), res *Results) {
-	rows := 0
-	for _, f := range res.Fanout {
-		if f.Ref != nil && f.Ref.PerMessage != nil {
-			rows++
-		}
-	}
-	if rows == 0 {
+	if !slices.ContainsFunc(res.Fanout, func(f FanoutResult) bool { return f.Ref != nil && f.Ref.PerMessage != nil }) {
 		return
 	}
 	p("Per message at %s frames/s: when each message reached the first and the last of its sockets (p50 / p99 / max over the messages, in ms). "+
