@@ -4,6 +4,8 @@
 
 GO        ?= go
 ADDR      ?= 127.0.0.1:3000
+GRPC_ADDR ?= 127.0.0.1:50051
+NATS_ADDR ?= 127.0.0.1:4222
 GOFLAGS_T ?= -race -count=1
 FUZZTIME  ?= 10s
 # make test fuzzes for a number of executions, not a duration: Go 1.26's fuzz
@@ -11,7 +13,7 @@ FUZZTIME  ?= 10s
 # deadline with no failing input (golang/go#75804, fixed in Go 1.27).
 TEST_FUZZTIME ?= 20000x
 
-.PHONY: run test test-deps lint fmt vet fuzz bench help
+.PHONY: run test test-deps test-build lint fmt vet fuzz bench help
 
 ## help: list the targets
 help:
@@ -21,17 +23,27 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## run: control (embedded NATS) + an edge + the demo page at http://$(ADDR)/
+## run: control (embedded NATS) + an edge + the demo page at http://127.0.0.1:3000/ (ADDR=, GRPC_ADDR=, NATS_ADDR= move them)
 run: node_modules/.package-lock.json
-	EDGE_ADDR=$(ADDR) bash scripts/run.sh
+	EDGE_ADDR=$(ADDR) GRPC_ADDR=$(GRPC_ADDR) NATS_ADDR=$(NATS_ADDR) bash scripts/run.sh
 
 ## test-deps: install what the tests use (idempotent, quick when present)
 test-deps: node_modules/.package-lock.json
 	@bash scripts/test-deps.sh
 
-## test: lint, then every test with the race detector, then a short fuzz run
-test: test-deps lint
-	$(GO) test $(GOFLAGS_T) ./...
+# Every binary a test runs is built here, before any test's clock starts
+# (internal/repotest.Main reads the directory from SWITCHBOARD_TEST_BIN).
+TEST_BIN := $(CURDIR)/bin/test
+TEST_ENV := SWITCHBOARD_TEST_BIN=$(TEST_BIN)
+
+## test-build: build the binaries and tools the tests run into bin/test
+test-build:
+	$(GO) build -o $(TEST_BIN)/ ./cmd/edge ./cmd/control ./bench/loadgen ./bench/ceiling tool
+
+## test: lint, build, every test with the race detector, the benchmark smoke run, a short fuzz run
+test: test-deps lint test-build
+	$(TEST_ENV) $(GO) test $(GOFLAGS_T) ./...
+	$(TEST_ENV) SWITCHBOARD_BENCH_SMOKE=1 $(GO) test -count=1 ./bench -run '^TestSmoke$$'
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 ## fuzz: run each parser's fuzz target for FUZZTIME
@@ -54,7 +66,7 @@ include mk/proto.mk
 
 .PHONY: bench-smoke
 
-## bench: the benchmark of issue 5 at full size (about 10 min, 127.0.0.1 only); writes bench/results/
+## bench: the full benchmark: fan-out, memory, connect storm, unicast against a gorilla ceiling and Node (about 10 min, 127.0.0.1 only); writes bench/results/
 bench: node_modules/.package-lock.json
 	$(GO) run ./bench/cmd/bench $(BENCHFLAGS)
 

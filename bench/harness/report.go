@@ -164,7 +164,7 @@ type UnicastResult struct {
 	Error   string        `json:"error,omitempty"`
 }
 
-// Target is one of issue 5's targets, checked against this run's figures.
+// Target is one of the benchmark's targets, checked against this run's figures.
 type Target struct {
 	Name   string `json:"name"`
 	Want   string `json:"want"`
@@ -183,7 +183,7 @@ func (res *Results) fanoutOf(sys string, n int) *FanoutResult {
 
 func ok(b bool) *bool { return &b }
 
-// evaluate checks the targets of issue 5 against the figures.
+// evaluate checks the benchmark's targets against the figures.
 func (res *Results) evaluate() {
 	res.Targets = nil
 	add := func(name, want, figure string, met *bool) {
@@ -380,7 +380,7 @@ func (res *Results) Markdown() string {
 		"travels in the 100-byte payload, the client subtracts it on arrival (Switchboard: stamped by the gRPC caller before `Emit`, " +
 		"so it includes gRPC, control, NATS and the edge; ceiling and Node: stamped by the server process itself).\n\n")
 
-	p("## Targets (issue 5)\n\n| target | want | this run | |\n|---|---|---|---|\n")
+	p("## Targets\n\n| target | want | this run | |\n|---|---|---|---|\n")
 	for _, t := range res.Targets {
 		p("| %s | %s | %s | %s |\n", t.Name, t.Want, t.Figure, metMark(t.Met))
 	}

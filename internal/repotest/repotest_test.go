@@ -3,6 +3,7 @@ package repotest_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -29,5 +30,14 @@ func TestRoot(t *testing.T) {
 	}
 	if want := "module github.com/switchboard-rt/switchboard\n"; len(mod) < len(want) || string(mod[:len(want)]) != want {
 		t.Errorf("go.mod starts %q, want %q", mod[:min(len(mod), len(want))], want)
+	}
+}
+
+// TestBuildUnknown: a binary no package builds is an error, not a silent
+// skip that would leave a test without its binary.
+func TestBuildUnknown(t *testing.T) {
+	err := repotest.Build(repotest.Root(t), t.TempDir(), "edge", "no-such-binary")
+	if err == nil || !strings.Contains(err.Error(), `"no-such-binary"`) {
+		t.Fatalf("Build(no-such-binary) = %v, want an error naming it", err)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -46,7 +45,9 @@ import (
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The edge binary (TestEdgeCrash) and grpcurl (TestGrpcurl) are built
+// before any test's clock starts.
+func TestMain(m *testing.M) { repotest.Main(m, "edge", "grpcurl") }
 
 // waitTimeout bounds every wait for something the cluster or a client does.
 const waitTimeout = 5 * time.Second
@@ -1469,13 +1470,7 @@ func TestEdgeStops(t *testing.T) {
 func TestEdgeCrash(t *testing.T) {
 	f := startCluster(t, options{})
 	n := f.clients()
-	root := repotest.Root(t)
-	bin := filepath.Join(t.TempDir(), "edge")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/edge")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/edge: %v\n%s", err, out)
-	}
+	bin := repotest.Bin(t, "edge")
 	const deadID = "abcdefgh"
 	var stderr bytes.Buffer
 	proc := exec.Command(bin, "--nats-url", f.ctl.NATSURL(), "--addr", "127.0.0.1:0",
@@ -1664,13 +1659,12 @@ func TestGrpcurl(t *testing.T) {
 	f := startCluster(t, options{})
 	n := f.clients()
 	c0 := n.connect(0, dial{edge: 1})
-	root := repotest.Root(t)
+	bin := repotest.Bin(t, "grpcurl")
 	grpcurl := func(args ...string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "grpcurl", "-plaintext"}, args...)...)
-		cmd.Dir = root
+		cmd := exec.CommandContext(ctx, bin, append([]string{"-plaintext"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("grpcurl %v: %v\n%s", args, err, out)

@@ -1,4 +1,4 @@
-// Command bench runs Switchboard's benchmark (issue 5): fan-out, memory per
+// Command bench runs Switchboard's benchmark: fan-out, memory per
 // idle connection, connect storm and unicast, for Switchboard, a bare
 // gorilla/websocket ceiling and Node's socket.io, all on 127.0.0.1, and
 // writes bench/results/<UTC stamp>.json and .md (and latest.md). `make
