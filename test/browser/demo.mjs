@@ -15,6 +15,11 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   page.on("pageerror", (err) => say({ event: "pageerror", message: String(err) }));
+  // Every request the page makes must succeed: a 404 (a missing favicon,
+  // say) shows as an error in the browser's console.
+  page.on("response", (r) => { if (r.status() >= 400) say({ event: "httperror", message: `${r.status()} ${r.url()}` }); });
+  page.on("requestfailed", (r) => say({ event: "httperror", message: `${r.failure()?.errorText} ${r.url()}` }));
+  page.on("console", (m) => { if (m.type() === "error") say({ event: "pageerror", message: m.text() }); });
   await page.goto(url);
   await page.waitForFunction(() => document.getElementById("status").textContent === "connected", null, { timeout: 10000 });
   say({ event: "connected", sid: await page.textContent("#sid"), transport: await page.textContent("#transport") });

@@ -98,8 +98,8 @@ func TestDemoPageReceivesEmit(t *testing.T) {
 			if json.Unmarshal(lines.Bytes(), &m) != nil {
 				continue
 			}
-			if m["event"] == "pageerror" {
-				t.Errorf("page error: %s", m["message"])
+			if m["event"] == "pageerror" || m["event"] == "httperror" {
+				t.Errorf("%s: %s", m["event"], m["message"])
 				continue
 			}
 			if m["event"] == want {
