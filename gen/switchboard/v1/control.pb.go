@@ -160,8 +160,9 @@ type Target struct {
 	ExceptRooms []string `protobuf:"bytes,3,rep,name=except_rooms,json=exceptRooms,proto3" json:"except_rooms,omitempty"`
 	// Socket ids (the client's `socket.id`) to select.
 	Sids []string `protobuf:"bytes,4,rep,name=sids,proto3" json:"sids,omitempty"`
-	// User ids whose sockets are selected. A socket's user is set when it
-	// connects, from JWT claims or by the connect hook.
+	// User ids whose sockets are selected. Not yet useful: a socket's user is
+	// to be set when it connects, from JWT claims or by a connect hook, and
+	// neither exists yet, so no socket has a user and this selects nobody.
 	Users         []string `protobuf:"bytes,5,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1081,11 +1082,11 @@ type Socket struct {
 	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Rooms the socket is in.
 	Rooms []string `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	// User id set at connect by JWT claims or by the connect hook; empty for an
-	// anonymous socket.
+	// User id of the socket. Not yet set: JWT claims or a connect hook are to
+	// set it at connect and neither exists yet, so it is empty.
 	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
-	// Application data set at connect by the connect hook (socket.io's
-	// `socket.data`); null when none.
+	// Application data (socket.io's `socket.data`). Not yet set: a connect
+	// hook is to set it and does not exist yet, so it is null.
 	Data *structpb.Value `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
 	// What the client sent when it connected.
 	Handshake *Handshake `protobuf:"bytes,6,opt,name=handshake,proto3" json:"handshake,omitempty"`
