@@ -57,17 +57,22 @@ func TestSubjectPrefixValidation(t *testing.T) {
 	}
 }
 
-// TestTokenIsOneSafeToken: any name, however odd, is one subject token that
-// decodes back to the name, and distinct names never share a token.
+// TestTokenIsOneSafeToken: any name, however odd or long, is one short
+// subject token, that decodes back to the name when the name is short, and
+// distinct names never share a token.
 func TestTokenIsOneSafeToken(t *testing.T) {
-	names := []string{"", "a", "/", "a.b", "*", ">", "room with spaces", "ünïcödé 🎉", strings.Repeat("x", 300), "\x00\n\t"}
+	names := []string{"", "a", "/", "a.b", "*", ">", "room with spaces", "ünïcödé 🎉", strings.Repeat("x", 36), strings.Repeat("x", 37),
+		strings.Repeat("x", 300), strings.Repeat("y", 300), strings.Repeat("x", 1_000_000), "\x00\n\t"}
 	seen := map[string]string{}
 	for _, n := range names {
 		tok := bus.Token(n)
 		if tok == "" || strings.ContainsAny(tok, ". *>\t\r\n") {
 			t.Errorf("Token(%q) = %q is not one safe token", n, tok)
 		}
-		if n != "" {
+		if len(tok) > bus.MaxTokenLen {
+			t.Errorf("Token(%d bytes) has %d characters, more than %d", len(n), len(tok), bus.MaxTokenLen)
+		}
+		if n != "" && len(n) <= 36 {
 			dec, err := base64.RawURLEncoding.DecodeString(tok)
 			if err != nil || string(dec) != n {
 				t.Errorf("Token(%q) = %q does not decode back", n, tok)
@@ -117,6 +122,31 @@ func runNATS(t *testing.T) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// TestLongNamesKeepTheConnection: subscribing and publishing on the subjects
+// of names as long as clients and callers may send (a 3,500-character
+// namespace, a 4,000-character room, a 3,200-character event) leaves the
+// NATS connection open and the messages delivered. With one base64 token
+// per name those lines exceeded NATS's 4 KB control-line limit and the
+// server closed the connection for good.
+func TestLongNamesKeepTheConnection(t *testing.T) {
+	nc := runNATS(t)
+	s, _ := bus.NewSubjects("sb")
+	ns, room, event := "/"+strings.Repeat("n", 3500), strings.Repeat("r", 4000), strings.Repeat("e", 3200)
+	for _, subj := range []string{s.Room(ns, room), s.User(ns, room), s.Namespace(ns), s.Event(ns, event), s.EventFilter(ns, event), s.Lifecycle(ns)} {
+		sub, err := nc.SubscribeSync(subj)
+		if err != nil {
+			t.Fatalf("subscribe %.40s...: %v", subj, err)
+		}
+		if err := nc.Publish(subj, []byte("x")); err != nil {
+			t.Fatalf("publish %.40s...: %v", subj, err)
+		}
+		if _, err := sub.NextMsg(2 * time.Second); err != nil {
+			t.Fatalf("%.40s... (%d characters): %v (connection %v, %v)", subj, len(subj), err, nc.Status(), nc.LastError())
+		}
+		_ = sub.Unsubscribe()
+	}
 }
 
 // TestInterestRefCounts: a subject is subscribed from the first Add to the

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -35,12 +36,27 @@ func NewSubjects(prefix string) (Subjects, error) {
 	return Subjects{prefix: prefix + ".v1."}, nil
 }
 
+// MaxTokenLen is the longest token Token returns. A subject is a few tokens,
+// so every subject stays far below NATS's control-line limit (4 KB by
+// default; a longer PUB or SUB line makes the server close the connection)
+// whatever names clients and callers choose.
+const MaxTokenLen = 48
+
 // Token encodes an arbitrary name (namespace, room, user, event) as one
-// subject token: base64url without padding. The empty name is "_", which no
-// non-empty name encodes to (one base64 character never stands alone).
+// subject token: base64url without padding when that is at most
+// MaxTokenLen characters (names up to 36 bytes), which reads back as the
+// name. A longer name is "=" and the base64url SHA-256 of the name (44
+// characters): fixed size, never the token of a short name ("=" is not
+// base64url), and two names sharing one would take a SHA-256 collision.
+// The empty name is "_", which no non-empty name encodes to (one base64
+// character never stands alone).
 func Token(name string) string {
 	if name == "" {
 		return "_"
+	}
+	if base64.RawURLEncoding.EncodedLen(len(name)) > MaxTokenLen {
+		sum := sha256.Sum256([]byte(name))
+		return "=" + base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(name))
 }
