@@ -20,6 +20,13 @@ type client struct {
 	closed  bool               // guarded by mu
 
 	connectTimer engineio.Timer
+	// partialTimer runs while a binary packet waits for its attachments.
+	partialTimer engineio.Timer
+}
+
+func (c *client) onPartialTimeout() {
+	c.srv.log.Debug("socketio: closing connection: a binary packet's attachments did not arrive in time", "eio", c.sess.ID())
+	c.sess.CloseWithReason(engineio.ReasonParseError)
 }
 
 func (c *client) onConnectTimeout() {
@@ -54,12 +61,20 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		p, err = c.dec.DecodeText(data)
 	}
 	if err != nil {
+		c.srv.eio.Scheduler().Cancel(&c.partialTimer)
 		c.srv.log.Debug("socketio: closing connection on malformed packet", "eio", c.sess.ID(), "err", err)
 		c.sess.CloseWithReason(engineio.ReasonParseError)
 		return
 	}
 	if p == nil {
+		if !binary {
+			// A header: its attachments have AttachmentTimeout to arrive.
+			c.srv.eio.Scheduler().Schedule(&c.partialTimer, c.srv.cfg.AttachmentTimeout, c.onPartialTimeout)
+		}
 		return // waiting for attachments
+	}
+	if binary {
+		c.srv.eio.Scheduler().Cancel(&c.partialTimer)
 	}
 	c.onPacket(p)
 }
@@ -182,6 +197,7 @@ func (c *client) connectError(ns, message string, data any) {
 // connection disconnects with the Engine.IO reason.
 func (c *client) OnClose(reason string) {
 	c.srv.eio.Scheduler().Cancel(&c.connectTimer)
+	c.srv.eio.Scheduler().Cancel(&c.partialTimer)
 	c.mu.Lock()
 	c.closed = true
 	socks := make([]*Socket, 0, len(c.sockets))

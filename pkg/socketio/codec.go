@@ -284,9 +284,19 @@ func JoinEvent(name string, args []byte) ([]byte, error) {
 // BINARY_EVENT or BINARY_ACK is followed by its attachments as binary
 // messages. It is not safe for concurrent use.
 type Decoder struct {
+	// MaxBytes bounds one whole packet: its text and all its attachments
+	// together. A packet that grows past it is an error before it is
+	// complete, so a connection cannot hold more than this in parts of a
+	// packet. Zero means no bound.
+	MaxBytes int
+
 	pending *Packet
 	want    int
+	size    int // bytes of the pending packet so far
 }
+
+// Pending reports whether a packet waits for attachments.
+func (d *Decoder) Pending() bool { return d.pending != nil }
 
 // DecodeText decodes a text message. It returns nil (and no error) when the
 // packet waits for binary attachments.
@@ -301,8 +311,10 @@ func (d *Decoder) DecodeText(b []byte) (*Packet, error) {
 	if n == 0 {
 		return &p, nil
 	}
-	p.Attachments = make([][]byte, 0, n)
-	d.pending, d.want = &p, n
+	// The count is bounded by MaxAttachments; the slice grows with what
+	// arrives, not with what the header announces.
+	p.Attachments = make([][]byte, 0, min(n, 16))
+	d.pending, d.want, d.size = &p, n, len(b)
 	return nil, nil
 }
 
@@ -312,12 +324,17 @@ func (d *Decoder) DecodeBinary(b []byte) (*Packet, error) {
 	if d.pending == nil {
 		return nil, fmt.Errorf("%w: unexpected binary message", ErrMalformed)
 	}
+	d.size += len(b)
+	if d.MaxBytes > 0 && d.size > d.MaxBytes {
+		d.pending, d.want, d.size = nil, 0, 0
+		return nil, fmt.Errorf("%w: packet with its attachments over %d bytes", ErrMalformed, d.MaxBytes)
+	}
 	d.pending.Attachments = append(d.pending.Attachments, b)
 	if len(d.pending.Attachments) < d.want {
 		return nil, nil
 	}
 	p := d.pending
-	d.pending, d.want = nil, 0
+	d.pending, d.want, d.size = nil, 0, 0
 	// Like the reference parser, which reconstructs the packet here: a
 	// placeholder must name an attachment that exists, in an EVENT as in an
 	// ACK.

@@ -560,3 +560,35 @@ func TestIsReservedEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderMaxBytes: a packet whose header and attachments together pass
+// MaxBytes is refused on the attachment that passes it, however many more
+// the header announced, and the decoder is ready for the next packet.
+func TestDecoderMaxBytes(t *testing.T) {
+	d := Decoder{MaxBytes: 1000}
+	header := `5999-["x",` + ph(0) + `]`
+	if p, err := d.DecodeText([]byte(header)); p != nil || err != nil || !d.Pending() {
+		t.Fatalf("header: %v, %v, pending %v", p, err, d.Pending())
+	}
+	part := make([]byte, 300)
+	for i := range 3 {
+		if _, err := d.DecodeBinary(part); err != nil {
+			t.Fatalf("attachment %d (%d bytes so far): %v", i, len(header)+(i+1)*len(part), err)
+		}
+	}
+	_, err := d.DecodeBinary(part)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "over 1000 bytes") {
+		t.Fatalf("the attachment past 1000 bytes: %v, want ErrMalformed naming the bound", err)
+	}
+	if d.Pending() {
+		t.Fatal("still pending after the refusal")
+	}
+	// Exactly at the bound is fine.
+	d = Decoder{MaxBytes: len(`51-["x",` + ph(0) + `]`) + 10}
+	if _, err := d.DecodeText([]byte(`51-["x",` + ph(0) + `]`)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := d.DecodeBinary(make([]byte, 10)); err != nil || p == nil {
+		t.Fatalf("a packet of exactly MaxBytes: %v, %v", p, err)
+	}
+}

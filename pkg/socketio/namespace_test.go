@@ -754,3 +754,44 @@ func TestSlowConsumer(t *testing.T) {
 		t.Errorf("SlowConsumers = %d", got)
 	}
 }
+
+// TestPartialBinaryPacketBounded: a binary packet cannot make a connection
+// hold more than the payload limit, or hold a partial packet for ever. The
+// connection that tries is closed; another one on the same server goes on.
+func TestPartialBinaryPacketBounded(t *testing.T) {
+	ts := newServer(t, socketio.Config{
+		Engine:            engineio.Config{MaxPayload: 10_000},
+		AttachmentTimeout: 300 * time.Millisecond,
+	}, nil)
+	ph0 := `{"_placeholder":true,"num":0}`
+	canary := ts.dial(t)
+	canary.connect("/", "")
+
+	t.Run("over the payload limit", func(t *testing.T) {
+		c := ts.dial(t)
+		c.connect("/", "")
+		c.send(`451000-["bin",` + ph0 + `]`) // announces 1,000 attachments
+		for range 3 {
+			c.sendBinary(make([]byte, 3000)) // each under the limit, 9,000 bytes so far
+		}
+		c.sendBinary(make([]byte, 3000)) // 12,000: over the 10,000 of the whole packet
+		c.expectClose()
+	})
+	t.Run("never complete", func(t *testing.T) {
+		c := ts.dial(t)
+		c.connect("/", "")
+		c.send(`452-["bin",` + ph0 + `,` + strings.Replace(ph0, "0", "1", 1) + `]`)
+		c.sendBinary([]byte{1}) // the second attachment never comes
+		if d := c.expectClose(); d < 200*time.Millisecond {
+			t.Errorf("closed after %v, before the attachment timeout", d)
+		}
+	})
+	// The canary is still served.
+	canary.send(`42["still","here"]`)
+	canary.send(`2`)
+	for {
+		if got := canary.nextText(); got == "3" {
+			break
+		}
+	}
+}

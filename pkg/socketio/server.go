@@ -20,6 +20,11 @@ type Config struct {
 	// ConnectTimeout closes a connection that has not joined any namespace
 	// in time. Zero means 45s, as socket.io.
 	ConnectTimeout time.Duration
+	// AttachmentTimeout closes a connection whose binary packet (a header
+	// announcing attachments) is not complete in time, so that no connection
+	// holds a partial packet for ever. The packet with all its attachments
+	// is bounded by Engine.MaxPayload. Zero means 30s.
+	AttachmentTimeout time.Duration
 	// NewSocketID returns the id of a new socket. Nil means 20 random
 	// URL-safe characters.
 	NewSocketID func() string
@@ -65,6 +70,9 @@ func (s *Server) OnNamespace(fn func(*Namespace)) {
 func NewServer(cfg Config) *Server {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 45 * time.Second
+	}
+	if cfg.AttachmentTimeout <= 0 {
+		cfg.AttachmentTimeout = 30 * time.Second
 	}
 	if cfg.NewSocketID == nil {
 		cfg.NewSocketID = engineio.RandomID
@@ -143,6 +151,7 @@ func (s *Server) Namespaces() []*Namespace {
 // OnOpen implements engineio.Handler.
 func (s *Server) OnOpen(sess *engineio.Session) engineio.SessionHandler {
 	c := &client{srv: s, sess: sess}
+	c.dec.MaxBytes = s.eio.Config().MaxPayload
 	c.connectTimer = engineio.Timer{}
 	s.eio.Scheduler().Schedule(&c.connectTimer, s.cfg.ConnectTimeout, c.onConnectTimeout)
 	return c
