@@ -584,7 +584,7 @@ func TestDecoderMaxBytes(t *testing.T) {
 		t.Fatal("still pending after the refusal")
 	}
 	// Exactly at the bound is fine.
-	d = Decoder{MaxBytes: len(`51-["x",` + ph(0) + `]`) + 10}
+	d = Decoder{MaxBytes: len(`51-["x",`+ph(0)+`]`) + 10}
 	if _, err := d.DecodeText([]byte(`51-["x",` + ph(0) + `]`)); err != nil {
 		t.Fatal(err)
 	}
