@@ -495,3 +495,59 @@ func TestServerCloseReleasesGETWithClose(t *testing.T) {
 		t.Errorf("waiting GET: %d %q, want the close packet", res.status, res.body)
 	}
 }
+
+// TestClientWebSocketPing: a WebSocket ping from the client (Python's
+// websockets, OkHttp and many proxies send them) is answered with a pong
+// through the session's own writer, and the session goes on. gorilla's
+// default handler wrote the pong from the reader with a 1 s deadline of its
+// own, which the writer did not know of: its next write after that second
+// failed and the session closed as a transport error.
+func TestClientWebSocketPing(t *testing.T) {
+	for _, via := range []string{"direct", "upgrade"} {
+		t.Run(via, func(t *testing.T) {
+			e := newEnv(t, engineio.Config{})
+			var c *websocket.Conn
+			if via == "direct" {
+				c, _ = e.openWS(t)
+			} else {
+				sid := e.handshake(t)
+				c = e.upgradeWS(t, sid)
+			}
+			pongs := make(chan string, 4)
+			c.SetPongHandler(func(data string) error { pongs <- data; return nil })
+			if err := c.WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(wait)); err != nil {
+				t.Fatal(err)
+			}
+			writeWS(t, c, "4first")
+			expectWS(t, c, "4first") // the pong is handled on the way
+			select {
+			case got := <-pongs:
+				if got != "hello" {
+					t.Errorf("pong %q, want the ping's %q", got, "hello")
+				}
+			default:
+				t.Fatal("no pong before the echo")
+			}
+			// Past the 1 s that gorilla's own pong write set as the deadline.
+			time.Sleep(1500 * time.Millisecond)
+			writeWS(t, c, "4second")
+			expectWS(t, c, "4second")
+		})
+	}
+}
+
+// TestClientWebSocketClose: the client's close frame is answered with a
+// close frame by the session's writer, and the session ends.
+func TestClientWebSocketClose(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	c, sid := e.openWS(t)
+	if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(wait)); err != nil {
+		t.Fatal(err)
+	}
+	err := expectWSClosed(t, c)
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+		t.Errorf("connection ended with %v, want the server's close frame (1000)", err)
+	}
+	e.waitGone(t, sid)
+}

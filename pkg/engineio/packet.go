@@ -103,7 +103,23 @@ const (
 	opText   = 0x1
 	opBinary = 0x2
 	opClose  = 0x8
+	opPong   = 0xa
 )
+
+// newRawFrame returns a message whose WebSocket frame is frame as it is: a
+// control frame (a pong) that goes through the session's queue like any
+// other message. It is never sent over polling.
+func newRawFrame(frame []byte) *Message {
+	m := &Message{wsFrame: frame}
+	m.wsOnce.Do(func() {})
+	return m
+}
+
+// pongFrame is the pong answering a client's WebSocket ping with data
+// (at most 125 bytes: gorilla refuses longer control frames).
+func pongFrame(data string) []byte {
+	return append(appendFrameHeader(make([]byte, 0, 2+len(data)), opPong, len(data)), data...)
+}
 
 // appendFrameHeader appends the header of a final, unmasked (server to client)
 // WebSocket frame, RFC 6455 section 5.2. The writer frames messages itself so

@@ -490,6 +490,7 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	conn.SetReadLimit(int64(s.cfg.MaxPayload))
+	sess.ownControlFrames(conn)
 	s.websockets.Add(1)
 	sess.mu.Lock()
 	sess.ws = conn

@@ -595,6 +595,38 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 	}
 }
 
+// ownControlFrames makes the session's writer the only writer of conn once
+// it carries the session: a client's ping is answered, and its close frame
+// echoed, through the session's queue. gorilla's default handlers write
+// from the reader with WriteControl, concurrently with the writer and with
+// a write deadline of their own that the writer does not know of (its next
+// write after that deadline failed). While conn is only a probe, its probe
+// loop is its one writer and runs the handlers itself.
+func (s *Session) ownControlFrames(conn *websocket.Conn) {
+	conn.SetPingHandler(func(data string) error {
+		s.mu.Lock()
+		carries := s.ws == conn
+		s.mu.Unlock()
+		if !carries {
+			_ = conn.NetConn().SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+			_, err := conn.NetConn().Write(pongFrame(data))
+			return err
+		}
+		_ = s.Send(newRawFrame(pongFrame(data))) // a full queue closes the session
+		return nil
+	})
+	conn.SetCloseHandler(func(int, string) error {
+		s.mu.Lock()
+		carries := s.ws == conn
+		s.mu.Unlock()
+		if carries {
+			// The writer flushes the queue, then sends the close frame.
+			s.close(ReasonTransportClose, true)
+		}
+		return nil // a probe's loop sees the error and gives the probe up
+	})
+}
+
 // readWebSocket is the reader loop of a WebSocket session that has a
 // reader goroutine.
 func (s *Session) readWebSocket(conn *websocket.Conn) {
@@ -663,6 +695,7 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 	s.probe = conn
 	s.mu.Unlock()
 	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
+	s.ownControlFrames(conn)
 	s.srv.sched.Schedule(&s.upgradeTimer, s.srv.cfg.UpgradeTimeout, func() { s.abortProbe(conn) })
 
 	for {
