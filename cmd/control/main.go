@@ -1,11 +1,20 @@
 // Command control is Switchboard's control plane: the gRPC API
 // (switchboard.v1.Control) that services call to drive sockets, over NATS.
 // Without --nats-url it starts an embedded NATS server for the edges.
+//
+// Every flag can also be set with an environment variable,
+// $SWITCHBOARD_CONTROL_<FLAG> (--nats-url is $SWITCHBOARD_CONTROL_NATS_URL);
+// a flag on the command line wins. Every value is checked before anything
+// starts. The exit status is 0 after SIGINT or SIGTERM (or --help), 1 when
+// control cannot start or fails, 2 for a bad flag or variable; the last two
+// print one line on stderr saying why.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -14,44 +23,120 @@ import (
 	"github.com/switchboard-rt/switchboard/pkg/control"
 )
 
+// envPrefix starts the environment variable of every flag.
+const envPrefix = "SWITCHBOARD_CONTROL_"
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "control:", err)
-		os.Exit(1)
+	cfg, debugAddr, err := configure(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case err != nil:
+		daemon.Exit("control", daemon.ExitUsage, err)
+	}
+	if err := run(cfg, debugAddr); err != nil {
+		daemon.Exit("control", daemon.ExitFailed, err)
 	}
 }
 
-func run(args []string) error {
-	var cfg control.Config
-	var apiKeys envflag.List
-	var logLevel, debugAddr string
-	fs := flag.NewFlagSet("control", flag.ContinueOnError)
-	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
-	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS server(s) to use, comma-separated; empty starts an embedded NATS server")
-	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", "127.0.0.1:4222", "listen address of the embedded NATS server (when --nats-url is empty)")
-	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
-	fs.IntVar(&cfg.MaxPayload, "max-payload", 1_000_000, "largest Socket.IO packet an emit may carry, bytes")
-	fs.DurationVar(&cfg.GatherTimeout, "gather-timeout", 2*time.Second, "how long cluster-wide calls wait for edges to answer")
-	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'")
-	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC")
-	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
-	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
-	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := envflag.Parse(fs, "SWITCHBOARD_CONTROL_", args); err != nil {
-		if err == flag.ErrHelp {
-			return nil
-		}
-		return err
-	}
-	cfg.APIKeys = apiKeys
-	var err error
-	if cfg.Logger, err = daemon.Logger(logLevel); err != nil {
-		return err
-	}
-
+func run(cfg control.Config, debugAddr string) error {
 	s, err := control.New(cfg)
 	if err != nil {
 		return err
 	}
 	return daemon.Run(debugAddr, cfg.Logger, s.Run)
+}
+
+// configure reads the command line and the environment into control's
+// configuration and the debug server's address, every value checked.
+func configure(args []string) (control.Config, string, error) {
+	var cfg control.Config
+	var apiKeys envflag.Secrets
+	var logLevel, debugAddr string
+	var level slog.Level
+	fs := flag.NewFlagSet("control", flag.ContinueOnError)
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address, host:port; port 0 picks a free one")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS server(s) to use, comma-separated; empty starts an embedded NATS server")
+	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", "127.0.0.1:4222", "listen address of the embedded NATS server (when --nats-url is empty); port 0 picks a free one")
+	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
+	fs.IntVar(&cfg.MaxPayload, "max-payload", 1_000_000, "largest Socket.IO packet an emit may carry, bytes")
+	fs.DurationVar(&cfg.GatherTimeout, "gather-timeout", 2*time.Second, "how long cluster-wide calls wait for edges to answer")
+	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'; empty: no authentication")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC; with --tls-key; empty: plaintext")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
+	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.SetOutput(os.Stdout) // --help
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: control [flags]
+
+Switchboard's control plane: the gRPC API services call to drive sockets.
+Every flag can also be set with the environment variable in brackets; the
+command line wins. Exit status: 0 after SIGINT or SIGTERM, 1 when control
+cannot start or fails, 2 for a bad flag or variable.
+
+`)
+		fs.PrintDefaults()
+	}
+
+	checks := envflag.Checks{
+		"grpc-addr": func() error { return envflag.HostPort(cfg.GRPCAddr) },
+		"nats-url": func() error {
+			if cfg.NATSURL == "" {
+				return nil
+			}
+			return daemon.CheckNATSURL(cfg.NATSURL)
+		},
+		// Checked with --nats-url too, when it goes unused: a bad value is
+		// still a mistake.
+		"embedded-nats-addr": func() error { return envflag.HostPort(cfg.EmbeddedNATSAddr) },
+		"subject-prefix":     func() error { return daemon.CheckSubjectPrefix(cfg.SubjectPrefix) },
+		"max-payload":        func() error { return envflag.Positive(cfg.MaxPayload) },
+		"gather-timeout":     func() error { return envflag.Positive(cfg.GatherTimeout) },
+		"api-keys":           func() error { return checkAPIKeys(apiKeys) },
+		"tls-cert": func() error {
+			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {
+				return errors.New("needs --tls-key as well")
+			}
+			return nil
+		},
+		"tls-key": func() error {
+			if cfg.TLSKeyFile != "" && cfg.TLSCertFile == "" {
+				return errors.New("needs --tls-cert as well")
+			}
+			return nil
+		},
+		"debug-addr": func() error {
+			if debugAddr == "" {
+				return nil
+			}
+			return envflag.HostPort(debugAddr)
+		},
+		"log-level": func() (err error) {
+			level, err = daemon.ParseLevel(logLevel)
+			return err
+		},
+	}
+	if err := envflag.Parse(fs, envPrefix, args, checks); err != nil {
+		return cfg, "", err
+	}
+	cfg.APIKeys = apiKeys
+	cfg.Logger = daemon.Logger(level)
+	for _, v := range envflag.Unknown(fs, envPrefix) {
+		cfg.Logger.Warn("control: ignoring an environment variable that names no flag", "var", v)
+	}
+	return cfg, debugAddr, nil
+}
+
+// checkAPIKeys refuses a key no client can send: gRPC metadata values are
+// printable ASCII. The error names the key by its place, not its text.
+func checkAPIKeys(keys []string) error {
+	for i, k := range keys {
+		for _, c := range k {
+			if c < ' ' || c > '~' {
+				return fmt.Errorf("key %d of %d: want printable ASCII only", i+1, len(keys))
+			}
+		}
+	}
+	return nil
 }

@@ -1,9 +1,18 @@
 // Command edge is a Switchboard edge node: it holds Socket.IO connections.
+//
+// Every flag can also be set with an environment variable,
+// $SWITCHBOARD_EDGE_<FLAG> (--nats-url is $SWITCHBOARD_EDGE_NATS_URL); a
+// flag on the command line wins. Every value is checked before anything
+// starts. The exit status is 0 after SIGINT or SIGTERM (or --help), 1 when
+// the edge cannot start or fails, 2 for a bad flag or variable; the last
+// two print one line on stderr saying why.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -12,55 +21,146 @@ import (
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
 
+// envPrefix starts the environment variable of every flag.
+const envPrefix = "SWITCHBOARD_EDGE_"
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "edge:", err)
-		os.Exit(1)
+	cfg, debugAddr, err := configure(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return
+	case err != nil:
+		daemon.Exit("edge", daemon.ExitUsage, err)
+	}
+	if err := run(cfg, debugAddr); err != nil {
+		daemon.Exit("edge", daemon.ExitFailed, err)
 	}
 }
 
-func run(args []string) error {
+func run(cfg edge.Config, debugAddr string) error {
+	e, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	return daemon.Run(debugAddr, cfg.Logger, e.Run)
+}
+
+// configure reads the command line and the environment into the edge's
+// configuration and the debug server's address, every value checked.
+func configure(args []string) (edge.Config, string, error) {
 	var cfg edge.Config
 	var namespaces, origins, transports envflag.List
 	var logLevel, debugAddr string
+	var level slog.Level
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "listen address")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "listen address, host:port; port 0 picks a free one")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "Socket.IO path")
 	fs.Var(&namespaces, "namespaces", "comma-separated namespaces clients may join; empty or * for any")
 	fs.DurationVar(&cfg.Engine.PingInterval, "ping-interval", 25*time.Second, "heartbeat interval")
 	fs.DurationVar(&cfg.Engine.PingTimeout, "ping-timeout", 20*time.Second, "heartbeat timeout")
 	fs.IntVar(&cfg.Engine.MaxPayload, "max-payload", 1_000_000, "largest message or POST body, bytes")
-	fs.Var(&origins, "cors-origins", "comma-separated origins allowed cross-origin, with credentials; * for any")
-	fs.Var(&transports, "transports", "comma-separated transports offered: polling,websocket")
+	fs.Var(&origins, "cors-origins", "comma-separated origins (scheme://host[:port]) allowed cross-origin, with credentials; * for any; empty: same origin only")
+	fs.Var(&transports, "transports", "comma-separated transports offered: polling, websocket; empty: both")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 45*time.Second, "close connections that join no namespace in time")
 	fs.IntVar(&cfg.Engine.WriteQueueSize, "write-queue", 1024, "packets queued per connection before it is dropped as a slow consumer")
-	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS/WSS")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS/WSS; empty: plain HTTP")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "serve the demo page at /")
-	fs.StringVar(&cfg.ClientJS, "client-js", "node_modules/socket.io-client/dist/socket.io.min.js", "socket.io-client browser bundle served to the demo page")
+	fs.StringVar(&cfg.ClientJS, "client-js", "node_modules/socket.io-client/dist/socket.io.min.js", "socket.io-client browser bundle served to the demo page (with --demo)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to join, comma-separated; the default is control's embedded NATS; empty runs standalone")
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.StringVar(&cfg.EdgeID, "edge-id", "", "edge id: 8 lowercase letters or digits, unique in the cluster; empty picks a random one")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 2*time.Second, "heartbeat interval")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := envflag.Parse(fs, "SWITCHBOARD_EDGE_", args); err != nil {
-		if err == flag.ErrHelp {
+	fs.SetOutput(os.Stdout) // --help
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: edge [flags]
+
+A Switchboard edge node: it holds Socket.IO connections. Every flag can also
+be set with the environment variable in brackets; the command line wins.
+Exit status: 0 after SIGINT or SIGTERM, 1 when the edge cannot start or
+fails, 2 for a bad flag or variable.
+
+`)
+		fs.PrintDefaults()
+	}
+
+	checks := envflag.Checks{
+		"addr":            func() error { return envflag.HostPort(cfg.Addr) },
+		"path":            func() error { return edge.CheckPath(cfg.Path, cfg.Demo) },
+		"namespaces":      func() error { return envflag.Each(namespaces, edge.CheckNamespace) },
+		"ping-interval":   func() error { return checkPing(cfg.Engine.PingInterval) },
+		"ping-timeout":    func() error { return checkPing(cfg.Engine.PingTimeout) },
+		"max-payload":     func() error { return envflag.Positive(cfg.Engine.MaxPayload) },
+		"cors-origins":    func() error { return envflag.Each(origins, edge.CheckOrigin) },
+		"transports":      func() error { return envflag.Each(transports, edge.CheckTransport) },
+		"connect-timeout": func() error { return envflag.Positive(cfg.ConnectTimeout) },
+		"write-queue":     func() error { return envflag.Positive(cfg.Engine.WriteQueueSize) },
+		"tls-cert": func() error {
+			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {
+				return errors.New("needs --tls-key as well")
+			}
 			return nil
-		}
-		return err
+		},
+		"tls-key": func() error {
+			if cfg.TLSKeyFile != "" && cfg.TLSCertFile == "" {
+				return errors.New("needs --tls-cert as well")
+			}
+			return nil
+		},
+		"client-js": func() error {
+			if cfg.Demo && cfg.ClientJS == "" {
+				return errors.New("--demo needs socket.io-client's dist/socket.io.min.js (run npm ci)")
+			}
+			return nil
+		},
+		"nats-url": func() error {
+			if cfg.NATSURL == "" {
+				return nil
+			}
+			return daemon.CheckNATSURL(cfg.NATSURL)
+		},
+		"subject-prefix": func() error { return daemon.CheckSubjectPrefix(cfg.SubjectPrefix) },
+		"edge-id": func() error {
+			if cfg.EdgeID == "" {
+				return nil
+			}
+			return edge.CheckEdgeID(cfg.EdgeID)
+		},
+		"heartbeat": func() error { return envflag.Positive(cfg.HeartbeatInterval) },
+		"debug-addr": func() error {
+			if debugAddr == "" {
+				return nil
+			}
+			return envflag.HostPort(debugAddr)
+		},
+		"log-level": func() (err error) {
+			level, err = daemon.ParseLevel(logLevel)
+			return err
+		},
+	}
+	if err := envflag.Parse(fs, envPrefix, args, checks); err != nil {
+		return cfg, "", err
 	}
 	cfg.Namespaces = namespaces
 	cfg.Engine.AllowedOrigins = origins
 	cfg.Engine.Transports = transports
-	var err error
-	if cfg.Logger, err = daemon.Logger(logLevel); err != nil {
-		return err
+	cfg.Logger = daemon.Logger(level)
+	for _, v := range envflag.Unknown(fs, envPrefix) {
+		cfg.Logger.Warn("edge: ignoring an environment variable that names no flag", "var", v)
 	}
+	return cfg, debugAddr, nil
+}
 
-	e, err := edge.New(cfg)
-	if err != nil {
+// checkPing checks --ping-interval and --ping-timeout: the handshake gives
+// them to clients in whole milliseconds.
+func checkPing(d time.Duration) error {
+	if err := envflag.Positive(d); err != nil {
 		return err
 	}
-	return daemon.Run(debugAddr, cfg.Logger, e.Run)
+	if d < time.Millisecond {
+		return errors.New("must be at least 1ms: clients get it in milliseconds")
+	}
+	return nil
 }

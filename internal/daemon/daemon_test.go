@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,15 +13,47 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestLogger(t *testing.T) {
-	l, err := Logger("warn")
+	level, err := ParseLevel("warn")
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := Logger(level)
 	if l.Enabled(context.Background(), slog.LevelInfo) || !l.Enabled(context.Background(), slog.LevelWarn) {
 		t.Fatal("want warn and above only")
 	}
-	if _, err := Logger("loud"); err == nil {
+	if _, err := ParseLevel("loud"); err == nil {
 		t.Fatal("want an error for an unknown level")
+	}
+}
+
+func TestCheckNATSURL(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		ok   bool
+	}{
+		{"nats://127.0.0.1:4222", true},
+		{"127.0.0.1:4222", true},
+		{"localhost", true},
+		{"nats://a:4222, tls://b:4222", true},
+		{"ws://a:8080,wss://b", true},
+		{"nats://user:pw@[::1]:4222", true},
+		{"", false},
+		{" , ", false},
+		{"http://a:4222", false},
+		{"nats://:4222", false},
+		{"nats://a:0", false},
+		{"nats://a:99999", false},
+		{"nats://a:port", false},
+		{"nats://999.0.0.1:4222", false},
+		{"nats://a:4222,ws://b:8080", false},
+	} {
+		err := CheckNATSURL(tc.list)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckNATSURL(%q) = %v, want ok %v", tc.list, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("CheckNATSURL(%q) = %v: the password", tc.list, err)
+		}
 	}
 }
 

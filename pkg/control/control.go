@@ -120,17 +120,22 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		url = s.embedded.URL()
-		s.log.Info("control: embedded NATS started", "url", url)
+		// Debug: "control listening" names the URL once everything started.
+		s.log.Debug("control: embedded NATS started", "url", url)
 	}
 	opts := []nats.Option{
 		nats.Name("switchboard-control"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil when control closes the connection itself
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			switch {
+			case err == nil: // control closed the connection itself
+			case s.stoppingWithin(stopGrace):
+				s.log.Info("control: NATS disconnected while control stops", "err", err)
+			default:
 				s.log.Warn("control: NATS disconnected", "err", err)
 			}
-			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
@@ -144,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	s.nc, err = nats.Connect(url, opts...)
 	if err != nil {
 		s.closeNATS()
-		return nil, fmt.Errorf("control: connect to NATS %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}
 	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
 		var hb sbv1.EdgeHeartbeat
@@ -161,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err != nil {
 		s.closeNATS()
-		return nil, fmt.Errorf("control: NATS: %w", err)
+		return nil, fmt.Errorf("NATS: %w", err)
 	}
 	if err := s.buildGRPC(); err != nil {
 		s.closeNATS()
@@ -202,7 +207,7 @@ func (s *Server) buildGRPC() error {
 	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 		if err != nil {
-			return fmt.Errorf("control: TLS key pair: %w", err)
+			return fmt.Errorf("TLS key pair: %w", err)
 		}
 		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
 	}
@@ -216,11 +221,11 @@ func (s *Server) buildGRPC() error {
 	// `grpcurl describe` shows the API documentation.
 	var fds descriptorpb.FileDescriptorSet
 	if err := proto.Unmarshal(sbv1.DescriptorSet, &fds); err != nil {
-		return fmt.Errorf("control: descriptor set: %w", err)
+		return fmt.Errorf("descriptor set: %w", err)
 	}
 	files, err := protodesc.NewFiles(&fds)
 	if err != nil {
-		return fmt.Errorf("control: descriptor set: %w", err)
+		return fmt.Errorf("descriptor set: %w", err)
 	}
 	ropts := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: files}
 	reflectionpb.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(ropts))
@@ -274,7 +279,7 @@ func (s *Server) NATSURL() string {
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.GRPCAddr)
 	if err != nil {
-		return fmt.Errorf("control: listen %s: %w", s.cfg.GRPCAddr, err)
+		return fmt.Errorf("gRPC: %w", err) // "listen tcp <addr>: <why>"
 	}
 	s.mu.Lock()
 	s.ln = ln
@@ -309,7 +314,7 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		s.closeNATS()
-		return fmt.Errorf("control: serve: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -319,6 +324,24 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// stopGrace is how long before control starts to stop a lost NATS
+// connection still counts as part of stopping: a terminal's Ctrl-C reaches
+// NATS and control together, and NATS may go first.
+const stopGrace = 500 * time.Millisecond
+
+// stoppingWithin reports whether Shutdown has begun or begins within d. It
+// runs on nats.go's callback goroutine, which it holds up to d.
+func (s *Server) stoppingWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.stop:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Shutdown ends Subscribe streams, stops gRPC gracefully (falling back to

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -80,6 +81,9 @@ type cluster struct {
 
 	wg   sync.WaitGroup
 	stop chan struct{}
+
+	leaving   chan struct{} // closed by leave, when the edge starts to stop
+	leaveOnce sync.Once
 }
 
 type pendingAck struct {
@@ -93,6 +97,11 @@ const dedupeTTL = 30 * time.Second
 
 // pendingAckTTL bounds how long a client event waits for a service's ack.
 const pendingAckTTL = 10 * time.Minute
+
+// stopGrace is how long before the edge starts to stop a lost NATS
+// connection still counts as part of stopping: a terminal's Ctrl-C reaches
+// control and the edge together, and control's embedded NATS may go first.
+const stopGrace = 500 * time.Millisecond
 
 func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, error) {
 	subj, err := bus.NewSubjects(cfg.SubjectPrefix)
@@ -110,13 +119,18 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		seen:     make(map[string]time.Time),
 		pending:  make(map[string]*pendingAck),
 		stop:     make(chan struct{}),
+		leaving:  make(chan struct{}),
 	}
 	opts := []nats.Option{
 		nats.Name("switchboard-edge " + cfg.EdgeID),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil when the edge closes the connection itself
+			switch {
+			case err == nil: // the edge closed the connection itself
+			case c.leavingWithin(stopGrace):
+				c.log.Info("edge: NATS disconnected while the edge stops", "err", err)
+			default:
 				c.log.Warn("edge: NATS disconnected", "err", err)
 			}
 		}),
@@ -129,12 +143,17 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 			if sub != nil {
 				subject = sub.Subject
 			}
-			c.log.Warn("edge: NATS error", "subject", subject, "err", err)
+			level := slog.LevelWarn
+			if c.leavingWithin(0) {
+				// Writes that fail once control's NATS has gone: part of stopping.
+				level = slog.LevelDebug
+			}
+			c.log.Log(context.Background(), level, "edge: NATS error", "subject", subject, "err", err)
 		}),
 	}
 	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("edge: connect to NATS %s: %w", cfg.NATSURL, err)
+		return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATSURL, err)
 	}
 	c.nc = nc
 	c.interest = bus.NewInterest(func(subject string) (*nats.Subscription, error) {
@@ -147,7 +166,7 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 func (c *cluster) chanSub(subject string) error {
 	sub, err := c.nc.ChanSubscribe(subject, c.msgs)
 	if err != nil {
-		return fmt.Errorf("edge: subscribe %s: %w", subject, err)
+		return fmt.Errorf("subscribe %s: %w", subject, err)
 	}
 	c.fixed = append(c.fixed, sub)
 	return nil
@@ -162,7 +181,7 @@ func (c *cluster) start() error {
 	}
 	c.sio.OnNamespace(c.hookNamespace)
 	if err := c.nc.Flush(); err != nil {
-		return fmt.Errorf("edge: NATS flush: %w", err)
+		return fmt.Errorf("NATS flush: %w", err)
 	}
 	c.wg.Add(2)
 	go c.dispatch()
@@ -171,10 +190,35 @@ func (c *cluster) start() error {
 	return nil
 }
 
+// leave marks the start of the edge's shutdown; close follows.
+func (c *cluster) leave() { c.leaveOnce.Do(func() { close(c.leaving) }) }
+
+// leavingWithin reports whether the edge is stopping or starts to within d.
+// It runs on nats.go's callback goroutine, which it holds up to d.
+func (c *cluster) leavingWithin(d time.Duration) bool {
+	select {
+	case <-c.leaving:
+		return true
+	default:
+		if d <= 0 {
+			return false
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.leaving:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // close stops the cluster goroutines, then says goodbye: the heartbeat
 // goroutine (or an Announce) must not publish a live heartbeat after the
 // stopping one, which would make control list the edge again.
 func (c *cluster) close() {
+	c.leave()
 	close(c.stop)
 	c.wg.Wait()
 	c.publishHeartbeat(true)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -104,14 +105,11 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.EdgeID == "" {
 		cfg.EdgeID = NewEdgeID()
 	}
-	if !validEdgeID(cfg.EdgeID) {
-		return nil, fmt.Errorf("edge: edge id %q: want %d lowercase letters or digits", cfg.EdgeID, edgeIDLen)
-	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 2 * time.Second
 	}
-	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
-		return nil, errors.New("edge: TLS needs both a certificate and a key file")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	scfg := socketio.Config{
 		Engine:         cfg.Engine,
@@ -152,10 +150,10 @@ func (e *Edge) mountDemo() error {
 		return err
 	}
 	if e.cfg.ClientJS == "" {
-		return errors.New("edge: the demo page needs ClientJS (socket.io-client's dist/socket.io.min.js; run npm ci)")
+		return errors.New("the demo page needs ClientJS (socket.io-client's dist/socket.io.min.js; run npm ci)")
 	}
 	if _, err := os.Stat(e.cfg.ClientJS); err != nil {
-		return fmt.Errorf("edge: client bundle: %w (run npm ci)", err)
+		return fmt.Errorf("demo page: client bundle: %w (run npm ci)", err)
 	}
 	e.mux.HandleFunc("/socket.io-client.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
@@ -166,6 +164,98 @@ func (e *Edge) mountDemo() error {
 		fmt.Fprintf(w, "window.SWITCHBOARD = {path: %q};\n", e.cfg.Path)
 	})
 	e.mux.Handle("/", http.FileServerFS(sub))
+	return nil
+}
+
+// check refuses a configuration no edge can serve with, once the defaults
+// are in: each error names the field and the value. The binary checks its
+// flags with the same Check functions, to name the flag instead.
+func (c *Config) check() error {
+	if err := CheckPath(c.Path, c.Demo); err != nil {
+		return fmt.Errorf("path %q: %w", c.Path, err)
+	}
+	for _, n := range c.Namespaces {
+		if err := CheckNamespace(n); err != nil {
+			return fmt.Errorf("namespace %q: %w", n, err)
+		}
+	}
+	for _, t := range c.Engine.Transports {
+		if err := CheckTransport(t); err != nil {
+			return fmt.Errorf("transport %q: %w", t, err)
+		}
+	}
+	for _, o := range c.Engine.AllowedOrigins {
+		if err := CheckOrigin(o); err != nil {
+			return fmt.Errorf("allowed origin %q: %w", o, err)
+		}
+	}
+	if err := CheckEdgeID(c.EdgeID); err != nil {
+		return fmt.Errorf("edge id %q: %w", c.EdgeID, err)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("TLS needs both a certificate and a key file")
+	}
+	return nil
+}
+
+// CheckPath checks a Socket.IO path, as given or as New completes it
+// (a leading and a trailing slash): no spaces, query or fragment, and not
+// "/" when the demo page is served there.
+func CheckPath(path string, demo bool) error {
+	if !strings.HasPrefix(path, "/") {
+		return errors.New("must start with /")
+	}
+	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == '?' || r == '#' || r == 0x7f }) {
+		return errors.New("may not hold spaces, control characters, ? or #")
+	}
+	if demo && path == "/" {
+		return errors.New("the demo page is served at /: give Socket.IO a path of its own")
+	}
+	return nil
+}
+
+// CheckNamespace checks a namespace clients may join: "*" (any) or a
+// name starting with "/", as clients send them.
+func CheckNamespace(name string) error {
+	if name != "*" && !strings.HasPrefix(name, "/") {
+		return errors.New("must start with / (or be * for any)")
+	}
+	return nil
+}
+
+// CheckTransport checks an Engine.IO transport name.
+func CheckTransport(name string) error {
+	if name != engineio.TransportPolling && name != engineio.TransportWebSocket {
+		return fmt.Errorf("want %s or %s", engineio.TransportPolling, engineio.TransportWebSocket)
+	}
+	return nil
+}
+
+// CheckOrigin checks an allowed CORS origin: "*" or scheme://host[:port]
+// the way browsers send it in the Origin header, which is compared as a
+// string (lower case, no path, no default port).
+func CheckOrigin(origin string) error {
+	if origin == "*" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return errors.New("want scheme://host[:port], e.g. https://example.com, or *")
+	}
+	if origin != strings.ToLower(origin) {
+		return errors.New("browsers send origins in lower case")
+	}
+	if p := u.Port(); u.Scheme == "http" && p == "80" || u.Scheme == "https" && p == "443" {
+		return errors.New("browsers leave the default port out")
+	}
+	return nil
+}
+
+// CheckEdgeID checks an edge id: edgeIDLen lowercase letters or digits.
+func CheckEdgeID(id string) error {
+	if !validEdgeID(id) {
+		return fmt.Errorf("want %d lowercase letters or digits", edgeIDLen)
+	}
 	return nil
 }
 
@@ -201,13 +291,13 @@ func (e *Edge) Addr() net.Addr {
 func (e *Edge) Listen() error {
 	ln, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("edge: listen %s: %w", e.cfg.Addr, err)
+		return err // "listen tcp <addr>: <why>"
 	}
 	if e.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(e.cfg.TLSCertFile, e.cfg.TLSKeyFile)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("edge: TLS key pair: %w", err)
+			return fmt.Errorf("TLS key pair: %w", err)
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	}
@@ -249,7 +339,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.log.Info("edge listening", "edge", e.cfg.EdgeID, "nats", e.cfg.NATSURL, "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
 	select {
 	case err := <-errc:
-		return fmt.Errorf("edge: serve: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
@@ -264,14 +354,17 @@ func (e *Edge) Run(ctx context.Context) error {
 // Shutdown stops accepting, disconnects every client (reason "server
 // shutting down") and waits for the edge's goroutines, within ctx.
 func (e *Edge) Shutdown(ctx context.Context) error {
-	// Sessions first: that releases pending long-polling GETs, which the HTTP
-	// server's Shutdown would otherwise wait for.
-	serr := e.sio.Shutdown(ctx)
-	herr := e.http.Shutdown(ctx)
 	e.mu.Lock()
 	c := e.cluster
 	e.cluster = nil
 	e.mu.Unlock()
+	if c != nil {
+		c.leave() // from now on, losing the bus is part of stopping
+	}
+	// Sessions first: that releases pending long-polling GETs, which the HTTP
+	// server's Shutdown would otherwise wait for.
+	serr := e.sio.Shutdown(ctx)
+	herr := e.http.Shutdown(ctx)
 	if c != nil {
 		c.close() // after the sockets: their disconnects reach the bus first
 	}
