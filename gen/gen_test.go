@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +20,10 @@ import (
 	switchboardv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 )
+
+// buf and the protoc plugins it runs are built before any test's clock
+// starts (make test builds them all; go.mod's tool directives pin them).
+func TestMain(m *testing.M) { repotest.Main(m, "buf", "protoc-gen-go", "protoc-gen-go-grpc") }
 
 // TestBufLint fails when `go tool buf lint` reports anything.
 func TestBufLint(t *testing.T) {
@@ -40,7 +45,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 	root := bufRoot(t)
 	out := t.TempDir()
 	// The same two steps as `make generate` (mk/proto.mk), into out.
-	if msg, err := goTool(t, root, "buf", "generate", "--template", "buf.gen.yaml", "-o", out); err != nil {
+	if msg, err := goTool(t, root, "buf", "generate", "--template", prebuiltTemplate(t, root), "-o", out); err != nil {
 		t.Fatalf("go tool buf generate: %v\n%s", err, msg)
 	}
 	set := filepath.Join(out, filepath.FromSlash("gen/"+descriptorSet))
@@ -146,14 +151,37 @@ func generatedFiles(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
-// goTool runs `go tool <args>` in dir and returns its combined output. buf
-// runs the protoc plugins as `go tool protoc-gen-...`, so dir must be inside
-// the module.
-func goTool(t *testing.T, dir string, args ...string) ([]byte, error) {
+// goTool runs the prebuilt `go tool <tool> <args>` in dir and returns its
+// combined output.
+func goTool(t *testing.T, dir, tool string, args ...string) ([]byte, error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "go", append([]string{"tool"}, args...)...)
+	cmd := exec.CommandContext(t.Context(), repotest.Bin(t, tool), args...)
 	cmd.Dir = dir
 	return cmd.CombinedOutput()
+}
+
+// prebuiltTemplate is buf.gen.yaml with the plugins it runs through `go
+// tool` replaced by the same tools prebuilt, so that buf generate builds
+// nothing while the test runs.
+func prebuiltTemplate(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "buf.gen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := string(b)
+	for _, plugin := range []string{"protoc-gen-go-grpc", "protoc-gen-go"} {
+		old := `["go", "tool", "` + plugin + `"]`
+		if !strings.Contains(tmpl, old) {
+			t.Fatalf("buf.gen.yaml does not run %s as %s", plugin, old)
+		}
+		tmpl = strings.ReplaceAll(tmpl, old, "["+strconv.Quote(repotest.Bin(t, plugin))+"]")
+	}
+	p := filepath.Join(t.TempDir(), "buf.gen.yaml")
+	if err := os.WriteFile(p, []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // bufRoot returns the repository's root, which holds the buf setup.

@@ -24,6 +24,9 @@ var packages = map[string]string{
 	"ceiling": "./bench/ceiling",
 	"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl",
 	"buf":     "github.com/bufbuild/buf/cmd/buf",
+
+	"protoc-gen-go":      "google.golang.org/protobuf/cmd/protoc-gen-go",
+	"protoc-gen-go-grpc": "google.golang.org/grpc/cmd/protoc-gen-go-grpc",
 }
 
 // binDir is where Bin finds the binaries; set by Main before any test runs.
