@@ -88,6 +88,11 @@ type Server struct {
 
 	streams sync.WaitGroup // Subscribe streams, stopped on Shutdown
 	stop    chan struct{}
+
+	// lost receives why the NATS connection closed for good while control
+	// was not stopping (nats.go gives up on a connection after some server
+	// errors, whatever MaxReconnects says): Run then stops. Capacity 1.
+	lost chan error
 }
 
 // New connects to NATS (starting the embedded server when no URL is given)
@@ -112,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, subj: subj, reg: newRegistry(), stop: make(chan struct{}), health: health.NewServer()}
+	s := &Server{cfg: cfg, log: cfg.Logger, subj: subj, reg: newRegistry(), stop: make(chan struct{}), lost: make(chan error, 1), health: health.NewServer()}
 	url := cfg.NATSURL
 	if url == "" {
 		s.embedded, err = StartEmbeddedNATS(cfg.EmbeddedNATSAddr)
@@ -135,6 +140,21 @@ func New(cfg Config) (*Server, error) {
 				s.log.Info("control: NATS disconnected while control stops", "err", err)
 			default:
 				s.log.Warn("control: NATS disconnected", "err", err)
+			}
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			select {
+			case <-s.stop:
+				return // closed by Shutdown
+			default:
+			}
+			err := nc.LastError()
+			if err == nil {
+				err = errors.New("closed")
+			}
+			select {
+			case s.lost <- fmt.Errorf("NATS connection closed for good: %w", err):
+			default:
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -311,19 +331,24 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(ln) }()
 	s.log.Info("control listening", "grpc", ln.Addr().String(), "nats", s.NATSURL())
+	var lostErr error
 	select {
 	case err := <-errc:
 		s.closeNATS()
 		return fmt.Errorf("serve: %w", err)
+	case lostErr = <-s.lost:
+		// Every RPC would answer Unavailable until a restart: stop, so that
+		// whatever runs control starts it again and callers retry elsewhere.
+		s.log.Error("control: stopping: the NATS connection is gone for good", "err", lostErr)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.Shutdown(sctx)
 	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
+		return errors.Join(lostErr, err)
 	}
-	return nil
+	return lostErr
 }
 
 // stopGrace is how long before control starts to stop a lost NATS

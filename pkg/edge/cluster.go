@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -84,6 +85,12 @@ type cluster struct {
 
 	leaving   chan struct{} // closed by leave, when the edge starts to stop
 	leaveOnce sync.Once
+
+	// lost receives why the NATS connection closed for good while the edge
+	// was not stopping (nats.go gives up on a connection after some server
+	// errors, whatever MaxReconnects says): Run then stops the edge, rather
+	// than go on serving clients that no emit can reach. Capacity 1.
+	lost chan error
 }
 
 type pendingAck struct {
@@ -120,6 +127,7 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		pending:  make(map[string]*pendingAck),
 		stop:     make(chan struct{}),
 		leaving:  make(chan struct{}),
+		lost:     make(chan error, 1),
 	}
 	opts := []nats.Option{
 		nats.Name("switchboard-edge " + cfg.EdgeID),
@@ -132,6 +140,21 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 				c.log.Info("edge: NATS disconnected while the edge stops", "err", err)
 			default:
 				c.log.Warn("edge: NATS disconnected", "err", err)
+			}
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			select {
+			case <-c.leaving:
+				return // closed by close, or lost while stopping anyway
+			default:
+			}
+			err := nc.LastError()
+			if err == nil {
+				err = errors.New("closed")
+			}
+			select {
+			case c.lost <- fmt.Errorf("NATS connection closed for good: %w", err):
+			default:
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -334,12 +334,24 @@ func (e *Edge) Run(ctx context.Context) error {
 		e.cluster = c
 		e.mu.Unlock()
 	}
+	var lost <-chan error // nil, never ready, when standalone
+	e.mu.Lock()
+	if e.cluster != nil {
+		lost = e.cluster.lost
+	}
+	e.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- e.http.Serve(ln) }()
 	e.log.Info("edge listening", "edge", e.cfg.EdgeID, "nats", e.cfg.NATSURL, "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
+	var lostErr error
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case lostErr = <-lost:
+		// Deaf to the bus, the edge would keep clients that no emit reaches:
+		// it stops, its clients reconnect to other edges, and whatever runs
+		// it (systemd, Kubernetes) starts it again.
+		e.log.Error("edge: stopping: the NATS connection is gone for good", "err", lostErr)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
@@ -348,7 +360,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	return err
+	return errors.Join(lostErr, err)
 }
 
 // Shutdown stops accepting, disconnects every client (reason "server
