@@ -1,13 +1,8 @@
 package main_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -34,60 +29,15 @@ const (
 // the environment so that a case's flag or variable overrides it.
 var baseEnv = []string{prefix + "GRPC_ADDR=127.0.0.1:0", prefix + "EMBEDDED_NATS_ADDR=127.0.0.1:0"}
 
-// cleanEnv is the test's environment without the binaries' variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SWITCHBOARD_EDGE_") && !strings.HasPrefix(kv, "SWITCHBOARD_CONTROL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
-
 // run runs control to its end.
-func run(t *testing.T, env []string, args ...string) result {
+func run(t *testing.T, env []string, args ...string) repotest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), exitWithin)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, repotest.Bin(t, "control"), args...)
-	cmd.Env = append(cleanEnv(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("control %q (env %q) still ran after %v; stderr:\n%s", args, env, exitWithin, r.stderr)
-	}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return repotest.Run(t, exitWithin, "control", env, args...)
 }
 
-// oneLine fails unless control printed exactly one line on stderr, which
-// names the component once, and returns it.
-func oneLine(t *testing.T, r result) string {
+func oneLine(t *testing.T, r repotest.Result) string {
 	t.Helper()
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if len(lines) != 1 || lines[0] == "" {
-		t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), r.stderr)
-	}
-	if !strings.HasPrefix(lines[0], "control: ") || strings.Count(lines[0], "control:") != 1 {
-		t.Errorf("%q: want the component named once, at the start", lines[0])
-	}
-	return lines[0]
+	return r.OneLine(t, "control")
 }
 
 // TestBadValues: every flag refuses a bad value before control starts,
@@ -147,8 +97,8 @@ func TestBadValues(t *testing.T) {
 			t.Run(fmt.Sprintf("%s=%s/%s", tc.flag, tc.value, form.name), func(t *testing.T) {
 				t.Parallel()
 				r := run(t, form.env, form.args...)
-				if r.code != 2 {
-					t.Errorf("exit status %d, want 2", r.code)
+				if r.Code != 2 {
+					t.Errorf("exit status %d, want 2", r.Code)
 				}
 				line := oneLine(t, r)
 				if !strings.HasPrefix(line, form.want) {
@@ -178,8 +128,8 @@ func TestBadCommandLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := run(t, baseEnv, tc.args...)
-			if r.code != 2 {
-				t.Errorf("exit status %d, want 2", r.code)
+			if r.Code != 2 {
+				t.Errorf("exit status %d, want 2", r.Code)
 			}
 			if line := oneLine(t, r); line != tc.want {
 				t.Errorf("%q, want %q", line, tc.want)
@@ -192,15 +142,15 @@ func TestBadCommandLine(t *testing.T) {
 // exits 0.
 func TestHelp(t *testing.T) {
 	r := run(t, baseEnv, "--help")
-	if r.code != 0 {
-		t.Errorf("exit status %d, want 0", r.code)
+	if r.Code != 0 {
+		t.Errorf("exit status %d, want 0", r.Code)
 	}
-	if r.stderr != "" {
-		t.Errorf("stderr %q, want nothing", r.stderr)
+	if r.Stderr != "" {
+		t.Errorf("stderr %q, want nothing", r.Stderr)
 	}
 	for _, want := range []string{"Usage: control", "-gather-timeout duration", "$SWITCHBOARD_CONTROL_GATHER_TIMEOUT", "(default 2s)", "Exit status"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("usage lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("usage lacks %q:\n%s", want, r.Stdout)
 		}
 	}
 }
@@ -233,11 +183,11 @@ func TestStartFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, baseEnv, tc.args...)
-			if r.code != 1 {
-				t.Errorf("exit status %d, want 1", r.code)
+			if r.Code != 1 {
+				t.Errorf("exit status %d, want 1", r.Code)
 			}
-			if r.took > promptly {
-				t.Errorf("took %v to fail, want under %v", r.took, promptly)
+			if r.Took > promptly {
+				t.Errorf("took %v to fail, want under %v", r.Took, promptly)
 			}
 			line := oneLine(t, r)
 			for _, w := range tc.want {

@@ -2,12 +2,9 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -40,65 +37,15 @@ const (
 // goes in the environment so that a case's flag or variable overrides it.
 var baseEnv = []string{prefix + "ADDR=127.0.0.1:0", prefix + "NATS_URL="}
 
-// cleanEnv is the test's environment without the binaries' variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SWITCHBOARD_EDGE_") && !strings.HasPrefix(kv, "SWITCHBOARD_CONTROL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
-
-// lines returns stderr's lines.
-func (r result) lines() []string {
-	return strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-}
-
 // run runs the edge to its end.
-func run(t *testing.T, env []string, args ...string) result {
+func run(t *testing.T, env []string, args ...string) repotest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), exitWithin)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, repotest.Bin(t, "edge"), args...)
-	cmd.Env = append(cleanEnv(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	if ctx.Err() != nil {
-		t.Fatalf("edge %q (env %q) still ran after %v; stderr:\n%s", args, env, exitWithin, r.stderr)
-	}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return repotest.Run(t, exitWithin, "edge", env, args...)
 }
 
-// oneLine fails unless the edge printed exactly one line on stderr, which
-// names the component once, and returns it.
-func oneLine(t *testing.T, r result) string {
+func oneLine(t *testing.T, r repotest.Result) string {
 	t.Helper()
-	lines := r.lines()
-	if len(lines) != 1 || lines[0] == "" {
-		t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), r.stderr)
-	}
-	if !strings.HasPrefix(lines[0], "edge: ") || strings.Count(lines[0], "edge:") != 1 {
-		t.Errorf("%q: want the component named once, at the start", lines[0])
-	}
-	return lines[0]
+	return r.OneLine(t, "edge")
 }
 
 // TestBadValues: every flag refuses a bad value before the edge starts,
@@ -182,8 +129,8 @@ func TestBadValues(t *testing.T) {
 			t.Run(fmt.Sprintf("%s=%s/%s", tc.flag, tc.value, form.name), func(t *testing.T) {
 				t.Parallel()
 				r := run(t, form.env, form.args...)
-				if r.code != 2 {
-					t.Errorf("exit status %d, want 2", r.code)
+				if r.Code != 2 {
+					t.Errorf("exit status %d, want 2", r.Code)
 				}
 				line := oneLine(t, r)
 				if !strings.HasPrefix(line, form.want) {
@@ -213,8 +160,8 @@ func TestBadCommandLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := run(t, baseEnv, tc.args...)
-			if r.code != 2 {
-				t.Errorf("exit status %d, want 2", r.code)
+			if r.Code != 2 {
+				t.Errorf("exit status %d, want 2", r.Code)
 			}
 			if line := oneLine(t, r); line != tc.want {
 				t.Errorf("%q, want %q", line, tc.want)
@@ -249,15 +196,15 @@ func TestUnknownVariable(t *testing.T) {
 // exits 0.
 func TestHelp(t *testing.T) {
 	r := run(t, baseEnv, "--help")
-	if r.code != 0 {
-		t.Errorf("exit status %d, want 0", r.code)
+	if r.Code != 0 {
+		t.Errorf("exit status %d, want 0", r.Code)
 	}
-	if r.stderr != "" {
-		t.Errorf("stderr %q, want nothing", r.stderr)
+	if r.Stderr != "" {
+		t.Errorf("stderr %q, want nothing", r.Stderr)
 	}
 	for _, want := range []string{"Usage: edge", "-ping-interval duration", "$SWITCHBOARD_EDGE_PING_INTERVAL", "(default 25s)", "Exit status"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("usage lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("usage lacks %q:\n%s", want, r.Stdout)
 		}
 	}
 }
@@ -272,11 +219,11 @@ func TestPortTaken(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 	addr := ln.Addr().String()
 	r := run(t, baseEnv, "--addr", addr)
-	if r.code != 1 {
-		t.Errorf("exit status %d, want 1", r.code)
+	if r.Code != 1 {
+		t.Errorf("exit status %d, want 1", r.Code)
 	}
-	if r.took > promptly {
-		t.Errorf("took %v to fail, want under %v", r.took, promptly)
+	if r.Took > promptly {
+		t.Errorf("took %v to fail, want under %v", r.Took, promptly)
 	}
 	if line := oneLine(t, r); !strings.Contains(line, addr) || !strings.Contains(line, "address already in use") {
 		t.Errorf("%q: want the address and why", line)
@@ -293,11 +240,11 @@ func TestNATSUnreachable(t *testing.T) {
 	url := "nats://" + ln.Addr().String()
 	ln.Close() // nobody listens there now
 	r := run(t, baseEnv, "--nats-url", url)
-	if r.code != 1 {
-		t.Errorf("exit status %d, want 1", r.code)
+	if r.Code != 1 {
+		t.Errorf("exit status %d, want 1", r.Code)
 	}
-	if r.took > promptly {
-		t.Errorf("took %v to fail, want under %v", r.took, promptly)
+	if r.Took > promptly {
+		t.Errorf("took %v to fail, want under %v", r.Took, promptly)
 	}
 	if line := oneLine(t, r); !strings.Contains(line, url) {
 		t.Errorf("%q: want the URL", line)
@@ -317,11 +264,11 @@ type proc struct {
 }
 
 // start starts a binary (killing it at the test's end if it still runs)
-// in process group pgid (0: a group of its own), env added to cleanEnv.
+// in process group pgid (0: a group of its own), env added to repotest.Env.
 func start(t *testing.T, pgid int, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(repotest.Bin(t, name), args...)
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = repotest.Env(env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
