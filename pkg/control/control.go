@@ -231,6 +231,7 @@ func (s *Server) buildGRPC() error {
 		}
 		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
 	}
+	opts = append(opts, decodeOptions()...)
 	s.grpc = grpc.NewServer(opts...)
 	sbv1.RegisterControlServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -58,14 +58,11 @@ func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string)
 	for _, u := range t.Users {
 		subjects = append(subjects, s.subj.User(t.ns, u))
 	}
+	edges = sidEdges(t)
 	seen := map[string]bool{}
-	for _, sid := range t.Sids {
-		e := edgeOfSID(sid)
-		if !seen[e] {
-			seen[e] = true
-			edges = append(edges, e)
-			subjects = append(subjects, s.subj.Edge(e))
-		}
+	for _, e := range edges {
+		seen[e] = true
+		subjects = append(subjects, s.subj.Edge(e))
 	}
 	// Every socket is in the room named by its sid (socket.io's
 	// io.to(socket.id)), but no edge subscribes to those rooms' subjects: a
@@ -82,6 +79,111 @@ func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string)
 	return subjects, edges
 }
 
+// sidEdges returns the distinct edges t's sids name, in order.
+func sidEdges(t target) []string {
+	var edges []string
+	seen := map[string]bool{}
+	for _, sid := range t.Sids {
+		if e := edgeOfSID(sid); !seen[e] {
+			seen[e] = true
+			edges = append(edges, e)
+		}
+	}
+	return edges
+}
+
+// message is one NATS message of a fan-out.
+type message struct {
+	subject string
+	payload []byte
+}
+
+// fanout is how one command reaches the edges: its messages and, for a
+// command that gathers replies, the edges to wait for. Its copies stay
+// within bus.CopiesFit, so a command costs about one payload on the bus
+// whatever the number of rooms, users or edges its target names.
+type fanout struct {
+	msgs    []message
+	expect  []string // edges whose replies are awaited
+	replies int      // how many replies may arrive, to size their buffer
+}
+
+// encode marshals the command that build makes for a target.
+func encode(build func(*sbv1.Target) *sbv1.EdgeCommand, t *sbv1.Target) ([]byte, error) {
+	b, err := proto.Marshal(build(t))
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode: %v", err)
+	}
+	return b, nil
+}
+
+// broadcastFanout plans an Emit to a target that names rooms or users, or
+// the whole namespace: one copy per subject of broadcastSubjects while the
+// copies fit, else one message on the namespace subject, which every edge
+// with a socket in the namespace subscribes to.
+func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *sbv1.EdgeCommand) (fanout, error) {
+	payload, err := encode(build, t.Target)
+	if err != nil {
+		return fanout{}, err
+	}
+	subjects, _ := s.broadcastSubjects(t)
+	if !bus.CopiesFit(len(subjects), len(subjects)*len(payload)) {
+		subjects = []string{s.subj.Namespace(t.ns)}
+	}
+	f := fanout{msgs: make([]message, len(subjects))}
+	for i, subj := range subjects {
+		f.msgs[i] = message{subj, payload}
+	}
+	return f, nil
+}
+
+// commandFanout plans a command whose edges reply (a sid-only Emit,
+// EmitWithAck, JoinRoom, ListSockets, ...). A target that names only sids
+// goes to the edges they name, each copy with only that edge's sids, while
+// the copies fit; otherwise, and for any other target, one message goes on
+// the cluster subject. Control waits for the named edges, or for every live
+// edge when the target does not name them.
+func (s *Server) commandFanout(t target, build func(*sbv1.Target) *sbv1.EdgeCommand) (fanout, error) {
+	if !t.sidsOnly() {
+		payload, err := encode(build, t.Target)
+		if err != nil {
+			return fanout{}, err
+		}
+		live := s.reg.liveIDs()
+		return fanout{msgs: []message{{s.subj.Cluster(), payload}}, expect: live, replies: len(live)}, nil
+	}
+	edges := sidEdges(t)
+	bySID := map[string][]string{}
+	for _, sid := range t.Sids {
+		e := edgeOfSID(sid)
+		bySID[e] = append(bySID[e], sid)
+	}
+	f := fanout{expect: edges, replies: len(edges)}
+	size := 0
+	for _, e := range edges {
+		if !bus.CopiesFit(len(edges), size) {
+			break // over the bounds already: one message goes instead
+		}
+		one := &sbv1.Target{Namespace: t.ns, Sids: bySID[e], ExceptRooms: t.ExceptRooms}
+		payload, err := encode(build, one)
+		if err != nil {
+			return fanout{}, err
+		}
+		size += len(payload)
+		f.msgs = append(f.msgs, message{s.subj.Edge(e), payload})
+	}
+	if !bus.CopiesFit(len(edges), size) {
+		payload, err := encode(build, t.Target)
+		if err != nil {
+			return fanout{}, err
+		}
+		f.msgs = []message{{s.subj.Cluster(), payload}}
+		// Every live edge answers a command on the cluster subject.
+		f.replies += len(s.reg.liveIDs())
+	}
+	return f, nil
+}
+
 // Emit implements switchboard.v1.Control.
 func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitResponse, error) {
 	t, err := checkTarget(req.Target)
@@ -95,30 +197,37 @@ func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitRes
 	if err := s.available(); err != nil {
 		return nil, err
 	}
-	cmd := &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
-		Id:          engineio.RandomID(),
-		Target:      t.Target,
-		Packet:      text,
-		Attachments: req.Binary,
-		Volatile:    req.Volatile,
-	}}}
-	payload, err := proto.Marshal(cmd)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "encode: %v", err)
+	id := engineio.RandomID()
+	build := func(tg *sbv1.Target) *sbv1.EdgeCommand {
+		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+			Id:          id,
+			Target:      tg,
+			Packet:      text,
+			Attachments: req.Binary,
+			Volatile:    req.Volatile,
+		}}}
 	}
-	subjects, edges := s.broadcastSubjects(t)
-	resp := &sbv1.EmitResponse{Edges: uint32(len(edges)), Subjects: uint32(len(subjects))}
-	sidsOnly := len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0
-	if !sidsOnly {
-		for _, subj := range subjects {
-			if err := s.nc.Publish(subj, payload); err != nil {
+	resp := &sbv1.EmitResponse{Edges: uint32(len(sidEdges(t)))}
+	if !t.sidsOnly() {
+		f, err := s.broadcastFanout(t, build)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range f.msgs {
+			if err := s.nc.Publish(m.subject, m.payload); err != nil {
 				return nil, busError(err)
 			}
 		}
+		resp.Subjects = uint32(len(f.msgs))
 		return resp, nil
 	}
 	// Unicast or multicast by sid: each edge confirms its deliveries.
-	replies, _, err := s.gatherFrom(ctx, subjects, edges, payload)
+	f, err := s.commandFanout(t, build)
+	if err != nil {
+		return nil, err
+	}
+	resp.Subjects = uint32(len(f.msgs))
+	replies, _, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -143,15 +252,9 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	if err != nil {
 		return nil, err
 	}
-	timeout := defaultAckTimeout
-	if req.Timeout != nil {
-		if err := req.Timeout.CheckValid(); err != nil {
-			return nil, invalid("timeout: %v", err)
-		}
-		timeout = req.Timeout.AsDuration()
-		if timeout <= 0 || timeout > 10*time.Minute {
-			return nil, invalid("timeout must be between 0 and 10m, got %v", timeout)
-		}
+	timeout, err := checkAckTimeout(req.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl) * 9 / 10
@@ -159,19 +262,20 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	if err := s.available(); err != nil {
 		return nil, err
 	}
-	cmd := &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
-		Id:          engineio.RandomID(),
-		Target:      t.Target,
-		Packet:      text,
-		Attachments: req.Binary,
-		AckTimeout:  durationpb.New(timeout),
-	}}}
-	payload, err := proto.Marshal(cmd)
+	id := engineio.RandomID()
+	f, err := s.commandFanout(t, func(tg *sbv1.Target) *sbv1.EdgeCommand {
+		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+			Id:          id,
+			Target:      tg,
+			Packet:      text,
+			Attachments: req.Binary,
+			AckTimeout:  durationpb.New(timeout),
+		}}}
+	})
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "encode: %v", err)
+		return nil, err
 	}
-	subjects, expect := s.commandSubjects(t)
-	replies, missing, err := s.gather(ctx, subjects, expect, payload, timeout+s.cfg.GatherTimeout)
+	replies, missing, err := s.gather(ctx, f, timeout+s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -195,51 +299,33 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	return resp, nil
 }
 
-// commandSubjects is where a scatter-gather command for t goes: the edges
-// of the named sids when the target names only sids, else every edge.
-func (s *Server) commandSubjects(t target) (subjects []string, expect []string) {
-	if len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0 {
-		_, edges := s.broadcastSubjects(t)
-		for _, e := range edges {
-			subjects = append(subjects, s.subj.Edge(e))
-		}
-		return subjects, edges
-	}
-	return []string{s.subj.Cluster()}, s.reg.liveIDs()
-}
-
-// gatherFrom sends a command to specific edges and collects their replies.
-func (s *Server) gatherFrom(ctx context.Context, subjects, edges []string, payload []byte) (map[string][]byte, []string, error) {
-	return s.gather(ctx, subjects, edges, payload, s.cfg.GatherTimeout)
-}
-
-// gather publishes payload on subjects with one reply inbox and collects a
-// reply per edge until every expected edge answered or wait passed. Replies
-// are keyed by edge id; expected edges that did not answer are missing.
-func (s *Server) gather(ctx context.Context, subjects, expect []string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
-	if len(subjects) == 1 && len(expect) == 1 {
-		return s.ask(ctx, subjects[0], expect[0], payload, wait)
+// gather publishes f's messages with one reply inbox and collects a reply
+// per edge until every expected edge answered or wait passed. Replies are
+// keyed by edge id; expected edges that did not answer are missing.
+func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[string][]byte, []string, error) {
+	if len(f.msgs) == 1 && len(f.expect) == 1 {
+		return s.ask(ctx, f.msgs[0].subject, f.expect[0], f.msgs[0].payload, wait)
 	}
 	inbox := s.nc.NewRespInbox()
 	// Room for every reply: a full channel drops messages (slow consumer).
-	ch := make(chan *nats.Msg, max(64, 2*len(expect)))
+	ch := make(chan *nats.Msg, max(64, 2*f.replies))
 	sub, err := s.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return nil, nil, busError(err)
 	}
 	defer sub.Unsubscribe()
-	for _, subj := range subjects {
-		if err := s.nc.PublishRequest(subj, inbox, payload); err != nil {
+	for _, m := range f.msgs {
+		if err := s.nc.PublishRequest(m.subject, inbox, m.payload); err != nil {
 			return nil, nil, busError(err)
 		}
 	}
 	pending := map[string]bool{}
-	for _, e := range expect {
+	for _, e := range f.expect {
 		pending[e] = true
 	}
 	// With no edge known yet (a control that just started has seen no
 	// heartbeat), take what arrives within a short grace period.
-	grace := len(expect) == 0
+	grace := len(f.expect) == 0
 	if grace {
 		wait = min(wait, 250*time.Millisecond)
 	}
@@ -332,13 +418,14 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.Sockets
 	if err := s.available(); err != nil {
 		return 0, nil, err
 	}
-	op.Target = tt.Target
-	payload, err := proto.Marshal(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Sockets{Sockets: op}})
+	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *sbv1.EdgeCommand {
+		o := &sbv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
+		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Sockets{Sockets: o}}
+	})
 	if err != nil {
-		return 0, nil, status.Errorf(codes.Internal, "encode: %v", err)
+		return 0, nil, err
 	}
-	subjects, expect := s.commandSubjects(tt)
-	replies, missing, err := s.gather(ctx, subjects, expect, payload, s.cfg.GatherTimeout)
+	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -389,12 +476,13 @@ func (s *Server) query(ctx context.Context, t target, kind sbv1.QueryKind) ([]*s
 	if err := s.available(); err != nil {
 		return nil, nil, err
 	}
-	payload, err := proto.Marshal(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{Kind: kind, Target: t.Target}}})
+	f, err := s.commandFanout(t, func(tg *sbv1.Target) *sbv1.EdgeCommand {
+		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{Kind: kind, Target: tg}}}
+	})
 	if err != nil {
-		return nil, nil, status.Errorf(codes.Internal, "encode: %v", err)
+		return nil, nil, err
 	}
-	subjects, expect := s.commandSubjects(t)
-	replies, missing, err := s.gather(ctx, subjects, expect, payload, s.cfg.GatherTimeout)
+	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -428,10 +516,11 @@ func (s *Server) ListSockets(ctx context.Context, req *sbv1.ListSocketsRequest) 
 
 // ListRooms implements switchboard.v1.Control.
 func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sbv1.ListRoomsResponse, error) {
-	t, err := checkTarget(&sbv1.Target{Namespace: req.Namespace})
+	ns, err := checkNamespace("namespace", req.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	t := target{Target: &sbv1.Target{Namespace: ns}, ns: ns}
 	replies, missing, err := s.query(ctx, t, sbv1.QueryKind_QUERY_KIND_ROOMS)
 	if err != nil {
 		return nil, err
@@ -470,11 +559,14 @@ func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) 
 
 // Ack implements switchboard.v1.Control.
 func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckResponse, error) {
-	if _, ok := s.subj.IsAck(req.AckToken); !ok {
-		return nil, invalid("ack_token %q is not an ack token of this deployment", req.AckToken)
+	if err := s.checkAckToken(req.AckToken); err != nil {
+		return nil, err
 	}
 	args, err := argsJSON(req.Args, req.ArgsJson, req.Binary)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSize(args, req.Binary); err != nil {
 		return nil, err
 	}
 	if err := s.available(); err != nil {

@@ -15,24 +15,9 @@ import (
 // requested namespaces, events and kinds and forwards until the caller
 // leaves or control shuts down.
 func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_SubscribeServer) error {
-	for i, ns := range req.Namespaces {
-		if ns == "" || ns[0] != '/' {
-			return invalid("namespaces[%d] %q must start with \"/\"", i, ns)
-		}
-	}
-	for i, ev := range req.Events {
-		if ev == "" {
-			return invalid("events[%d] is empty", i)
-		}
-	}
-	kinds := req.Kinds
-	if len(kinds) == 0 {
-		kinds = []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT, sbv1.EventKind_EVENT_KIND_CONNECT, sbv1.EventKind_EVENT_KIND_DISCONNECT}
-	}
-	for _, k := range kinds {
-		if k == sbv1.EventKind_EVENT_KIND_UNSPECIFIED {
-			return invalid("kinds: EVENT_KIND_UNSPECIFIED is not a kind")
-		}
+	kinds, err := checkSubscribe(req)
+	if err != nil {
+		return err
 	}
 	if err := s.available(); err != nil {
 		return err

@@ -2,21 +2,94 @@ package control
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
 
+// Limits on what one request may ask for (docs/api.md, "Limits"). Each is
+// far above what a legitimate caller asks for and keeps the work one call
+// makes for control, NATS and every edge bounded. A request over one is
+// refused with InvalidArgument naming the field and the limit.
+const (
+	// maxNameLen bounds a namespace, room, user or event name, in bytes
+	// (Centrifugo's channel names: 255).
+	maxNameLen = 256
+	// maxSIDLen bounds a sid: edges issue 20-byte sids.
+	maxSIDLen = 64
+	// maxTargetNames bounds each list of a Target: rooms, except_rooms,
+	// sids, users.
+	maxTargetNames = 1000
+	// maxRoomsPerCall bounds JoinRoom's and LeaveRoom's rooms.
+	maxRoomsPerCall = 1000
+	// maxBinaryParts bounds the binary attachments of an emit or an ack,
+	// as edges bound a client's packet.
+	maxBinaryParts = socketio.MaxAttachments
+	// maxAckTimeout bounds EmitWithAck's timeout.
+	maxAckTimeout = 10 * time.Minute
+	// maxAckTokenLen bounds Ack's ack_token, in bytes (edges issue
+	// tokens of the subject prefix plus about 30 bytes).
+	maxAckTokenLen = 256
+	// maxSubscribeFilters bounds each of Subscribe's namespaces and events.
+	maxSubscribeFilters = 64
+	// maxSubscriptions bounds the NATS subscriptions one Subscribe stream
+	// makes: namespaces × events.
+	maxSubscriptions = 256
+	// maxQueueGroupLen bounds Subscribe's queue_group, in bytes.
+	maxQueueGroupLen = 256
+)
+
 func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+// checkName checks a name a caller chose: its length first, so that no
+// error message quotes a huge value, then that it is not empty.
+func checkName(field, name string) error {
+	if len(name) > maxNameLen {
+		return invalid("%s: %d bytes, at most %d", field, len(name), maxNameLen)
+	}
+	if name == "" {
+		return invalid("%s is empty", field)
+	}
+	if !utf8.ValidString(name) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+// checkNamespace checks a namespace name; "" means "/".
+func checkNamespace(field, ns string) (string, error) {
+	if ns == "" {
+		ns = "/"
+	}
+	if err := checkName(field, ns); err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(ns, "/") {
+		return "", invalid("%s %q must start with \"/\" (like \"/\" or \"/chat\")", field, ns)
+	}
+	if strings.ContainsAny(ns, ",") {
+		return "", invalid("%s %q: must be valid UTF-8 without commas", field, ns)
+	}
+	return ns, nil
 }
 
 // target is a validated Target with its namespace resolved.
@@ -25,32 +98,44 @@ type target struct {
 	ns string
 }
 
-// checkTarget validates a Target: a namespace that starts with "/", and
-// non-empty, valid UTF-8 names.
+// sidsOnly reports whether the target names sockets by sid alone, so that
+// it reaches only the edges those sids name.
+func (t target) sidsOnly() bool {
+	return len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0
+}
+
+// checkTarget validates a Target: a namespace that starts with "/", lists
+// within maxTargetNames, names within maxNameLen (sids within maxSIDLen
+// and issued by an edge).
 func checkTarget(t *sbv1.Target) (target, error) {
 	if t == nil {
 		t = &sbv1.Target{}
 	}
-	ns := t.GetNamespace()
-	if ns == "" {
-		ns = "/"
-	}
-	if !strings.HasPrefix(ns, "/") {
-		return target{}, invalid("target.namespace %q must start with \"/\" (like \"/\" or \"/chat\")", ns)
-	}
-	if !utf8.ValidString(ns) || strings.ContainsAny(ns, ",") {
-		return target{}, invalid("target.namespace %q: must be valid UTF-8 without commas", ns)
+	ns, err := checkNamespace("target.namespace", t.GetNamespace())
+	if err != nil {
+		return target{}, err
 	}
 	lists := []struct {
-		field string
-		names []string
-	}{{"rooms", t.Rooms}, {"except_rooms", t.ExceptRooms}, {"sids", t.Sids}, {"users", t.Users}}
+		field, unit string
+		names       []string
+		maxLen      int
+	}{
+		{"rooms", "rooms", t.Rooms, maxNameLen},
+		{"except_rooms", "rooms", t.ExceptRooms, maxNameLen},
+		{"sids", "sids", t.Sids, maxSIDLen},
+		{"users", "users", t.Users, maxNameLen},
+	}
 	for _, l := range lists {
+		if len(l.names) > maxTargetNames {
+			return target{}, invalid("target.%s: %d %s, at most %d", l.field, len(l.names), l.unit, maxTargetNames)
+		}
 		for i, n := range l.names {
-			if n == "" {
+			switch {
+			case len(n) > l.maxLen:
+				return target{}, invalid("target.%s[%d]: %d bytes, at most %d", l.field, i, len(n), l.maxLen)
+			case n == "":
 				return target{}, invalid("target.%s[%d] is empty", l.field, i)
-			}
-			if !utf8.ValidString(n) {
+			case !utf8.ValidString(n):
 				return target{}, invalid("target.%s[%d] is not valid UTF-8", l.field, i)
 			}
 		}
@@ -72,17 +157,49 @@ func edgeOfSID(sid string) string {
 		return ""
 	}
 	id := sid[:edgeIDLen]
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return ""
-		}
+	if !isEdgeID(id) {
+		return ""
 	}
 	return id
+}
+
+// isEdgeID reports whether id has the form of an edge id: edgeIDLen
+// lowercase letters or digits.
+func isEdgeID(id string) bool {
+	if len(id) != edgeIDLen {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAckToken checks that token is an ack reply subject an edge of this
+// deployment issued: the ack prefix, an edge id, a base-36 sequence number.
+func (s *Server) checkAckToken(token string) error {
+	if len(token) > maxAckTokenLen {
+		return invalid("ack_token: %d bytes, at most %d", len(token), maxAckTokenLen)
+	}
+	edge, ok := s.subj.IsAck(token)
+	if ok {
+		n := token[len(s.subj.AckPrefix())+len(edge)+1:]
+		ok = isEdgeID(edge) && len(n) <= 13 && strings.Trim(n, "0123456789abcdefghijklmnopqrstuvwxyz") == ""
+	}
+	if !ok {
+		return invalid("ack_token %q is not an ack token of this deployment", token)
+	}
+	return nil
 }
 
 // argsJSON turns an RPC's args (or raw args_json) into a JSON array and
 // checks that placeholders name existing binary parts.
 func argsJSON(args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, error) {
+	if len(binary) > maxBinaryParts {
+		return nil, invalid("binary: %d parts, at most %d", len(binary), maxBinaryParts)
+	}
 	if len(args) > 0 && len(raw) > 0 {
 		return nil, invalid("args and args_json are mutually exclusive")
 	}
@@ -129,13 +246,22 @@ func checkPlaceholders(data []byte, n int) error {
 	return nil
 }
 
+// checkSize refuses a packet (text plus binary parts) over MaxPayload.
+func (s *Server) checkSize(text []byte, binary [][]byte) error {
+	size := len(text)
+	for _, b := range binary {
+		size += len(b)
+	}
+	if size > s.cfg.MaxPayload {
+		return invalid("payload of %d bytes exceeds the %d-byte limit", size, s.cfg.MaxPayload)
+	}
+	return nil
+}
+
 // encodeEvent validates an event and encodes its Socket.IO packet once.
 func (s *Server) encodeEvent(t target, event string, args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, error) {
-	if event == "" {
-		return nil, invalid("event is empty")
-	}
-	if !utf8.ValidString(event) {
-		return nil, invalid("event is not valid UTF-8")
+	if err := checkName("event", event); err != nil {
+		return nil, err
 	}
 	if socketio.IsReservedEvent(event) {
 		return nil, invalid("event %q is reserved by Socket.IO", event)
@@ -154,24 +280,184 @@ func (s *Server) encodeEvent(t target, event string, args []*structpb.Value, raw
 	}
 	p := &socketio.Packet{Type: typ, Namespace: t.ns, Data: data, Attachments: binary}
 	text := p.AppendText(nil)
-	size := len(text)
-	for _, b := range binary {
-		size += len(b)
-	}
-	if size > s.cfg.MaxPayload {
-		return nil, invalid("payload of %d bytes exceeds the %d-byte limit", size, s.cfg.MaxPayload)
+	if err := s.checkSize(text, binary); err != nil {
+		return nil, err
 	}
 	return text, nil
 }
 
+// checkAckTimeout resolves EmitWithAck's timeout: unset means
+// defaultAckTimeout; a set one is more than 0 and at most maxAckTimeout.
+func checkAckTimeout(d *durationpb.Duration) (time.Duration, error) {
+	if d == nil {
+		return defaultAckTimeout, nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return 0, invalid("timeout: %v", err)
+	}
+	timeout := d.AsDuration()
+	if timeout <= 0 || timeout > maxAckTimeout {
+		return 0, invalid("timeout must be more than 0 and at most %v: got %v", maxAckTimeout, timeout)
+	}
+	return timeout, nil
+}
+
+// checkRooms checks JoinRoom's and LeaveRoom's rooms.
 func checkRooms(rooms []string) error {
 	if len(rooms) == 0 {
 		return invalid("rooms is empty")
 	}
+	if len(rooms) > maxRoomsPerCall {
+		return invalid("rooms: %d rooms, at most %d", len(rooms), maxRoomsPerCall)
+	}
 	for i, r := range rooms {
+		if len(r) > maxNameLen {
+			return invalid("rooms[%d]: %d bytes, at most %d", i, len(r), maxNameLen)
+		}
 		if r == "" || !utf8.ValidString(r) {
 			return invalid("rooms[%d] must be a non-empty UTF-8 string", i)
 		}
 	}
 	return nil
+}
+
+// checkSubscribe checks a SubscribeRequest's filters, counts and queue
+// group, and returns the kinds it asks for (all when it names none).
+func checkSubscribe(req *sbv1.SubscribeRequest) ([]sbv1.EventKind, error) {
+	if n := len(req.Namespaces); n > maxSubscribeFilters {
+		return nil, invalid("namespaces: %d filters, at most %d", n, maxSubscribeFilters)
+	}
+	if n := len(req.Events); n > maxSubscribeFilters {
+		return nil, invalid("events: %d filters, at most %d", n, maxSubscribeFilters)
+	}
+	if n := max(1, len(req.Namespaces)) * max(1, len(req.Events)); n > maxSubscriptions {
+		return nil, invalid("namespaces × events: %d subscriptions, at most %d", n, maxSubscriptions)
+	}
+	for i, ns := range req.Namespaces {
+		if len(ns) > maxNameLen {
+			return nil, invalid("namespaces[%d]: %d bytes, at most %d", i, len(ns), maxNameLen)
+		}
+		if ns == "" || ns[0] != '/' {
+			return nil, invalid("namespaces[%d] %q must start with \"/\"", i, ns)
+		}
+	}
+	for i, ev := range req.Events {
+		if len(ev) > maxNameLen {
+			return nil, invalid("events[%d]: %d bytes, at most %d", i, len(ev), maxNameLen)
+		}
+		if ev == "" {
+			return nil, invalid("events[%d] is empty", i)
+		}
+	}
+	if q := req.QueueGroup; len(q) > maxQueueGroupLen {
+		return nil, invalid("queue_group: %d bytes, at most %d", len(q), maxQueueGroupLen)
+	} else if strings.ContainsFunc(q, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, invalid("queue_group %q: must not contain spaces or control characters", q)
+	}
+	kinds := req.Kinds
+	if len(kinds) == 0 {
+		kinds = []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT, sbv1.EventKind_EVENT_KIND_CONNECT, sbv1.EventKind_EVENT_KIND_DISCONNECT}
+	}
+	for i, k := range kinds {
+		if k == sbv1.EventKind_EVENT_KIND_UNSPECIFIED {
+			return nil, invalid("kinds: EVENT_KIND_UNSPECIFIED is not a kind")
+		}
+		if _, ok := sbv1.EventKind_name[int32(k)]; !ok {
+			return nil, invalid("kinds[%d]: %d is not an EventKind", i, k)
+		}
+	}
+	return kinds, nil
+}
+
+// ---- requests that do not decode ----
+//
+// grpc-go answers Internal for every request its codec cannot decode (a
+// string that is not UTF-8, messages nested past protobuf's recursion
+// limit, bytes that are not protobuf), before any interceptor or handler
+// runs. Those are the caller's mistakes: requestCodec decodes them into an
+// empty request marked with the error, and the interceptors answer
+// InvalidArgument for a marked request before any handler sees it.
+
+// decodeOptions are the gRPC server options that make a request that does
+// not decode an InvalidArgument error: a codec and interceptors that go
+// together (the interceptors are chained after any given before).
+func decodeOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(requestCodec{encoding.GetCodecV2("proto")}),
+		grpc.ChainUnaryInterceptor(malformedUnary),
+		grpc.ChainStreamInterceptor(malformedStream),
+	}
+}
+
+// requestCodec is gRPC's proto codec, except that a message that does not
+// decode is reset and marked with the error (malformedField) instead of
+// failing.
+type requestCodec struct{ encoding.CodecV2 }
+
+// malformedField is the unknown field that marks a request that did not
+// decode: protobuf's highest field number, which no message of this API
+// uses; its value is the decoding error.
+const malformedField protowire.Number = protowire.MaxValidNumber
+
+func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	err := c.CodecV2.Unmarshal(data, v)
+	m, ok := v.(proto.Message)
+	if err == nil || !ok {
+		return err
+	}
+	proto.Reset(m)
+	mark := protowire.AppendTag(nil, malformedField, protowire.BytesType)
+	mark = protowire.AppendString(mark, err.Error())
+	m.ProtoReflect().SetUnknown(mark)
+	return nil
+}
+
+// malformed returns the InvalidArgument error for a request that
+// requestCodec marked, or nil.
+func malformed(req any) error {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return nil
+	}
+	b := m.ProtoReflect().GetUnknown()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil
+		}
+		b = b[n:]
+		if num == malformedField && typ == protowire.BytesType {
+			msg, _ := protowire.ConsumeString(b)
+			msg = strings.TrimPrefix(strings.TrimPrefix(msg, "proto:"), " ")
+			return invalid("malformed request: %s", msg)
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return nil
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func malformedUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := malformed(req); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func malformedStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, checkedStream{ss})
+}
+
+// checkedStream answers InvalidArgument for a received message that did
+// not decode.
+type checkedStream struct{ grpc.ServerStream }
+
+func (s checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return malformed(m)
 }

@@ -294,15 +294,18 @@ func (*EdgeCommand_Announce) isEdgeCommand_Command() {}
 // Broadcast delivers one Socket.IO packet, encoded once by control, to every
 // local socket the target selects (see Target for the selection rule).
 //
-// Control publishes the same bytes on every subject that can reach a selected
-// socket: one per target room and user, the edge subject of each edge holding
-// a target sid, or the namespace subject when the target has no rooms, sids
-// or users. A target room that has the form of a sid may be a socket's own
+// Control publishes it on every subject that can reach a selected socket:
+// one per target room and user, the edge subject of each edge holding a
+// target sid, or the namespace subject when the target has no rooms, sids or
+// users. A target room that has the form of a sid may be a socket's own
 // room, which no edge subscribes to: it also goes to the edge subject of the
-// edge it names. An edge may thus get several copies; it acts on the first and
-// drops the others by id, so each socket receives the packet exactly once.
-// When the target names a single room, user or edge, there is one copy and
-// nothing to remember.
+// edge it names. Past bus.MaxCopies copies or bus.CopyBudget bytes, it is
+// published once on the namespace subject instead (a sids-only target: once
+// on the cluster subject), and every edge selects from the full target. An
+// edge may thus get several copies; it acts on the first and drops the others
+// by id, so each socket receives the packet exactly once. When the target
+// names a single room, user or edge, there is one copy and nothing to
+// remember.
 type Broadcast struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of this emit, the same on every copy.

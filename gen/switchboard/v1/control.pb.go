@@ -149,20 +149,27 @@ func (EventKind) EnumDescriptor() ([]byte, []int) {
 // users are all empty, every socket of the namespace. Sockets in any of
 // except_rooms are then removed. Each selected socket is addressed exactly
 // once, however the rooms overlap and whichever edges the sockets live on.
+//
+// Each list holds at most 1,000 names; a namespace, room or user name is 1
+// to 256 bytes, a sid 9 to 64.
 type Target struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Socket.IO namespace, starting with "/". Empty means the main namespace "/".
+	// Socket.IO namespace, starting with "/", at most 256 bytes. Empty means
+	// the main namespace "/".
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Rooms whose sockets are selected.
+	// Rooms whose sockets are selected: at most 1,000, each 1 to 256 bytes.
 	Rooms []string `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	// Rooms whose sockets are never selected, even when named by rooms, sids
-	// or users.
+	// or users: at most 1,000, each 1 to 256 bytes.
 	ExceptRooms []string `protobuf:"bytes,3,rep,name=except_rooms,json=exceptRooms,proto3" json:"except_rooms,omitempty"`
-	// Socket ids (the client's `socket.id`) to select.
+	// Socket ids (the client's `socket.id`) to select: at most 1,000, each as
+	// an edge issued it (its edge's id, then more; at most 64 bytes). They may
+	// name any number of edges.
 	Sids []string `protobuf:"bytes,4,rep,name=sids,proto3" json:"sids,omitempty"`
-	// User ids whose sockets are selected. Not yet useful: a socket's user is
-	// to be set when it connects, from JWT claims or by a connect hook, and
-	// neither exists yet, so no socket has a user and this selects nobody.
+	// User ids whose sockets are selected: at most 1,000, each 1 to 256
+	// bytes. Not yet useful: a socket's user is to be set when it connects,
+	// from JWT claims or by a connect hook, and neither exists yet, so no
+	// socket has a user and this selects nobody.
 	Users         []string `protobuf:"bytes,5,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -238,18 +245,22 @@ type EmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets to send to.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// Event name. The names socket.io reserves (connect, connect_error,
-	// disconnect, disconnecting, newListener, removeListener) are rejected.
+	// Event name, 1 to 256 bytes. The names socket.io reserves (connect,
+	// connect_error, disconnect, disconnecting, newListener, removeListener)
+	// are rejected.
 	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
 	// Event arguments, in order. A binary attachment is referenced by the
 	// object {"_placeholder": true, "num": N}, N being its index in binary.
+	// The encoded packet (event name, arguments and binary parts) is at most
+	// control's max payload, 1,000,000 bytes by default.
 	Args []*structpb.Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
 	// Event arguments as raw JSON: a JSON array, sent as is without conversion.
 	// A fast path for callers that already hold JSON; mutually exclusive with
-	// args.
+	// args. Bounded as args.
 	ArgsJson []byte `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
-	// Binary attachments, referenced from the arguments by placeholders. The
-	// client receives each as an ArrayBuffer/Buffer in place of its placeholder.
+	// Binary attachments, referenced from the arguments by placeholders: at
+	// most 1,000, counted in the max payload. The client receives each as an
+	// ArrayBuffer/Buffer in place of its placeholder.
 	Binary [][]byte `protobuf:"bytes,5,rep,name=binary,proto3" json:"binary,omitempty"`
 	// Volatile events may be dropped for sockets that cannot take them right
 	// away (socket.io's `volatile.emit`).
@@ -338,8 +349,10 @@ type EmitResponse struct {
 	// Edges the emit was addressed to directly: the edges holding the sockets
 	// named by target.sids.
 	Edges uint32 `protobuf:"varint,1,opt,name=edges,proto3" json:"edges,omitempty"`
-	// Bus subjects (one per room, per user, or one for the whole namespace)
-	// the emit was published on, reaching every edge that has such a socket.
+	// Bus messages the emit was published as: one per room, per user and per
+	// edge named by a sid while those copies are few and small (at most 16,
+	// 64 KiB in all), otherwise one for the whole namespace (or, for sids
+	// alone, one for every edge) that each edge filters by the target.
 	Subjects uint32 `protobuf:"varint,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
 	// Sockets that received the emit. Set only when it is known: when the
 	// target names sockets by sids alone, each edge confirms its deliveries.
@@ -405,17 +418,18 @@ type EmitWithAckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets to send to.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// Event name; reserved names are rejected as for Emit.
+	// Event name, 1 to 256 bytes; reserved names are rejected as for Emit.
 	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
-	// Event arguments, as in EmitRequest.args.
+	// Event arguments, as in EmitRequest.args (and bounded as they are).
 	Args []*structpb.Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
 	// Event arguments as a raw JSON array, as in EmitRequest.args_json;
 	// mutually exclusive with args.
 	ArgsJson []byte `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
-	// Binary attachments, as in EmitRequest.binary.
+	// Binary attachments, as in EmitRequest.binary: at most 1,000.
 	Binary [][]byte `protobuf:"bytes,5,rep,name=binary,proto3" json:"binary,omitempty"`
-	// How long each socket has to acknowledge. Unset means 5 seconds. The call
-	// also ends at its gRPC deadline, whichever comes first.
+	// How long each socket has to acknowledge: more than 0 and at most 10
+	// minutes. Unset means 5 seconds. The call also ends at its gRPC deadline,
+	// whichever comes first.
 	Timeout       *durationpb.Duration `protobuf:"bytes,6,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -638,7 +652,7 @@ type JoinRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets that join.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// Rooms to join. Must not be empty.
+	// Rooms to join: 1 to 1,000, each 1 to 256 bytes.
 	Rooms         []string `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -749,7 +763,7 @@ type LeaveRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets that leave.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// Rooms to leave. Must not be empty.
+	// Rooms to leave: 1 to 1,000, each 1 to 256 bytes.
 	Rooms         []string `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1275,7 +1289,7 @@ func (x *Handshake) GetTransport() Transport {
 // ListRoomsRequest names the namespace whose rooms to list.
 type ListRoomsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespace, starting with "/". Empty means "/".
+	// Namespace, starting with "/", at most 256 bytes. Empty means "/".
 	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1625,16 +1639,20 @@ func (x *Edge) GetSockets() uint32 {
 // SubscribeRequest chooses what a Subscribe stream receives.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespaces to receive events from. Empty means all namespaces.
+	// Namespaces to receive events from: at most 64, each starting with "/"
+	// and at most 256 bytes. Empty means all namespaces. Each namespace and
+	// event pair is one bus subscription: namespaces × events is at most 256.
 	Namespaces []string `protobuf:"bytes,1,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
-	// Client event names to receive. Empty means all. Connect and disconnect
-	// events are not filtered by name.
+	// Client event names to receive: at most 64, each 1 to 256 bytes. Empty
+	// means all. Connect and disconnect events are not filtered by name.
 	Events []string `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
-	// Kinds of events to receive. Empty means all kinds.
+	// Kinds of events to receive, each a defined EventKind. Empty means all
+	// kinds.
 	Kinds []EventKind `protobuf:"varint,3,rep,packed,name=kinds,proto3,enum=switchboard.v1.EventKind" json:"kinds,omitempty"`
 	// Streams with the same non-empty queue group, on any control instance,
 	// share the events: each event goes to exactly one of them. Empty means
-	// this stream receives every matching event.
+	// this stream receives every matching event. At most 256 bytes, without
+	// spaces or control characters (it names a NATS queue group).
 	QueueGroup string `protobuf:"bytes,4,opt,name=queue_group,json=queueGroup,proto3" json:"queue_group,omitempty"`
 	// Deliver client event arguments as ClientEvent.args_json (raw JSON)
 	// instead of converting them to ClientEvent.args.
@@ -2095,14 +2113,18 @@ func (x *SocketDisconnected) GetDisconnectedAt() *timestamppb.Timestamp {
 // AckRequest answers a client event that asked for an acknowledgement.
 type AckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// ClientEvent.ack_token of the event being answered.
+	// ClientEvent.ack_token of the event being answered, as the edge issued
+	// it (at most 256 bytes).
 	AckToken string `protobuf:"bytes,1,opt,name=ack_token,json=ackToken,proto3" json:"ack_token,omitempty"`
 	// Arguments for the client's ack callback. Binary parts are placeholders
-	// {"_placeholder": true, "num": N} indexing binary.
+	// {"_placeholder": true, "num": N} indexing binary. The arguments and
+	// binary parts together are at most control's max payload, 1,000,000
+	// bytes by default.
 	Args []*structpb.Value `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
 	// Arguments as a raw JSON array; mutually exclusive with args.
 	ArgsJson []byte `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
-	// Binary attachments referenced by placeholders in the arguments.
+	// Binary attachments referenced by placeholders in the arguments: at most
+	// 1,000.
 	Binary        [][]byte `protobuf:"bytes,4,rep,name=binary,proto3" json:"binary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -49,9 +49,19 @@ const (
 //
 // Errors are gRPC status codes: INVALID_ARGUMENT for a malformed request (bad
 // namespace, reserved event name, args and args_json both set, a binary
-// placeholder without its attachment), NOT_FOUND for an unknown ack token,
-// DEADLINE_EXCEEDED when the call's deadline passes first, UNAUTHENTICATED
-// without valid credentials, UNAVAILABLE when the bus is unreachable.
+// placeholder without its attachment, a field over its limit, a string that
+// is not UTF-8, values nested past protobuf's recursion limit), NOT_FOUND
+// for an unknown ack token, DEADLINE_EXCEEDED when the call's deadline
+// passes first, UNAUTHENTICATED without valid credentials, UNAVAILABLE when
+// the bus is unreachable.
+//
+// Limits: every name (namespace, room, user, event, Subscribe filter) is at
+// most 256 bytes, a sid at most 64; each list of a Target and JoinRoom's or
+// LeaveRoom's rooms hold at most 1,000 names; an event's packet (its JSON
+// arguments and binary parts) is at most control's max payload (1,000,000
+// bytes by default) with at most 1,000 binary parts. A request over a limit
+// is refused with INVALID_ARGUMENT naming the field and the limit, such as
+// "target.rooms: 10000 rooms, at most 1000". docs/api.md lists them all.
 type ControlClient interface {
 	// Emit sends an event to every socket selected by the target, each socket
 	// exactly once. It returns once the event is handed to the bus; it does not
@@ -220,9 +230,19 @@ func (c *controlClient) Ack(ctx context.Context, in *AckRequest, opts ...grpc.Ca
 //
 // Errors are gRPC status codes: INVALID_ARGUMENT for a malformed request (bad
 // namespace, reserved event name, args and args_json both set, a binary
-// placeholder without its attachment), NOT_FOUND for an unknown ack token,
-// DEADLINE_EXCEEDED when the call's deadline passes first, UNAUTHENTICATED
-// without valid credentials, UNAVAILABLE when the bus is unreachable.
+// placeholder without its attachment, a field over its limit, a string that
+// is not UTF-8, values nested past protobuf's recursion limit), NOT_FOUND
+// for an unknown ack token, DEADLINE_EXCEEDED when the call's deadline
+// passes first, UNAUTHENTICATED without valid credentials, UNAVAILABLE when
+// the bus is unreachable.
+//
+// Limits: every name (namespace, room, user, event, Subscribe filter) is at
+// most 256 bytes, a sid at most 64; each list of a Target and JoinRoom's or
+// LeaveRoom's rooms hold at most 1,000 names; an event's packet (its JSON
+// arguments and binary parts) is at most control's max payload (1,000,000
+// bytes by default) with at most 1,000 binary parts. A request over a limit
+// is refused with INVALID_ARGUMENT naming the field and the limit, such as
+// "target.rooms: 10000 rooms, at most 1000". docs/api.md lists them all.
 type ControlServer interface {
 	// Emit sends an event to every socket selected by the target, each socket
 	// exactly once. It returns once the event is handed to the bus; it does not
