@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
@@ -61,6 +63,10 @@ func EdgeOfSID(sid string) string {
 // channel subscriptions, no goroutine per subscription); EmitWithAck waits
 // run on goroutines of their own. The heartbeat goroutine also expires
 // dedupe entries and pending client acks.
+//
+// Lock order: cluster.mu before socketio's locks (expire asks sockets
+// whether they are connected); socketio's hooks (namespace, room, user)
+// take Interest's lock, never cluster.mu while holding theirs.
 type cluster struct {
 	id       string
 	addr     string
@@ -73,12 +79,18 @@ type cluster struct {
 	interest *bus.Interest
 	msgs     chan *nats.Msg
 	fixed    []*nats.Subscription
+	// configured are the namespaces Config names: registered for good, so
+	// that they and their subscriptions stay when their last socket goes.
+	configured []string
 
 	ackSeq  atomic.Uint64
 	flushed atomic.Uint64 // Interest.Created() as of the last completed flush
 	mu      sync.Mutex
-	seen    map[string]time.Time   // guarded by mu; broadcast ids acted on (multi-copy only)
-	pending map[string]*pendingAck // guarded by mu; client events awaiting a service's ack, by reply token
+	seen    map[string]time.Time                     // guarded by mu; broadcast ids acted on (multi-copy only)
+	pending map[string]pendingAck                    // guarded by mu; client events awaiting a service's ack, by reply subject
+	acksOf  map[*socketio.Socket]map[string]struct{} // guarded by mu; the reply subjects in pending of each socket that has some
+	maxAcks int                                      // entries of acksOf[s] allowed; 0: no cap
+	ackTTL  time.Duration                            // how long a pending entry lives
 
 	wg   sync.WaitGroup
 	stop chan struct{}
@@ -91,10 +103,45 @@ type cluster struct {
 	// errors, whatever MaxReconnects says): Run then stops the edge, rather
 	// than go on serving clients that no emit can reach. Capacity 1.
 	lost chan error
+
+	acksRefused atomic.Uint64 // client events refused an ack: their socket had MaxPendingAcks waiting
+	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
 }
 
+// ClusterStats counts what an edge's bus side refused or left out since it
+// started. They are zero for a standalone edge.
+type ClusterStats struct {
+	// AcksPending is how many client events wait for a service's ack now.
+	AcksPending int
+	// AcksRefused counts client events that asked for an ack while their
+	// socket already had the maximum waiting: they were not published.
+	AcksRefused uint64
+	// SocketsOmitted counts sockets left out of a ListSockets reply because
+	// the reply could not be encoded with them.
+	SocketsOmitted uint64
+}
+
+// ClusterStats returns the edge's bus counters; zero while the edge is not
+// running with a bus.
+func (e *Edge) ClusterStats() ClusterStats {
+	e.mu.Lock()
+	c := e.cluster
+	e.mu.Unlock()
+	if c == nil {
+		return ClusterStats{}
+	}
+	c.mu.Lock()
+	n := len(c.pending)
+	c.mu.Unlock()
+	return ClusterStats{AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load()}
+}
+
+// pendingAck is a client event waiting for a service's answer: only what
+// the answer needs, never the event itself, whose arguments may weigh a
+// megabyte.
 type pendingAck struct {
-	ev      *socketio.Event
+	s       *socketio.Socket
+	id      int64 // the client's ack id
 	created time.Time
 }
 
@@ -102,8 +149,25 @@ type pendingAck struct {
 // of it can trail the first.
 const dedupeTTL = 30 * time.Second
 
-// pendingAckTTL bounds how long a client event waits for a service's ack.
-const pendingAckTTL = 10 * time.Minute
+// Defaults of the limits on client events waiting for a service's ack.
+const (
+	// DefaultMaxPendingAcks is how many events of one socket may wait for a
+	// service's ack at once. Over it, the client's event is refused: not
+	// published, counted (ClusterStats.AcksRefused), and the client's own ack
+	// timeout fires, as when no service answers.
+	DefaultMaxPendingAcks = 100
+	// DefaultPendingAckTTL is how long the edge keeps a client event's ack
+	// for a service to answer; a later answer is not delivered.
+	DefaultPendingAckTTL = 10 * time.Minute
+)
+
+// ackLimits returns the limits on client acks (entries per socket, 0 for no
+// cap; TTL). Config does not carry them yet (pkg/edge/edge.go belongs to
+// another change): once it has MaxPendingAcks and PendingAckTTL, this reads
+// them, zero meaning the defaults and a negative MaxPendingAcks no cap.
+func ackLimits(Config) (maxPerSocket int, ttl time.Duration) {
+	return DefaultMaxPendingAcks, DefaultPendingAckTTL
+}
 
 // stopGrace is how long before the edge starts to stop a lost NATS
 // connection still counts as part of stopping: a terminal's Ctrl-C reaches
@@ -124,11 +188,18 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		subj:     subj,
 		msgs:     make(chan *nats.Msg, 1<<16),
 		seen:     make(map[string]time.Time),
-		pending:  make(map[string]*pendingAck),
+		pending:  make(map[string]pendingAck),
+		acksOf:   make(map[*socketio.Socket]map[string]struct{}),
 		stop:     make(chan struct{}),
 		leaving:  make(chan struct{}),
 		lost:     make(chan error, 1),
 	}
+	for _, n := range cfg.Namespaces {
+		if n != "*" {
+			c.configured = append(c.configured, n)
+		}
+	}
+	c.maxAcks, c.ackTTL = ackLimits(cfg)
 	opts := []nats.Option{
 		nats.Name("switchboard-edge " + cfg.EdgeID),
 		nats.MaxReconnects(-1),
@@ -203,6 +274,9 @@ func (c *cluster) start() error {
 		}
 	}
 	c.sio.OnNamespace(c.hookNamespace)
+	for _, n := range c.configured {
+		c.sio.Of(n)
+	}
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("NATS flush: %w", err)
 	}
@@ -267,9 +341,11 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 		func(user string) { c.interest.Remove(c.subj.User(name, user)) },
 	)
 	// The namespace subject is subscribed for as long as the edge knows the
-	// namespace: cheap (namespaces are few) and already in place when the
-	// first socket connects.
+	// namespace: already in place when the first socket connects, and gone
+	// with a namespace that was created for a client and lost its last
+	// socket (socketio deletes those).
 	c.addInterest(c.subj.Namespace(name))
+	ns.OnDelete(func() { c.interest.Remove(c.subj.Namespace(name)) })
 	ns.OnAdmit(c.flushNewInterest)
 	ns.OnConnect(func(s *socketio.Socket) {
 		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Connected{
@@ -277,10 +353,11 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 		}})
 	})
 	ns.OnDisconnect(func(s *socketio.Socket, reason string) {
+		c.dropAcks(s)
 		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Disconnected{
 			Disconnected: &sbv1.SocketDisconnected{
-				Sid: s.ID(), Namespace: name, User: s.User(), EdgeId: c.id, Rooms: s.Rooms(),
-				Reason: reason, DisconnectedAt: timestamppb.Now(),
+				Sid: s.ID(), Namespace: validUTF8(name), User: validUTF8(s.User()), EdgeId: c.id,
+				Rooms: validUTF8s(s.Rooms()), Reason: validUTF8(reason), DisconnectedAt: timestamppb.Now(),
 			},
 		}})
 	})
@@ -321,30 +398,84 @@ func (c *cluster) publish(subject string, m proto.Message) {
 }
 
 // onClientEvent publishes what a client emitted; an event that asks for an
-// ack carries a reply subject that the service answers on.
+// ack carries a reply subject that the service answers on. An event that
+// asks for an ack while its socket has maxAcks waiting is refused: not
+// published, counted; the client's own ack timeout fires.
 func (c *cluster) onClientEvent(s *socketio.Socket, ev *socketio.Event) {
 	ce := &sbv1.ClientEvent{
-		Namespace:  s.Namespace().Name(),
+		Namespace:  validUTF8(s.Namespace().Name()),
 		Sid:        s.ID(),
-		User:       s.User(),
+		User:       validUTF8(s.User()),
 		EdgeId:     c.id,
-		Event:      ev.Name,
+		Event:      validUTF8(ev.Name), // decoded from JSON, so valid already
 		ArgsJson:   ev.Args,
 		Binary:     ev.Attachments,
 		ReceivedAt: timestamppb.Now(),
 	}
-	subject := c.subj.Event(ce.Namespace, ev.Name)
+	subject := c.subj.Event(ce.Namespace, ce.Event)
 	if !ev.WantsAck() {
 		c.publish(subject, ce)
 		return
 	}
-	reply := c.subj.Ack(c.id, strconv.FormatUint(c.ackSeq.Add(1), 36))
-	c.mu.Lock()
-	c.pending[reply] = &pendingAck{ev: ev, created: time.Now()}
-	c.mu.Unlock()
+	reply, ok := c.holdAck(s, ev.AckID())
+	if !ok {
+		c.acksRefused.Add(1)
+		return
+	}
 	if err := bus.PublishRequest(c.nc, subject, reply, ce); err != nil {
+		c.takeAck(reply) // no service will see it
 		c.log.Warn("edge: publish", "subject", subject, "err", err)
 	}
+}
+
+// holdAck registers a client event's ack for a service to answer and
+// returns the reply subject, or false when the socket has maxAcks waiting.
+func (c *cluster) holdAck(s *socketio.Socket, id int64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mine := c.acksOf[s]
+	if c.maxAcks > 0 && len(mine) >= c.maxAcks {
+		return "", false
+	}
+	if mine == nil {
+		mine = make(map[string]struct{}, 1)
+		c.acksOf[s] = mine
+	}
+	reply := c.subj.Ack(c.id, strconv.FormatUint(c.ackSeq.Add(1), 36))
+	mine[reply] = struct{}{}
+	c.pending[reply] = pendingAck{s: s, id: id, created: time.Now()}
+	return reply, true
+}
+
+// takeAck removes and returns the pending ack of a reply subject.
+func (c *cluster) takeAck(reply string) (pendingAck, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pending[reply]
+	if ok {
+		c.forgetLocked(reply, p.s)
+	}
+	return p, ok
+}
+
+func (c *cluster) forgetLocked(reply string, s *socketio.Socket) {
+	delete(c.pending, reply)
+	if mine := c.acksOf[s]; mine != nil {
+		delete(mine, reply)
+		if len(mine) == 0 {
+			delete(c.acksOf, s)
+		}
+	}
+}
+
+// dropAcks forgets the pending acks of a socket that disconnected.
+func (c *cluster) dropAcks(s *socketio.Socket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for reply := range c.acksOf[s] {
+		delete(c.pending, reply)
+	}
+	delete(c.acksOf, s)
 }
 
 // dispatch handles every command in arrival order.
@@ -383,14 +514,17 @@ func (c *cluster) handle(m *nats.Msg) {
 }
 
 func (c *cluster) onEventAck(m *nats.Msg) {
-	c.mu.Lock()
-	p := c.pending[m.Subject]
-	delete(c.pending, m.Subject)
-	c.mu.Unlock()
+	p, ok := c.takeAck(m.Subject)
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		// NATS's "no responders": no service subscribes to the event, so no
+		// answer will come. The client's own ack timeout fires; an empty
+		// ack would tell it a service answered with nothing.
+		return
+	}
 	var ack sbv1.EventAck
 	delivered := false
-	if p != nil && proto.Unmarshal(m.Data, &ack) == nil && p.ev.Socket().Connected() {
-		delivered = p.ev.AckRaw(ack.ArgsJson, ack.Attachments) == nil
+	if ok && proto.Unmarshal(m.Data, &ack) == nil && p.s.Connected() {
+		delivered = p.s.SendAck(p.id, ack.ArgsJson, ack.Attachments) == nil
 	}
 	_ = bus.Respond(m, &sbv1.EventAckReply{Delivered: delivered})
 }
@@ -563,45 +697,128 @@ func (c *cluster) onQuery(m *nats.Msg, q *sbv1.Query) {
 			}
 		case sbv1.QueryKind_QUERY_KIND_ROOMS:
 			for name, n := range ns.Rooms() {
-				reply.Rooms = append(reply.Rooms, &sbv1.Room{Name: name, Sockets: uint32(n)})
+				reply.Rooms = append(reply.Rooms, &sbv1.Room{Name: validUTF8(name), Sockets: uint32(n)})
 			}
 		}
 	}
-	_ = bus.Respond(m, reply)
+	c.respondQuery(m, reply)
 }
 
-// describe renders a socket for ListSockets and lifecycle events.
+// respondQuery answers a query. describe makes every string valid, but
+// should a socket still make the reply unencodable, the reply goes without
+// it (counted, logged) rather than not at all: one socket's data must not
+// hide every other socket of the edge.
+func (c *cluster) respondQuery(m *nats.Msg, reply *sbv1.QueryReply) {
+	if m.Reply == "" {
+		return
+	}
+	b, err := proto.Marshal(reply)
+	if err != nil {
+		kept := reply.Sockets[:0]
+		var omitted []string
+		for _, s := range reply.Sockets {
+			if _, err := proto.Marshal(s); err != nil {
+				omitted = append(omitted, s.GetSid())
+				continue
+			}
+			kept = append(kept, s)
+		}
+		reply.Sockets = kept
+		c.omitted.Add(uint64(len(omitted)))
+		c.log.Warn("edge: sockets left out of a reply: they cannot be encoded", "sids", omitted, "err", err)
+		if b, err = proto.Marshal(reply); err != nil {
+			c.log.Error("edge: query reply cannot be encoded", "err", err)
+			return
+		}
+	}
+	_ = m.Respond(b)
+}
+
+// validUTF8 makes a string that a client chose fit for a protobuf string
+// field, which must hold UTF-8 (or the whole message fails to encode): each
+// run of bytes that is not UTF-8 becomes U+FFFD. A valid string is returned
+// as it is, without a copy.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// validUTF8s is validUTF8 for each string; ss itself when all are valid.
+func validUTF8s(ss []string) []string {
+	for i, s := range ss {
+		if !utf8.ValidString(s) {
+			out := slices.Clone(ss)
+			for j := i; j < len(out); j++ {
+				out[j] = validUTF8(out[j])
+			}
+			return out
+		}
+	}
+	return ss
+}
+
+// validValue makes every string of a JSON-like value (maps, slices,
+// strings) UTF-8, for structpb; other values are returned as they are.
+func validValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return validUTF8(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = validValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[validUTF8(k)] = validValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// describe renders a socket for ListSockets and lifecycle events. Whatever
+// the client sent (headers, query, auth, the names it chose) may hold bytes
+// that are not UTF-8: every string goes through validUTF8.
 func (c *cluster) describe(s *socketio.Socket) *sbv1.Socket {
 	hs := s.Handshake()
 	out := &sbv1.Socket{
 		Sid:       s.ID(),
-		Namespace: s.Namespace().Name(),
-		Rooms:     s.Rooms(),
-		User:      s.User(),
+		Namespace: validUTF8(s.Namespace().Name()),
+		Rooms:     validUTF8s(s.Rooms()),
+		User:      validUTF8(s.User()),
 		EdgeId:    c.id,
 		Handshake: &sbv1.Handshake{
 			Headers:       joinHeader(hs.Header),
-			Query:         map[string]string{},
-			RemoteAddress: hs.Address,
+			Query:         make(map[string]string, len(hs.Query)),
+			RemoteAddress: validUTF8(hs.Address),
 			ConnectedAt:   timestamppb.New(hs.Time),
 			Transport:     transportEnum(s.Transport()),
 		},
 	}
 	for k, v := range hs.Query {
-		out.Handshake.Query[k] = strings.Join(v, ",")
+		addJoined(out.Handshake.Query, validUTF8(k), validUTF8(strings.Join(v, ",")), ",")
 	}
 	var auth map[string]any
-	if json.Unmarshal(hs.Auth, &auth) == nil {
+	if json.Unmarshal(hs.Auth, &auth) == nil { // JSON strings decode to UTF-8
 		if st, err := structpb.NewStruct(auth); err == nil {
 			out.Handshake.Auth = st
 		}
 	}
 	if d := s.Data(); d != nil {
-		if v, err := structpb.NewValue(d); err == nil {
+		if v, err := structpb.NewValue(validValue(d)); err == nil {
 			out.Data = v
 		}
 	}
 	return out
+}
+
+// addJoined sets m[k] to v, or appends v with sep when k is there already:
+// two names that were not UTF-8 may have become the same.
+func addJoined(m map[string]string, k, v, sep string) {
+	if old, ok := m[k]; ok {
+		v = old + sep + v
+	}
+	m[k] = v
 }
 
 func joinHeader(h http.Header) map[string]string {
@@ -611,7 +828,7 @@ func joinHeader(h http.Header) map[string]string {
 		if k == "Cookie" {
 			sep = "; "
 		}
-		out[strings.ToLower(k)] = strings.Join(v, sep)
+		addJoined(out, validUTF8(strings.ToLower(k)), validUTF8(strings.Join(v, sep)), sep)
 	}
 	return out
 }
@@ -650,9 +867,11 @@ func (c *cluster) expire() {
 			delete(c.seen, id)
 		}
 	}
-	for k, p := range c.pending {
-		if now.Sub(p.created) > pendingAckTTL || !p.ev.Socket().Connected() {
-			delete(c.pending, k)
+	for reply, p := range c.pending {
+		// A socket that disconnected took its acks along (dropAcks), but
+		// one of its events may have crossed the disconnect.
+		if now.Sub(p.created) > c.ackTTL || !p.s.Connected() {
+			c.forgetLocked(reply, p.s)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -109,18 +110,24 @@ func (c *client) onPacket(p *Packet) {
 // connect handles a CONNECT packet: namespace lookup, authentication, then
 // the socket.
 func (c *client) connect(p *Packet) {
-	ns := c.srv.lookup(p.Namespace)
-	if ns == nil {
-		c.connectError(p.Namespace, "Invalid namespace", nil)
-		return
-	}
 	c.mu.Lock()
+	joined := len(c.sockets)
 	_, dup := c.sockets[p.Namespace]
 	c.mu.Unlock()
 	if dup {
 		// A second CONNECT to a joined namespace: invalid state, closed as
 		// the reference server does.
 		c.sess.CloseWithReason(engineio.ReasonParseError)
+		return
+	}
+	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && joined >= limit {
+		// Checked before the lookup: a namespace refused so is not created.
+		c.connectError(p.Namespace, fmt.Sprintf("Too many namespaces on this connection (at most %d)", limit), nil)
+		return
+	}
+	ns := c.srv.acquire(p.Namespace)
+	if ns == nil {
+		c.connectError(p.Namespace, "Invalid namespace", nil)
 		return
 	}
 	auth := json.RawMessage(p.Data)
@@ -149,6 +156,7 @@ func (c *client) connect(p *Packet) {
 			} else {
 				c.connectError(p.Namespace, err.Error(), nil)
 			}
+			c.srv.release(ns)
 			return
 		}
 		if g != nil {
@@ -159,6 +167,7 @@ func (c *client) connect(p *Packet) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		c.srv.release(ns)
 		return
 	}
 	if c.sockets == nil {

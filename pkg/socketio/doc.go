@@ -19,5 +19,13 @@
 // OnEvent..., OnDisconnect). Hooks must not block for long: they hold up that
 // connection. Emitting never blocks.
 //
-// Lock order: Namespace.mu, then Socket.mu, then client.mu.
+// # Namespaces
+//
+// A namespace registered with Of stays for the server's life. One created
+// for a client's CONNECT (Config.AllowNamespace) counts its sockets and the
+// CONNECTs in progress under the server's lock, and is deleted (OnDelete
+// hooks run) when the count drops to zero: the names clients choose do not
+// pile up. A connection joins at most Config.MaxNamespaces at once.
+//
+// Lock order: Server.mu, then Namespace.mu, then Socket.mu, then client.mu.
 package socketio

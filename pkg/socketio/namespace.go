@@ -38,6 +38,13 @@ type Namespace struct {
 	roomDeleted  func(room string)
 	userCreated  func(user string)
 	userDeleted  func(user string)
+	onDelete     []func()
+
+	// dynamic and refs are guarded by srv.mu: a namespace created for a
+	// CONNECT (Config.AllowNamespace) counts its sockets and the CONNECTs
+	// in progress, and is deleted when the count drops to zero.
+	dynamic bool
+	refs    int
 
 	mu      sync.RWMutex
 	sockets map[string]*Socket              // guarded by mu; connected sockets by id
@@ -94,6 +101,15 @@ func (n *Namespace) OnRoom(created, deleted func(room string)) {
 func (n *Namespace) OnUser(created, deleted func(user string)) {
 	n.userCreated, n.userDeleted = created, deleted
 }
+
+// OnDelete adds a hook called once when the namespace is deleted: a
+// namespace created for a client's CONNECT (Config.AllowNamespace) goes
+// when it has no socket left and no CONNECT in progress; one registered
+// with Of never does. The hooks release what the OnNamespace hooks took for
+// it. They run with the server's namespace table locked, as OnNamespace
+// hooks do: they must not call Of, Namespace or Namespaces. A later CONNECT
+// to the same name creates a new namespace.
+func (n *Namespace) OnDelete(fn func()) { n.onDelete = append(n.onDelete, fn) }
 
 // NextAckID returns a fresh ack id, unique in the namespace.
 func (n *Namespace) NextAckID() int64 { return n.ackIDs.Add(1) }

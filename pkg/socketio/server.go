@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
@@ -30,9 +32,18 @@ type Config struct {
 	NewSocketID func() string
 	// AllowNamespace, when set, admits CONNECTs to namespaces that were not
 	// registered with Of: they are created on first use (and OnNamespace
-	// hooks run). Nil means only registered namespaces; others get
-	// CONNECT_ERROR "Invalid namespace".
+	// hooks run), and deleted (OnDelete hooks run) once they have no socket
+	// left and no CONNECT in progress, so that the names clients choose do
+	// not pile up. Nil means only registered namespaces; others get
+	// CONNECT_ERROR "Invalid namespace". A name that is not UTF-8 is always
+	// refused so.
 	AllowNamespace func(name string) bool
+	// MaxNamespaces caps the namespaces one connection is joined to at
+	// once. A CONNECT over the cap gets CONNECT_ERROR {"message": "Too many
+	// namespaces on this connection (at most N)"}, as a refused namespace
+	// does; the connection and its other sockets go on. Zero means 64;
+	// negative means no cap.
+	MaxNamespaces int
 	// Logger receives logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -43,10 +54,15 @@ type Server struct {
 	eio *engineio.Server
 	log *slog.Logger
 
+	// mu guards the namespace table, and each Namespace's dynamic and
+	// refs. Lock order: mu before Namespace.mu.
 	mu          sync.RWMutex
 	nsps        map[string]*Namespace // guarded by mu
 	onNamespace []func(*Namespace)    // guarded by mu
 }
+
+// DefaultMaxNamespaces is Config.MaxNamespaces's default.
+const DefaultMaxNamespaces = 64
 
 // OnNamespace adds a hook called for every namespace created from now on
 // (by Of, or dynamically through Config.AllowNamespace), and at once for the
@@ -74,6 +90,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.AttachmentTimeout <= 0 {
 		cfg.AttachmentTimeout = 30 * time.Second
 	}
+	if cfg.MaxNamespaces == 0 {
+		cfg.MaxNamespaces = DefaultMaxNamespaces
+	}
 	if cfg.NewSocketID == nil {
 		cfg.NewSocketID = engineio.RandomID
 	}
@@ -99,35 +118,88 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.Serve
 func (s *Server) Shutdown(ctx context.Context) error { return s.eio.Shutdown(ctx) }
 
 // Of returns the namespace with the given name, creating it. Names start
-// with "/"; one without is prefixed.
+// with "/"; one without is prefixed. A namespace registered with Of stays
+// for the server's life, even one first created for a client's CONNECT.
 func (s *Server) Of(name string) *Namespace {
 	if name == "" || name[0] != '/' {
 		name = "/" + name
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if n, ok := s.nsps[name]; ok {
-		s.mu.Unlock()
+		n.dynamic = false
 		return n
 	}
+	return s.createLocked(name, false)
+}
+
+// createLocked makes and registers a namespace, its hooks run before it is
+// visible: no socket can connect yet.
+func (s *Server) createLocked(name string, dynamic bool) *Namespace {
 	n := newNamespace(s, name)
-	hooks := append([]func(*Namespace){}, s.onNamespace...)
-	for _, fn := range hooks {
-		fn(n) // before it is visible: no socket can connect yet
+	n.dynamic = dynamic
+	for _, fn := range s.onNamespace {
+		fn(n)
 	}
 	s.nsps[name] = n
-	s.mu.Unlock()
 	return n
 }
 
-// lookup returns the namespace for a CONNECT, creating it when allowed.
-func (s *Server) lookup(name string) *Namespace {
-	if n := s.Namespace(name); n != nil {
-		return n
+// acquire returns the namespace for a CONNECT, creating it when
+// AllowNamespace admits the name, or nil. A namespace created so holds a
+// reference for the CONNECT, which release drops (on refusal, or when the
+// socket it made closes): the last one deletes it.
+func (s *Server) acquire(name string) *Namespace {
+	if !strings.HasPrefix(name, "/") || !utf8.ValidString(name) {
+		return nil
 	}
-	if s.cfg.AllowNamespace != nil && s.cfg.AllowNamespace(name) {
-		return s.Of(name)
+	s.mu.RLock()
+	n := s.nsps[name]
+	static := n != nil && !n.dynamic
+	s.mu.RUnlock()
+	if static {
+		return n // the common case: no write lock
 	}
-	return nil
+	if n == nil && (s.cfg.AllowNamespace == nil || !s.cfg.AllowNamespace(name)) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n = s.nsps[name] // created, registered or deleted meanwhile
+	if n == nil {
+		n = s.createLocked(name, true)
+	}
+	if n.dynamic {
+		n.refs++
+	}
+	return n
+}
+
+// release drops a reference acquire took; a dynamic namespace whose last
+// reference goes is deleted, and its OnDelete hooks run.
+func (s *Server) release(n *Namespace) {
+	s.mu.RLock()
+	dynamic := n.dynamic
+	s.mu.RUnlock()
+	if !dynamic {
+		return // never deleted: its references are not counted
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !n.dynamic {
+		return // registered with Of meanwhile
+	}
+	n.refs--
+	if n.refs > 0 {
+		return
+	}
+	if s.nsps[n.name] == n {
+		delete(s.nsps, n.name)
+	}
+	n.dynamic = false // deleted once
+	for _, fn := range n.onDelete {
+		fn()
+	}
 }
 
 // Namespace returns a registered namespace, or nil.

@@ -243,6 +243,7 @@ func (s *Socket) onClose(reason string, _ bool) {
 	for _, fn := range s.ns.onDisconnect {
 		fn(s, reason)
 	}
+	s.ns.srv.release(s.ns) // the reference its CONNECT took
 }
 
 // Event is an event a client emitted.
@@ -276,7 +277,21 @@ func (e *Event) AckRaw(args []byte, attachments [][]byte) error {
 	if !e.hasAck || !e.acked.CompareAndSwap(false, true) {
 		return nil
 	}
-	return e.socket.Send(EncodeAck(e.socket.ns.name, e.ackID, args, attachments))
+	return e.socket.SendAck(e.ackID, args, attachments)
+}
+
+// AckID returns the id the client asked for an ack with; it means nothing
+// when WantsAck is false. With Socket.SendAck it lets an answer that comes
+// later (from another process) be sent without keeping the Event, whose
+// arguments may be large.
+func (e *Event) AckID() int64 { return e.ackID }
+
+// SendAck answers the client's event id (Event.AckID) with a JSON array of
+// arguments and binary parts. Unlike Event.AckRaw it does not check that
+// the event asked for an ack nor that it is answered once: the caller
+// does.
+func (s *Socket) SendAck(id int64, args []byte, attachments [][]byte) error {
+	return s.Send(EncodeAck(s.ns.name, id, args, attachments))
 }
 
 func (s *Socket) onEvent(p *Packet) {
