@@ -1,6 +1,7 @@
 // Package edge wires an edge node: the HTTP server that holds Socket.IO
 // connections (package socketio) and, optionally, the demo page. It owns the
-// listener and the process-level lifecycle, not the protocols.
+// listener (and the caps on the connections it accepts, limits.go), the HTTP
+// server's timeouts and the process-level lifecycle, not the protocols.
 package edge
 
 import (
@@ -60,6 +61,33 @@ type Config struct {
 	// HeartbeatInterval is how often the edge tells control it is alive.
 	// Zero means 2s; control forgets an edge after three missed intervals.
 	HeartbeatInterval time.Duration
+	// MaxConnections caps the TCP connections the edge holds at once
+	// (HTTP, long-polling and WebSocket alike, TLS or not). A connection
+	// over the cap is accepted and closed at once, without a response, and
+	// counted (Stats.RefusedMaxConnections). Zero means the process's
+	// descriptor limit (RLIMIT_NOFILE) less a reserve for everything else
+	// the process opens (a twentieth of the limit, at least 64 and at most
+	// 1,024), or 10,000 where that limit cannot be read; negative means no
+	// cap. A cap at or above the descriptor limit is logged as a warning.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the connections one client address holds at
+	// once (IPv6 addresses count by their /64 prefix), refused and counted
+	// (Stats.RefusedPerIP) like those over MaxConnections. Zero means
+	// 1,000; negative means no cap. Behind a proxy that does not keep the
+	// client's address, every client shares the proxy's: raise it or turn
+	// it off.
+	MaxConnectionsPerIP int
+	// ReadHeaderTimeout bounds reading a request's headers, counted from
+	// the connection's first byte or the end of the previous request.
+	// Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no new request
+	// for that long after its last response. Zero means 30s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (request line included);
+	// larger ones get 431 Request Header Fields Too Large. Zero means
+	// 64 KB.
+	MaxHeaderBytes int
 	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives logs. Nil means slog.Default().
@@ -76,6 +104,8 @@ type Edge struct {
 	sio  *socketio.Server
 	http *http.Server
 	mux  *http.ServeMux
+
+	limiter *connLimiter
 
 	mu      sync.Mutex
 	ln      net.Listener // guarded by mu
@@ -108,6 +138,25 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 2 * time.Second
 	}
+	fdLimit, fdKnown := descriptorLimit()
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = fallbackMaxConnections
+		if fdKnown {
+			cfg.MaxConnections = defaultMaxConnections(fdLimit)
+		}
+	}
+	if cfg.MaxConnectionsPerIP == 0 {
+		cfg.MaxConnectionsPerIP = defaultMaxConnectionsPerIP
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -129,16 +178,37 @@ func New(cfg Config) (*Edge, error) {
 	}
 	scfg.AllowNamespace = func(name string) bool { return allowAny || allowed[name] }
 	sio := socketio.NewServer(scfg)
-	e := &Edge{cfg: cfg, log: cfg.Logger, sio: sio, mux: http.NewServeMux()}
+	e := &Edge{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		sio:     sio,
+		mux:     http.NewServeMux(),
+		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
+	}
+	if fdKnown && cfg.MaxConnections > 0 && cfg.MaxConnections >= fdLimit {
+		cfg.Logger.Warn("edge: max connections is not below the descriptor limit: past it, accept fails and new clients time out",
+			"max_connections", cfg.MaxConnections, "rlimit_nofile", fdLimit)
+	}
 	e.mux.Handle(cfg.Path, sio)
 	if cfg.Demo {
 		if err := e.mountDemo(); err != nil {
 			return nil, err
 		}
 	}
+	// Requests to the Socket.IO path carry deadlines of their own, fitted
+	// to the protocol by engineio (a long-polling GET may wait a ping
+	// interval, a POST body has PostTimeout): the server-wide read and write
+	// timeouts only bound the other requests (demo page, 404s, a body sent
+	// to them), and are long enough never to cut a long poll even so.
+	eng := sio.Engine().Config()
+	requestTimeout := cfg.ReadHeaderTimeout + eng.PingInterval + eng.PingTimeout + eng.WriteTimeout
 	e.http = &http.Server{
 		Handler:           e.mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       requestTimeout,
+		WriteTimeout:      requestTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return e, nil
@@ -271,6 +341,32 @@ func validEdgeID(id string) bool {
 	return true
 }
 
+// Stats are an edge's counters.
+type Stats struct {
+	// Connections is the TCP connections the edge holds now.
+	Connections int
+	// RefusedMaxConnections counts connections closed at accept because
+	// the edge held MaxConnections.
+	RefusedMaxConnections uint64
+	// RefusedPerIP counts connections closed at accept because their
+	// client address held MaxConnectionsPerIP.
+	RefusedPerIP uint64
+	// Engine is the Engine.IO server's counters.
+	Engine engineio.Stats
+}
+
+// Stats returns the edge's counters. It may be called at any time, from
+// any goroutine.
+func (e *Edge) Stats() Stats {
+	open, refusedMax, refusedIP := e.limiter.stats()
+	return Stats{
+		Connections:           open,
+		RefusedMaxConnections: refusedMax,
+		RefusedPerIP:          refusedIP,
+		Engine:                e.sio.Engine().Stats(),
+	}
+}
+
 // ID returns the edge id.
 func (e *Edge) ID() string { return e.cfg.EdgeID }
 
@@ -289,10 +385,13 @@ func (e *Edge) Addr() net.Addr {
 
 // Listen binds the configured address.
 func (e *Edge) Listen() error {
-	ln, err := net.Listen("tcp", e.cfg.Addr)
+	tcp, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {
 		return err // "listen tcp <addr>: <why>"
 	}
+	// Counted below TLS: a connection refused at the cap costs no
+	// handshake, and one whose handshake never ends still counts.
+	var ln net.Listener = &limitListener{Listener: tcp, l: e.limiter, log: e.log}
 	if e.cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(e.cfg.TLSCertFile, e.cfg.TLSKeyFile)
 		if err != nil {
@@ -342,7 +441,8 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	errc := make(chan error, 1)
 	go func() { errc <- e.http.Serve(ln) }()
-	e.log.Info("edge listening", "edge", e.cfg.EdgeID, "nats", e.cfg.NATSURL, "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "")
+	e.log.Info("edge listening", "edge", e.cfg.EdgeID, "nats", e.cfg.NATSURL, "addr", ln.Addr().String(), "path", e.cfg.Path, "tls", e.cfg.TLSCertFile != "",
+		"max_connections", e.cfg.MaxConnections, "max_connections_per_ip", e.cfg.MaxConnectionsPerIP)
 	var lostErr error
 	select {
 	case err := <-errc:

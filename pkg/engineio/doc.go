@@ -19,6 +19,14 @@
 // SessionHandler.OnMessage is never called concurrently for one session, and
 // always before OnClose. Session.Send may be called from any goroutine.
 //
+// # Deadlines
+//
+// Every request to the Engine.IO path sets its own read and write
+// deadlines (Server.setDeadlines), whatever the HTTP server's timeouts: a
+// long-polling GET may wait a heartbeat round, a POST body has
+// Config.PostTimeout, a polling response Config.WriteTimeout. A WebSocket
+// has none once hijacked but the writer's own, per write.
+//
 // Lock order: Server.mu before Session.mu; Session.dispatchMu before
 // Session.mu; Session.mu before Scheduler.mu.
 package engineio

@@ -32,3 +32,26 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.br = bufio.NewReaderSize(conn, wsReadBufferSize)
 	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
+
+// TCPWrapper is implemented by a net.Conn that wraps a *net.TCPConn and
+// passes its bytes through unchanged and unbuffered: a listener's
+// connection accounting, say. A WebSocket on such a connection is parked
+// on the idle poller and written (vectored) through the TCP connection
+// itself, as if it were not wrapped; it is still closed through the
+// wrapper. (A *tls.Conn is not one: it buffers and transforms.)
+type TCPWrapper interface {
+	WrappedTCPConn() *net.TCPConn
+}
+
+// tcpConnOf returns the TCP connection under conn: conn itself, or what a
+// TCPWrapper wraps.
+func tcpConnOf(conn net.Conn) (*net.TCPConn, bool) {
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		return c, true
+	case TCPWrapper:
+		tc := c.WrappedTCPConn()
+		return tc, tc != nil
+	}
+	return nil, false
+}

@@ -55,9 +55,10 @@ func (p *epoll) closeFDs() {
 	syscall.Close(p.wake[1])
 }
 
-// fdOf returns the descriptor of a plain TCP connection.
+// fdOf returns the descriptor of a plain (or plainly wrapped) TCP
+// connection.
 func fdOf(conn net.Conn) (int, bool) {
-	tc, ok := conn.(*net.TCPConn)
+	tc, ok := tcpConnOf(conn)
 	if !ok {
 		return 0, false
 	}

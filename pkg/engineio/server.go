@@ -54,8 +54,14 @@ type Config struct {
 	// WriteQueueSize bounds the packets queued for one session. A session
 	// whose queue overflows is closed as a slow consumer. Zero means 1024.
 	WriteQueueSize int
-	// WriteTimeout bounds one write to a WebSocket. Zero means 10s.
+	// WriteTimeout bounds one write to a WebSocket, and the writing of one
+	// long-polling response. Zero means 10s.
 	WriteTimeout time.Duration
+	// PostTimeout bounds the reading of one long-polling POST body (and of
+	// any body sent with another request to the Engine.IO path): a client
+	// whose body is still arriving then gets 408 Request Timeout, its
+	// connection is closed and its session ends. Zero means PingTimeout.
+	PostTimeout time.Duration
 	// NewID returns a new, unique, unguessable session id. Nil means 20
 	// random URL-safe characters.
 	NewID func() string
@@ -88,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PostTimeout <= 0 {
+		c.PostTimeout = c.PingTimeout
 	}
 	if c.NewID == nil {
 		c.NewID = RandomID
@@ -140,6 +149,7 @@ type Stats struct {
 	WebSocket     int    // of which on WebSocket
 	Opened        uint64 // sessions opened
 	SlowConsumers uint64 // sessions closed because their queue overflowed
+	PostTimeouts  uint64 // POST bodies cut because they took over PostTimeout
 }
 
 // Server is an Engine.IO server; it is an http.Handler for its path.
@@ -159,6 +169,7 @@ type Server struct {
 	wg            sync.WaitGroup // every goroutine the server starts
 	opened        atomic.Uint64
 	slowConsumers atomic.Uint64
+	postTimeouts  atomic.Uint64
 	websockets    atomic.Int64
 }
 
@@ -209,6 +220,7 @@ func (s *Server) Stats() Stats {
 		WebSocket:     int(s.websockets.Load()),
 		Opened:        s.opened.Load(),
 		SlowConsumers: s.slowConsumers.Load(),
+		PostTimeouts:  s.postTimeouts.Load(),
 	}
 }
 
@@ -269,6 +281,7 @@ var (
 	errForbidden          = &protocolError{http.StatusForbidden, 4, "Forbidden"}
 	errUnsupportedVersion = &protocolError{http.StatusBadRequest, 5, "Unsupported protocol version"}
 	errPayloadTooLarge    = &protocolError{http.StatusRequestEntityTooLarge, 3, "Payload too large"}
+	errRequestTimeout     = &protocolError{http.StatusRequestTimeout, 3, "Request timeout"}
 )
 
 func writeError(w http.ResponseWriter, e *protocolError) {
@@ -284,10 +297,11 @@ func writeError(w http.ResponseWriter, e *protocolError) {
 // ServeHTTP serves every Engine.IO request: handshakes, polling GET/POST and
 // WebSocket connections. Mount it at the configured path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.setDeadlines(w, r, q)
 	if !s.cors(w, r) {
 		return
 	}
-	q := r.URL.Query()
 	transport := q.Get("transport")
 	if !s.transport[transport] {
 		writeError(w, errUnknownTransport)
@@ -346,6 +360,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, errBadRequest)
 	}
+}
+
+// setDeadlines gives every request its own read and write deadlines,
+// fitted to the protocol whatever the HTTP server's timeouts are (net/http
+// resets them for the connection's next request when it has timeouts of
+// its own):
+//   - a long-polling GET may wait for packets as long as a heartbeat round
+//     (the next ping is at most PingInterval away, a missing pong ends the
+//     session after PingTimeout), then has WriteTimeout for its response
+//     (servePoll sets that deadline when it writes);
+//   - anything else, a POST above all, has PostTimeout to send its body,
+//     and WriteTimeout more to read the answer.
+//
+// A WebSocket handshake's deadlines go when net/http hands the connection
+// over (Hijack clears them); from then on the session's writer sets its
+// own write deadlines, and reads have none: the heartbeat finds dead
+// peers.
+func (s *Server) setDeadlines(w http.ResponseWriter, r *http.Request, q url.Values) {
+	now := time.Now()
+	read := now.Add(s.cfg.PostTimeout)
+	write := read.Add(s.cfg.WriteTimeout)
+	if r.Method == http.MethodGet && q.Get("sid") != "" && q.Get("transport") == TransportPolling {
+		read = now.Add(s.cfg.PingInterval + s.cfg.PingTimeout + s.cfg.WriteTimeout)
+		write = read
+	}
+	rc := http.NewResponseController(w)
+	// ErrNotSupported (a ResponseWriter that hides its connection) leaves
+	// the server's own timeouts in charge.
+	_ = rc.SetReadDeadline(read)
+	_ = rc.SetWriteDeadline(write)
 }
 
 // cors writes the CORS headers for an allowed origin and answers preflight
@@ -468,7 +512,9 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request) {
 	open := s.openPacket(sess.id, upgrades)
 	sess.open(s.handler)
 	sess.schedulePing()
-	writePollResponse(w, open.pollBytes())
+	if writePollResponse(w, open.pollBytes()) != nil {
+		sess.close(ReasonTransportError, false)
+	}
 }
 
 func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,12 +304,19 @@ func (s *Session) onPongTimeout() {
 
 // ---- long-polling ----
 
-func writePollResponse(w http.ResponseWriter, body []byte) {
+// writePollResponse writes a polling response and flushes it, so that a
+// failed write (the client does not read, the deadline passed) is known
+// here: the packets in body are lost then.
+func writePollResponse(w http.ResponseWriter, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body))) // flushed, it is not chunked
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return http.NewResponseController(w).Flush()
 }
 
 // servePoll answers a GET: it waits for packets and writes them as a payload.
@@ -377,14 +385,21 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	buf := getBuffer()
 	*buf = appendPayload((*buf)[:0], batch)
-	writePollResponse(w, *buf)
+	// The wait is over: the response has WriteTimeout, like a WebSocket
+	// write, and a client that does not read it loses its session rather
+	// than hold this handler.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	err := writePollResponse(w, *buf)
 	putBuffer(buf)
 
 	s.mu.Lock()
 	s.polling = false
 	s.mu.Unlock()
-	if finish {
+	switch {
+	case finish:
 		s.teardown()
+	case err != nil:
+		s.close(ReasonTransportError, false)
 	}
 }
 
@@ -425,6 +440,17 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 	*buf = body
 	if err == errTooLarge {
 		writeError(w, errPayloadTooLarge)
+		s.close(ReasonTransportError, false)
+		return
+	}
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		// The body took longer than PostTimeout (setDeadlines): a client
+		// trickling it holds a connection, a goroutine and a buffer for
+		// nothing. The connection is closed after the answer: the rest of
+		// the body is still on the wire.
+		s.srv.postTimeouts.Add(1)
+		w.Header().Set("Connection", "close")
+		writeError(w, errRequestTimeout)
 		s.close(ReasonTransportError, false)
 		return
 	}
@@ -526,8 +552,13 @@ func (s *Session) armWriteDeadline(nc net.Conn) {
 // writeLoop writes queued frames, many per system call, until the queue is
 // empty; then the goroutine ends. It owns writes to conn.
 func (s *Session) writeLoop(conn *websocket.Conn) {
-	nc := conn.NetConn()
-	_, vectored := nc.(*net.TCPConn)
+	var nc net.Conn = conn.NetConn()
+	// Writes (and their deadlines) go to the TCP connection itself, under
+	// any accounting wrapper, so that net.Buffers uses writev.
+	tc, vectored := tcpConnOf(nc)
+	if vectored {
+		nc = tc
+	}
 	var bufs *net.Buffers // from iovecPool, only while batches have several frames
 	defer func() {
 		if bufs != nil {
