@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -550,4 +552,49 @@ func TestClientWebSocketClose(t *testing.T) {
 		t.Errorf("connection ended with %v, want the server's close frame (1000)", err)
 	}
 	e.waitGone(t, sid)
+}
+
+// TestNextGetRightAfterResponse: a client may send its next GET as soon as
+// it has read a response, on another connection, before the server's
+// handler for the previous GET has returned. That GET is served, not
+// refused as a second GET at once (400, which ended the session: seen as
+// "xhr poll error" by socket.io-client under load).
+func TestNextGetRightAfterResponse(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	sid := e.handshake(t)
+	// Two clients, so that consecutive GETs go on different connections, as
+	// a browser's or Node's may.
+	clients := []*http.Client{{Transport: &http.Transport{}}, {Transport: &http.Transport{}}}
+	for _, c := range clients {
+		defer c.CloseIdleConnections()
+	}
+	get := func(c *http.Client) <-chan response {
+		ch := make(chan response, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, e.base+"?"+sidQuery(sid), nil)
+			res, err := c.Do(req)
+			if err != nil {
+				ch <- response{err: err}
+				return
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			ch <- response{status: res.StatusCode, body: string(b), err: err}
+		}()
+		return ch
+	}
+	pending := get(clients[0])
+	e.waitGetWaiting(t, sid)
+	for i := range 300 {
+		msg := fmt.Sprintf("4m%d", i)
+		if res := e.post(t, sid, msg); res.status != http.StatusOK {
+			t.Fatalf("POST %d: %d %s", i, res.status, res.body)
+		}
+		res := await(t, pending)
+		pending = get(clients[(i+1)%2]) // at once, on the other connection
+		if res.status != http.StatusOK || res.body != msg {
+			t.Fatalf("GET %d: %d %q, want 200 %q", i, res.status, res.body, msg)
+		}
+		e.waitGetWaiting(t, sid)
+	}
 }

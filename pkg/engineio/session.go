@@ -381,6 +381,10 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		batch = s.queue
 		s.queue = nil
 	}
+	// No longer waiting: the client may send its next GET as soon as it has
+	// this response, which writePollResponse flushes before this handler
+	// returns; that GET must not find the session still polling.
+	s.polling = false
 	s.mu.Unlock()
 
 	buf := getBuffer()
@@ -391,10 +395,6 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	err := writePollResponse(w, *buf)
 	putBuffer(buf)
-
-	s.mu.Lock()
-	s.polling = false
-	s.mu.Unlock()
 	switch {
 	case finish:
 		s.teardown()
