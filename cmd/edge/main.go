@@ -71,6 +71,16 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.StringVar(&cfg.EdgeID, "edge-id", "", "edge id: 8 lowercase letters or digits, unique in the cluster; empty picks a random one")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 2*time.Second, "heartbeat interval")
+	fs.IntVar(&cfg.MaxConnections, "max-conns", 0, "TCP connections held at once; the excess is closed at accept; 0: the descriptor limit less a reserve; -1: no cap")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-conns-per-ip", 1000, "connections one client address (IPv6: its /64) holds at once; -1: no cap (behind a proxy that hides client addresses)")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "bound on reading a request's headers")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "close a keep-alive connection idle that long")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request headers, bytes (431 over it)")
+	fs.DurationVar(&cfg.Engine.PostTimeout, "post-timeout", 0, "bound on reading a polling POST body (408 over it); 0: the ping timeout")
+	fs.DurationVar(&cfg.Engine.WriteTimeout, "write-timeout", 10*time.Second, "bound on one write to a client (WebSocket frames, poll responses)")
+	fs.IntVar(&cfg.MaxNamespaces, "max-namespaces", 64, "namespaces one connection may be joined to at once (CONNECT_ERROR over it); -1: no cap")
+	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", 100, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
+	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(os.Stdout) // --help
@@ -129,6 +139,26 @@ fails, 2 for a bad flag or variable.
 			return edge.CheckEdgeID(cfg.EdgeID)
 		},
 		"heartbeat": func() error { return envflag.Positive(cfg.HeartbeatInterval) },
+		"max-conns": func() error {
+			if cfg.MaxConnections == 0 {
+				return nil
+			}
+			return envflag.PositiveOrOff(cfg.MaxConnections)
+		},
+		"max-conns-per-ip":    func() error { return envflag.PositiveOrOff(cfg.MaxConnectionsPerIP) },
+		"read-header-timeout": func() error { return envflag.Positive(cfg.ReadHeaderTimeout) },
+		"idle-timeout":        func() error { return envflag.Positive(cfg.IdleTimeout) },
+		"max-header-bytes":    func() error { return envflag.Positive(cfg.MaxHeaderBytes) },
+		"post-timeout": func() error {
+			if cfg.Engine.PostTimeout == 0 {
+				return nil
+			}
+			return envflag.Positive(cfg.Engine.PostTimeout)
+		},
+		"write-timeout":    func() error { return envflag.Positive(cfg.Engine.WriteTimeout) },
+		"max-namespaces":   func() error { return envflag.PositiveOrOff(cfg.MaxNamespaces) },
+		"max-pending-acks": func() error { return envflag.PositiveOrOff(cfg.MaxPendingAcks) },
+		"pending-ack-ttl":  func() error { return envflag.Positive(cfg.PendingAckTTL) },
 		"debug-addr": func() error {
 			if debugAddr == "" {
 				return nil

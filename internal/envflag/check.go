@@ -19,6 +19,14 @@ func Positive[T time.Duration | int](v T) error {
 	return nil
 }
 
+// PositiveOrOff is Positive for a cap that -1 turns off.
+func PositiveOrOff(v int) error {
+	if v <= 0 && v != -1 {
+		return errors.New("must be greater than 0, or -1 for no cap")
+	}
+	return nil
+}
+
 // HostPort checks a listen address: host:port, the host an IP address, a
 // host name or empty (every interface), the port a number from 0 to 65535
 // (0: any free port).

@@ -161,12 +161,21 @@ const (
 	DefaultPendingAckTTL = 10 * time.Minute
 )
 
-// ackLimits returns the limits on client acks (entries per socket, 0 for no
-// cap; TTL). Config does not carry them yet (pkg/edge/edge.go belongs to
-// another change): once it has MaxPendingAcks and PendingAckTTL, this reads
-// them, zero meaning the defaults and a negative MaxPendingAcks no cap.
-func ackLimits(Config) (maxPerSocket int, ttl time.Duration) {
-	return DefaultMaxPendingAcks, DefaultPendingAckTTL
+// ackLimits returns the limits on client acks from cfg (entries per
+// socket, 0 for no cap; TTL): zero means the defaults, a negative
+// MaxPendingAcks no cap.
+func ackLimits(cfg Config) (maxPerSocket int, ttl time.Duration) {
+	maxPerSocket, ttl = cfg.MaxPendingAcks, cfg.PendingAckTTL
+	switch {
+	case maxPerSocket == 0:
+		maxPerSocket = DefaultMaxPendingAcks
+	case maxPerSocket < 0:
+		maxPerSocket = 0
+	}
+	if ttl <= 0 {
+		ttl = DefaultPendingAckTTL
+	}
+	return maxPerSocket, ttl
 }
 
 // stopGrace is how long before the edge starts to stop a lost NATS

@@ -88,6 +88,18 @@ type Config struct {
 	// larger ones get 431 Request Header Fields Too Large. Zero means
 	// 64 KB.
 	MaxHeaderBytes int
+	// MaxNamespaces caps the namespaces one connection is joined to at
+	// once; a CONNECT over it gets CONNECT_ERROR "Too many namespaces on
+	// this connection (at most N)". Zero means 64; negative, no cap.
+	MaxNamespaces int
+	// MaxPendingAcks caps a socket's events waiting for a service's ack;
+	// over it the event is refused (not published, counted in
+	// ClusterStats().AcksRefused) and the client's own ack timeout fires.
+	// Zero means 100; negative, no cap.
+	MaxPendingAcks int
+	// PendingAckTTL is how long an event waits for a service's ack. Zero
+	// means 10m.
+	PendingAckTTL time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives logs. Nil means slog.Default().
@@ -163,6 +175,7 @@ func New(cfg Config) (*Edge, error) {
 	scfg := socketio.Config{
 		Engine:         cfg.Engine,
 		ConnectTimeout: cfg.ConnectTimeout,
+		MaxNamespaces:  cfg.MaxNamespaces,
 		Logger:         cfg.Logger,
 		NewSocketID: func() string {
 			return cfg.EdgeID + engineio.RandomID()[:12]

@@ -148,12 +148,12 @@ func heapAfterGC() uint64 {
 // events of 600 KB, for the 10-minute ack TTL.
 func TestPendingAcksBounded(t *testing.T) {
 	const (
-		maxPending = 100 // the default
+		maxPending = 30 // Config.MaxPendingAcks (100 by default)
 		extra      = 20
 		size       = 200_000
 	)
 	ns := holdNATS(t)
-	te := startEdge(t, edge.Config{NATSURL: ns.ClientURL()}, nil)
+	te := startEdge(t, edge.Config{NATSURL: ns.ClientURL(), MaxPendingAcks: maxPending}, nil)
 	subj, err := bus.NewSubjects("")
 	if err != nil {
 		t.Fatal(err)
@@ -228,16 +228,16 @@ func TestPendingAcksBounded(t *testing.T) {
 	eventually(t, "the closed socket's acks to go", func() bool { return te.ClusterStats().AcksPending == 0 })
 }
 
-// TestNamespacesPerConnection: one connection may join at most 64
-// namespaces at once (the default); the next CONNECT gets CONNECT_ERROR and
+// TestNamespacesPerConnection: one connection may join at most MaxNamespaces
+// namespaces at once (64 by default); the next CONNECT gets CONNECT_ERROR and
 // the connection goes on. A namespace the edge created for a client (any
 // name is admitted by default) goes away with its last socket, and with it
 // the edge's NATS subscription for it; a configured one stays. One
 // WebSocket that joined 10,000 namespaces once left 30 MB behind.
 func TestNamespacesPerConnection(t *testing.T) {
-	const maxNamespaces = 64 // the default
+	const maxNamespaces = 10 // Config.MaxNamespaces (64 by default)
 	ns := holdNATS(t)
-	te := startEdge(t, edge.Config{NATSURL: ns.ClientURL(), Namespaces: []string{"/", "/kept", "*"}}, nil)
+	te := startEdge(t, edge.Config{NATSURL: ns.ClientURL(), Namespaces: []string{"/", "/kept", "*"}, MaxNamespaces: maxNamespaces}, nil)
 	sio := te.SocketIO()
 	c := dialSIO(t, te) // served once the edge has joined the bus
 	c.connect("/")
