@@ -150,13 +150,15 @@ func (c *client) connect(p *Packet) {
 	if ns.authenticate != nil {
 		g, err := ns.authenticate(hs)
 		if err != nil {
+			// Released first: a namespace made for this CONNECT is gone
+			// before the client can see the refusal.
+			c.srv.release(ns)
 			var ce *ConnectError
 			if errors.As(err, &ce) {
 				c.connectError(p.Namespace, ce.Message, ce.Data)
 			} else {
 				c.connectError(p.Namespace, err.Error(), nil)
 			}
-			c.srv.release(ns)
 			return
 		}
 		if g != nil {

@@ -71,13 +71,11 @@ const DefaultMaxNamespaces = 64
 // Namespace or Namespaces.
 func (s *Server) OnNamespace(fn func(*Namespace)) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.onNamespace = append(s.onNamespace, fn)
-	existing := make([]*Namespace, 0, len(s.nsps))
+	// Under the lock, as for a namespace created later: one created for
+	// clients cannot be deleted meanwhile, with the hook's OnDelete unset.
 	for _, n := range s.nsps {
-		existing = append(existing, n)
-	}
-	s.mu.Unlock()
-	for _, n := range existing {
 		fn(n)
 	}
 }
