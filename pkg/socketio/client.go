@@ -107,6 +107,16 @@ func (c *client) onPacket(p *Packet) {
 	}
 }
 
+// MaxNamespaceLen bounds a namespace's name in bytes, as control bounds the
+// names callers give it: a longer one gets CONNECT_ERROR "Invalid
+// namespace", like a namespace that is not admitted.
+const MaxNamespaceLen = 256
+
+// MaxAuthBytes bounds a CONNECT's auth payload (socket.io-client's `auth`,
+// kept with the socket for its life): a larger one gets CONNECT_ERROR "Auth
+// payload too large (at most N bytes)". A JWT of a few KB fits.
+const MaxAuthBytes = 16 << 10
+
 // connect handles a CONNECT packet: namespace lookup, authentication, then
 // the socket.
 func (c *client) connect(p *Packet) {
@@ -123,6 +133,16 @@ func (c *client) connect(p *Packet) {
 	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && joined >= limit {
 		// Checked before the lookup: a namespace refused so is not created.
 		c.connectError(p.Namespace, fmt.Sprintf("Too many namespaces on this connection (at most %d)", limit), nil)
+		return
+	}
+	if len(p.Namespace) > MaxNamespaceLen {
+		c.connectError(p.Namespace, "Invalid namespace", nil)
+		return
+	}
+	if len(p.Data) > MaxAuthBytes {
+		// Kept with the socket for its life, 64 times over a connection:
+		// refused before the namespace is looked up or made.
+		c.connectError(p.Namespace, fmt.Sprintf("Auth payload too large (at most %d bytes)", MaxAuthBytes), nil)
 		return
 	}
 	ns := c.srv.acquire(p.Namespace)

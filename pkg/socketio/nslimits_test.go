@@ -226,3 +226,24 @@ func TestNamespaceNotUTF8Refused(t *testing.T) {
 	}
 	c.connect("/a", "")
 }
+
+// TestConnectBounded: a namespace name over MaxNamespaceLen, or an auth
+// payload over MaxAuthBytes, gets CONNECT_ERROR and creates nothing, so
+// that no connection holds 64 namespaces' worth of megabyte names or
+// payloads; at the limits the CONNECT succeeds.
+func TestConnectBounded(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, socketio.Config{AllowNamespace: anyNamespace}, nil)
+	c := ts.dial(t)
+	long := "/" + strings.Repeat("n", socketio.MaxNamespaceLen)
+	c.send("40" + long + ",")
+	c.expect("44" + long + `,{"message":"Invalid namespace"}`)
+	auth := `{"token":"` + strings.Repeat("x", socketio.MaxAuthBytes) + `"}`
+	c.send("40/big," + auth)
+	c.expect(fmt.Sprintf(`44/big,{"message":"Auth payload too large (at most %d bytes)"}`, socketio.MaxAuthBytes))
+	if n := len(ts.Namespaces()); n != 1 {
+		t.Errorf("%d namespaces, want / alone", n)
+	}
+	c.connect(long[:socketio.MaxNamespaceLen], "")
+	c.connect("/big", `{"token":"`+strings.Repeat("x", socketio.MaxAuthBytes-len(`{"token":""}`))+`"}`)
+}
