@@ -39,6 +39,8 @@ import (
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
+	"github.com/switchboard-rt/switchboard/internal/testfeed"
+	"github.com/switchboard-rt/switchboard/internal/testlog"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -56,132 +58,12 @@ const waitTimeout = 5 * time.Second
 // scatter-gather call waits for an edge that does not answer.
 const gatherTimeout = 700 * time.Millisecond
 
-// ---- logging ----
-
-// testLogger logs warnings and errors into the test's output while it runs
-// and drops what late goroutines (NATS callbacks after Close) log once the
-// test has ended.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(w.close) // registered first: runs after every other cleanup
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct {
-	mu sync.Mutex
-	w  io.Writer // guarded by mu; nil once the test ended
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w == nil {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	w.w = nil
-	w.mu.Unlock()
-}
-
 // ---- feeds: things that arrive over time ----
 
-// feed collects values that arrive over time and lets a test wait for them.
-type feed[T any] struct {
-	mu    sync.Mutex
-	items []T           // guarded by mu
-	grew  chan struct{} // guarded by mu; closed and replaced on every add
-	err   error         // guarded by mu; why the feed ended, nil while it runs
-}
+// feed is testfeed.Feed; newFeed's waits are bounded by waitTimeout.
+type feed[T any] = testfeed.Feed[T]
 
-func newFeed[T any]() *feed[T] { return &feed[T]{grew: make(chan struct{})} }
-
-func (f *feed[T]) add(v T) {
-	f.mu.Lock()
-	f.items = append(f.items, v)
-	close(f.grew)
-	f.grew = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func (f *feed[T]) end(err error) {
-	f.mu.Lock()
-	f.err = err
-	close(f.grew)
-	f.grew = make(chan struct{})
-	f.mu.Unlock()
-}
-
-// matching returns the values that satisfy pred so far.
-func (f *feed[T]) matching(pred func(T) bool) []T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []T
-	for _, v := range f.items {
-		if pred(v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// waitN waits until n values satisfy pred and returns them.
-func (f *feed[T]) waitN(t *testing.T, what string, n int, pred func(T) bool) []T {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		var got []T
-		for _, v := range f.items {
-			if pred(v) {
-				got = append(got, v)
-			}
-		}
-		grew, err := f.grew, f.err
-		f.mu.Unlock()
-		if len(got) >= n {
-			return got
-		}
-		if err != nil {
-			t.Fatalf("waiting for %s: the feed ended: %v", what, err)
-		}
-		select {
-		case <-grew:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s (%d of %d)", what, len(got), n)
-		}
-	}
-}
-
-// ended waits until the feed ends and returns why.
-func (f *feed[T]) ended(t *testing.T, what string) error {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		grew, err := f.grew, f.err
-		f.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		select {
-		case <-grew:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-// wait waits for the first value that satisfies pred.
-func (f *feed[T]) wait(t *testing.T, what string, pred func(T) bool) T {
-	t.Helper()
-	return f.waitN(t, what, 1, pred)[0]
-}
+func newFeed[T any]() *feed[T] { return testfeed.New[T](waitTimeout) }
 
 // eventually polls cond, for state that offers nothing to wait on.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -282,7 +164,7 @@ func startControl(t *testing.T, cfg control.Config) *testControl {
 
 func startCluster(t *testing.T, o options) *fixture {
 	t.Helper()
-	f := &fixture{t: t, log: testLogger(t)}
+	f := &fixture{t: t, log: testlog.New(t)}
 	tc := startControl(t, control.Config{
 		NATSURL:          o.natsURL,
 		EmbeddedNATSAddr: "127.0.0.1:0",
@@ -425,10 +307,10 @@ func subscribe(t *testing.T, api sbv1.ControlClient, req *sbv1.SubscribeRequest)
 		for {
 			r, err := st.Recv()
 			if err != nil {
-				fd.end(err)
+				fd.End(err)
 				return
 			}
-			fd.add(r)
+			fd.Add(r)
 		}
 	}()
 	t.Cleanup(func() {
@@ -515,10 +397,10 @@ func (f *fixture) clients() *nodeClients {
 				l = line{Ev: "error", Message: fmt.Sprintf("bad line %q: %v", sc.Text(), err)}
 			}
 			l.raw = sc.Text()
-			n.lines.add(l)
+			n.lines.Add(l)
 		}
 		err := cmd.Wait()
-		n.lines.end(fmt.Errorf("node exited: %v", err))
+		n.lines.End(fmt.Errorf("node exited: %v", err))
 		done <- err
 	}()
 	t.Cleanup(func() {
@@ -529,18 +411,18 @@ func (f *fixture) clients() *nodeClients {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-		for _, l := range n.lines.matching(func(l line) bool { return l.Ev == "error" }) {
+		for _, l := range n.lines.Matching(func(l line) bool { return l.Ev == "error" }) {
 			t.Errorf("client %d error: %s", l.C, l.Message)
 		}
 		if t.Failed() {
 			var b strings.Builder
-			for _, l := range n.lines.matching(func(line) bool { return true }) {
+			for _, l := range n.lines.Matching(func(line) bool { return true }) {
 				fmt.Fprintln(&b, l.raw)
 			}
 			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), stderr.String())
 		}
 	})
-	n.lines.wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
+	n.lines.Wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
 	f.node = n
 	return n
 }
@@ -595,13 +477,13 @@ func (n *nodeClients) connect(c int, d dial) *client {
 		cmd["url"], cmd["transports"], cmd["query"] = url, d.transports, d.query
 	}
 	n.send(cmd)
-	l := n.lines.wait(t, fmt.Sprintf("client %d to connect", c), func(l line) bool {
+	l := n.lines.Wait(t, fmt.Sprintf("client %d to connect", c), func(l line) bool {
 		return l.C == c && (l.Ev == "connect" || l.Ev == "connect_error")
 	})
 	if l.Ev == "connect_error" {
 		t.Fatalf("client %d: connect_error %q", c, l.Message)
 	}
-	n.f.life.wait(t, fmt.Sprintf("control to see client %d connect", c), connectedSID(l.SID))
+	n.f.life.Wait(t, fmt.Sprintf("control to see client %d connect", c), connectedSID(l.SID))
 	cl := &client{c: c, sid: l.SID, ns: ns, auth: d.auth}
 	if d.share != nil {
 		cl.edgeID = d.share.edgeID
@@ -627,7 +509,7 @@ func (n *nodeClients) emit(c int, event string, ack int, args ...any) {
 // the reason; c no longer counts as connected.
 func (n *nodeClients) disconnected(c int) string {
 	n.f.t.Helper()
-	l := n.lines.wait(n.f.t, fmt.Sprintf("client %d to disconnect", c), func(l line) bool {
+	l := n.lines.Wait(n.f.t, fmt.Sprintf("client %d to disconnect", c), func(l line) bool {
 		return l.C == c && l.Ev == "disconnect"
 	})
 	n.mu.Lock()
@@ -645,7 +527,7 @@ func (n *nodeClients) connected() []*client {
 // events returns the events named event that each client received.
 func (n *nodeClients) events(event string) map[int][]line {
 	out := map[int][]line{}
-	for _, l := range n.lines.matching(func(l line) bool { return l.Ev == "event" && l.Event == event }) {
+	for _, l := range n.lines.Matching(func(l line) bool { return l.Ev == "event" && l.Event == event }) {
 		out[l.C] = append(out[l.C], l)
 	}
 	return out
@@ -672,7 +554,7 @@ func (f *fixture) fence() {
 		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Namespace: ns}, Event: "fence", Args: values(t, k)})
 	}
 	for _, c := range clients {
-		n.lines.wait(t, fmt.Sprintf("client %d to get fence %d", c.c, k), func(l line) bool {
+		n.lines.Wait(t, fmt.Sprintf("client %d to get fence %d", c.c, k), func(l line) bool {
 			return l.C == c.c && l.Ev == "event" && l.Event == "fence" && string(l.Args) == fmt.Sprintf("[%d]", k)
 		})
 	}
@@ -1114,7 +996,7 @@ func TestDisconnect(t *testing.T) {
 	if reason := n.disconnected(c0.c); reason != "io server disconnect" {
 		t.Errorf("client 0 disconnect reason %q, want \"io server disconnect\"", reason)
 	}
-	ev := f.life.wait(t, "client 0's disconnect", disconnectedSID(c0.sid)).GetDisconnected()
+	ev := f.life.Wait(t, "client 0's disconnect", disconnectedSID(c0.sid)).GetDisconnected()
 	if ev.Reason != "server namespace disconnect" || ev.EdgeId != c0.edgeID || ev.Namespace != "/" {
 		t.Errorf("disconnected = %v", ev)
 	}
@@ -1132,8 +1014,8 @@ func TestDisconnect(t *testing.T) {
 	if reason := n.disconnected(c2chat.c); reason != "io server disconnect" && reason != "transport close" {
 		t.Errorf("client 3 (/chat on the closed connection) disconnect reason %q", reason)
 	}
-	f.life.wait(t, "client 2's disconnect", disconnectedSID(c2.sid))
-	f.life.wait(t, "client 3's disconnect", disconnectedSID(c2chat.sid))
+	f.life.Wait(t, "client 2's disconnect", disconnectedSID(c2.sid))
+	f.life.Wait(t, "client 3's disconnect", disconnectedSID(c2chat.sid))
 
 	if got := listedSIDs(f.listSockets(nil)); !slices.Equal(got, sids(c4)) {
 		t.Errorf("ListSockets / = %v, want %v", got, sids(c4))
@@ -1266,14 +1148,14 @@ func TestSubscribe(t *testing.T) {
 	}
 
 	c0 := n.connect(0, dial{edge: 1, auth: map[string]any{"user": "alice", "token": "t0"}})
-	conn := all.wait(t, "client 0's connect", connectedSID(c0.sid)).GetConnected().GetSocket()
+	conn := all.Wait(t, "client 0's connect", connectedSID(c0.sid)).GetConnected().GetSocket()
 	if conn.EdgeId != c0.edgeID || conn.User != "alice" || conn.Namespace != "/" || conn.GetHandshake().GetAuth().AsMap()["token"] != "t0" {
 		t.Errorf("connected = %v", conn)
 	}
 
 	event := func(fd *feed[*sbv1.SubscribeResponse], name string) *sbv1.ClientEvent {
 		t.Helper()
-		return fd.wait(t, "client event "+name, func(r *sbv1.SubscribeResponse) bool {
+		return fd.Wait(t, "client event "+name, func(r *sbv1.SubscribeResponse) bool {
 			return r.GetClientEvent().GetEvent() == name
 		}).GetClientEvent()
 	}
@@ -1290,7 +1172,7 @@ func TestSubscribe(t *testing.T) {
 	event(all, "other")
 	event(chatOnly, "chat")
 	event(twice, "chat")
-	if got := chatOnly.matching(func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() != "chat" }); len(got) != 0 {
+	if got := chatOnly.Matching(func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() != "chat" }); len(got) != 0 {
 		t.Errorf("the chat-only stream got %v", got)
 	}
 	if rev := event(raw, "chat"); len(rev.Args) != 0 {
@@ -1315,21 +1197,21 @@ func TestSubscribe(t *testing.T) {
 	if _, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask.AckToken, Args: values(t, "answer", map[string]any{"ok": true})}); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
-	got := n.lines.wait(t, "client 0's ack callback", func(l line) bool { return l.Ev == "ack" && l.C == 0 && l.ID == 7 })
+	got := n.lines.Wait(t, "client 0's ack callback", func(l line) bool { return l.Ev == "ack" && l.C == 0 && l.ID == 7 })
 	jsonEqual(t, "ack callback args", got.Args, `["answer",{"ok":true}]`)
 	_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask.AckToken, Args: values(t, "again")})
 	wantCode(t, "Ack with a used token", err, codes.NotFound, "")
 
 	// An ack with binary and raw JSON args.
 	n.emit(c0.c, "ask", 8, 2)
-	ask2 := all.wait(t, "the second ask", func(r *sbv1.SubscribeResponse) bool {
+	ask2 := all.Wait(t, "the second ask", func(r *sbv1.SubscribeResponse) bool {
 		ce := r.GetClientEvent()
 		return ce.GetEvent() == "ask" && ce.GetAckToken() != ask.AckToken
 	}).GetClientEvent()
 	if _, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask2.AckToken, ArgsJson: []byte(`["bin",{"_placeholder":true,"num":0}]`), Binary: [][]byte{{9}}}); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
-	got = n.lines.wait(t, "client 0's second ack callback", func(l line) bool { return l.Ev == "ack" && l.C == 0 && l.ID == 8 })
+	got = n.lines.Wait(t, "client 0's second ack callback", func(l line) bool { return l.Ev == "ack" && l.C == 0 && l.ID == 8 })
 	jsonEqual(t, "second ack callback args", got.Args, `["bin",{"$bin":"CQ=="}]`)
 
 	// Unknown and malformed tokens.
@@ -1353,14 +1235,14 @@ func TestSubscribe(t *testing.T) {
 	for i := range jobs {
 		n.emit(c0.c, "job", -1, i)
 	}
-	all.waitN(t, "every job on the plain stream", jobs, func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() == "job" })
+	all.WaitN(t, "every job on the plain stream", jobs, func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() == "job" })
 	counts := map[string]int{}
 	isJob := func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() == "job" }
 	eventually(t, "the workers to get every job", func() bool {
-		return len(workers[0].matching(isJob))+len(workers[1].matching(isJob)) >= jobs
+		return len(workers[0].Matching(isJob))+len(workers[1].Matching(isJob)) >= jobs
 	})
 	for _, w := range workers {
-		for _, r := range w.matching(isJob) {
+		for _, r := range w.Matching(isJob) {
 			counts[valuesJSON(t, r.GetClientEvent().Args)]++
 		}
 	}
@@ -1373,7 +1255,7 @@ func TestSubscribe(t *testing.T) {
 	// A client the connect hook refuses gets CONNECT_ERROR; no connect is
 	// streamed for it.
 	n.send(map[string]any{"op": "connect", "c": 1, "url": f.edges[1].url, "auth": map[string]any{"deny": "not you"}})
-	refused := n.lines.wait(t, "client 1 to be refused", func(l line) bool {
+	refused := n.lines.Wait(t, "client 1 to be refused", func(l line) bool {
 		return l.C == 1 && (l.Ev == "connect" || l.Ev == "connect_error")
 	})
 	if refused.Ev != "connect_error" || refused.Message != "not you" {
@@ -1386,7 +1268,7 @@ func TestSubscribe(t *testing.T) {
 	last := event(all, "last-ask")
 	n.send(map[string]any{"op": "disconnect", "c": c0.c})
 	n.disconnected(c0.c)
-	dis := all.wait(t, "client 0's disconnect", disconnectedSID(c0.sid)).GetDisconnected()
+	dis := all.Wait(t, "client 0's disconnect", disconnectedSID(c0.sid)).GetDisconnected()
 	if dis.Reason != "client namespace disconnect" || dis.EdgeId != c0.edgeID || dis.User != "alice" || dis.Namespace != "/" {
 		t.Errorf("disconnected = %v", dis)
 	}
@@ -1398,15 +1280,15 @@ func TestSubscribe(t *testing.T) {
 
 	// Nothing reached the /other stream; the stream that named "/" and
 	// "chat" twice got each chat event once.
-	if got := other.matching(func(*sbv1.SubscribeResponse) bool { return true }); len(got) != 0 {
+	if got := other.Matching(func(*sbv1.SubscribeResponse) bool { return true }); len(got) != 0 {
 		t.Errorf("the /other stream got %v", got)
 	}
-	if got := all.matching(func(r *sbv1.SubscribeResponse) bool { return r.GetConnected() != nil }); len(got) != 1 {
+	if got := all.Matching(func(r *sbv1.SubscribeResponse) bool { return r.GetConnected() != nil }); len(got) != 1 {
 		t.Errorf("connects streamed: %v, want client 0's alone", got)
 	}
-	twice.wait(t, "client 0's disconnect on the stream with repeated filters", disconnectedSID(c0.sid))
+	twice.Wait(t, "client 0's disconnect on the stream with repeated filters", disconnectedSID(c0.sid))
 	var kinds []string
-	for _, r := range twice.matching(func(*sbv1.SubscribeResponse) bool { return true }) {
+	for _, r := range twice.Matching(func(*sbv1.SubscribeResponse) bool { return true }) {
 		switch {
 		case r.GetClientEvent() != nil:
 			kinds = append(kinds, r.GetClientEvent().Event)
@@ -1449,7 +1331,7 @@ func TestEdgeStops(t *testing.T) {
 		t.Errorf("client 3 disconnect reason %q, want \"transport close\" or \"transport error\"", reason)
 	}
 	for _, c := range []*client{c2, c3} {
-		if ev := f.life.wait(t, "the disconnect", disconnectedSID(c.sid)).GetDisconnected(); ev.Reason != "server shutting down" {
+		if ev := f.life.Wait(t, "the disconnect", disconnectedSID(c.sid)).GetDisconnected(); ev.Reason != "server shutting down" {
 			t.Errorf("client %d disconnected with %q, want \"server shutting down\"", c.c, ev.Reason)
 		}
 	}
@@ -1525,7 +1407,7 @@ func TestEdgeCrash(t *testing.T) {
 		resp, err := f.api.EmitWithAck(context.Background(), &sbv1.EmitWithAckRequest{Event: "ask", Timeout: durationpb.New(time.Second)})
 		acked <- ackResult{resp, err}
 	}()
-	n.lines.waitN(t, "every client to get the ask", 5, func(l line) bool { return l.Ev == "event" && l.Event == "ask" })
+	n.lines.WaitN(t, "every client to get the ask", 5, func(l line) bool { return l.Ev == "event" && l.Event == "ask" })
 
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("kill the edge: %v", err)
@@ -1605,7 +1487,7 @@ func TestTwoControls(t *testing.T) {
 	}
 	// The fence goes through the first control, on another NATS connection
 	// that does not order it after this emit: wait for the emit first.
-	n.lines.waitN(t, "both clients to get via-b", 2, func(l line) bool { return l.Ev == "event" && l.Event == "via-b" })
+	n.lines.WaitN(t, "both clients to get via-b", 2, func(l line) bool { return l.Ev == "event" && l.Event == "via-b" })
 	f.received("via-b", `[]`, c0, c1)
 
 	isJob := func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() == "job" }
@@ -1618,13 +1500,13 @@ func TestTwoControls(t *testing.T) {
 	for i := range jobs {
 		n.emit(i%2, "job", -1, i)
 	}
-	plain.waitN(t, "every job on a plain stream", jobs, isJob)
+	plain.WaitN(t, "every job on a plain stream", jobs, isJob)
 	eventually(t, "the workers to get every job", func() bool {
-		return len(workers[0].matching(isJob))+len(workers[1].matching(isJob)) >= jobs
+		return len(workers[0].Matching(isJob))+len(workers[1].Matching(isJob)) >= jobs
 	})
 	counts := map[string]int{}
 	for _, w := range workers {
-		for _, r := range w.matching(isJob) {
+		for _, r := range w.Matching(isJob) {
 			counts[valuesJSON(t, r.GetClientEvent().Args)]++
 		}
 	}
@@ -1637,10 +1519,10 @@ func TestTwoControls(t *testing.T) {
 	// Shutting the second control down ends its streams with Unavailable;
 	// the first one goes on.
 	b.stop()
-	wantCode(t, "a stream of the stopped control", workers[1].ended(t, "the stream to end"), codes.Unavailable, "shutting down")
-	wantCode(t, "a plain stream of the stopped control", plain.ended(t, "the stream to end"), codes.Unavailable, "shutting down")
+	wantCode(t, "a stream of the stopped control", workers[1].Ended(t, "the stream to end"), codes.Unavailable, "shutting down")
+	wantCode(t, "a plain stream of the stopped control", plain.Ended(t, "the stream to end"), codes.Unavailable, "shutting down")
 	n.emit(0, "job", -1, "after")
-	workers[0].wait(t, "a job after the second control stopped", func(r *sbv1.SubscribeResponse) bool {
+	workers[0].Wait(t, "a job after the second control stopped", func(r *sbv1.SubscribeResponse) bool {
 		return isJob(r) && valuesJSON(t, r.GetClientEvent().Args) == `["after"]`
 	})
 }

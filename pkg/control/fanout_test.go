@@ -43,7 +43,7 @@ func tapBus(t *testing.T, f *fixture, markers ...string) *busTap {
 				tap.bytes[mk] += len(m.Data)
 				tap.msgs[mk]++
 				tap.mu.Unlock()
-				tap.seen.add(mk)
+				tap.seen.Add(mk)
 			}
 		}
 	})
@@ -61,7 +61,7 @@ func tapBus(t *testing.T, f *fixture, markers ...string) *busTap {
 // of marker arrived before it).
 func (tap *busTap) count(t *testing.T, marker, after string) (msgs, bytes int) {
 	t.Helper()
-	tap.seen.wait(t, after, func(s string) bool { return s == after })
+	tap.seen.Wait(t, after, func(s string) bool { return s == after })
 	tap.mu.Lock()
 	defer tap.mu.Unlock()
 	return tap.msgs[marker], tap.bytes[marker]

@@ -199,7 +199,7 @@ func TestRequestLimits(t *testing.T) {
 		evs := repeat("e", 16)
 		fd := f.subscribe(&sbv1.SubscribeRequest{Namespaces: append(repeat("/n", 15), "/"), Events: evs, QueueGroup: long(256)})
 		n.emit(c0.c, "e15", -1, "hi")
-		fd.wait(t, "the client's e15 on a stream at the bounds", func(r *sbv1.SubscribeResponse) bool {
+		fd.Wait(t, "the client's e15 on a stream at the bounds", func(r *sbv1.SubscribeResponse) bool {
 			return r.GetClientEvent().GetEvent() == "e15" && r.GetClientEvent().GetSid() == c0.sid
 		})
 	})

@@ -96,14 +96,14 @@ func TestNonUTF8HandshakeListed(t *testing.T) {
 	}
 
 	// Control heard it connect, and hears its events.
-	f.life.wait(t, "control to see the socket connect", connectedSID(bad))
+	f.life.Wait(t, "control to see the socket connect", connectedSID(bad))
 	if err := c.WriteMessage(websocket.TextMessage, []byte("42[\"ev\xff\",\"\xff\"]")); err != nil {
 		t.Fatal(err)
 	}
-	ev := events.wait(t, "the socket's event", func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetSid() == bad })
+	ev := events.Wait(t, "the socket's event", func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetSid() == bad })
 	if name := ev.GetClientEvent().GetEvent(); name != "ev\uFFFD" {
 		t.Errorf("event name %q, want ev U+FFFD", name)
 	}
 	_ = c.WriteMessage(websocket.TextMessage, []byte("41"))
-	f.life.wait(t, "control to see the socket disconnect", disconnectedSID(bad))
+	f.life.Wait(t, "control to see the socket disconnect", disconnectedSID(bad))
 }

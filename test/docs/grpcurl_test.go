@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +30,8 @@ import (
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
+	"github.com/switchboard-rt/switchboard/internal/testfeed"
+	"github.com/switchboard-rt/switchboard/internal/testlog"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
@@ -321,7 +322,7 @@ type stack struct {
 
 func startStack(t *testing.T, root string) *stack {
 	t.Helper()
-	log := testLogger(t)
+	log := testlog.New(t)
 
 	ctl, err := control.New(control.Config{GRPCAddr: "127.0.0.1:0", EmbeddedNATSAddr: "127.0.0.1:0", Logger: log})
 	if err != nil {
@@ -368,7 +369,7 @@ func startStack(t *testing.T, root string) *stack {
 		sid := n.connect(t, url, c.ns, c.auth)
 		// Once control has seen the connect, the edge's subscriptions for
 		// the socket are in place.
-		connects.wait(t, "control to see "+sid+" connect", func(got string) bool { return got == sid })
+		connects.Wait(t, "control to see "+sid+" connect", func(got string) bool { return got == sid })
 		sids = append(sids, sid)
 	}
 	jr, err := api.JoinRoom(context.Background(), &sbv1.JoinRoomRequest{
@@ -438,10 +439,10 @@ func subscribeConnects(t *testing.T, api sbv1.ControlClient) *feed[string] {
 		for {
 			r, err := st.Recv()
 			if err != nil {
-				fd.end(err)
+				fd.End(err)
 				return
 			}
-			fd.add(r.GetConnected().GetSocket().GetSid())
+			fd.Add(r.GetConnected().GetSocket().GetSid())
 		}
 	}()
 	t.Cleanup(func() {
@@ -451,95 +452,12 @@ func subscribeConnects(t *testing.T, api sbv1.ControlClient) *feed[string] {
 	return fd
 }
 
-// testLogger logs warnings and errors into the test's output and drops
-// what late goroutines log once the test has ended.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(w.close) // registered first: runs after every other cleanup
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct {
-	mu sync.Mutex
-	w  io.Writer // guarded by mu; nil once the test ended
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.w == nil {
-		return len(p), nil
-	}
-	return w.w.Write(p)
-}
-
-func (w *testWriter) close() {
-	w.mu.Lock()
-	w.w = nil
-	w.mu.Unlock()
-}
-
 // ---- feeds: things that arrive over time ----
 
-// feed collects values that arrive over time and lets a test wait for them.
-type feed[T any] struct {
-	mu    sync.Mutex
-	items []T           // guarded by mu
-	grew  chan struct{} // guarded by mu; closed and replaced on every change
-	err   error         // guarded by mu; why the feed ended, nil while it runs
-}
+// feed is testfeed.Feed; newFeed's waits are bounded by waitTimeout.
+type feed[T any] = testfeed.Feed[T]
 
-func newFeed[T any]() *feed[T] { return &feed[T]{grew: make(chan struct{})} }
-
-func (f *feed[T]) add(v T) {
-	f.mu.Lock()
-	f.items = append(f.items, v)
-	close(f.grew)
-	f.grew = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func (f *feed[T]) end(err error) {
-	f.mu.Lock()
-	f.err = err
-	close(f.grew)
-	f.grew = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func (f *feed[T]) all() []T {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.items)
-}
-
-// wait waits for the first value that satisfies pred.
-func (f *feed[T]) wait(t *testing.T, what string, pred func(T) bool) T {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		f.mu.Lock()
-		i := slices.IndexFunc(f.items, pred)
-		var v T
-		if i >= 0 {
-			v = f.items[i]
-		}
-		grew, err := f.grew, f.err
-		f.mu.Unlock()
-		if i >= 0 {
-			return v
-		}
-		if err != nil {
-			t.Fatalf("waiting for %s: the feed ended: %v", what, err)
-		}
-		select {
-		case <-grew:
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-	}
-}
+func newFeed[T any]() *feed[T] { return testfeed.New[T](waitTimeout) }
 
 // ---- Node.js clients ----
 
@@ -594,9 +512,9 @@ func startNode(t *testing.T, root string) *nodeClients {
 				l = line{Ev: "error", Message: fmt.Sprintf("bad line: %v", err)}
 			}
 			l.raw = sc.Text()
-			n.lines.add(l)
+			n.lines.Add(l)
 		}
-		n.lines.end(fmt.Errorf("node exited: %v", cmd.Wait()))
+		n.lines.End(fmt.Errorf("node exited: %v", cmd.Wait()))
 	}()
 	t.Cleanup(func() {
 		stdin.Close() // the script disconnects its clients and exits
@@ -608,13 +526,13 @@ func startNode(t *testing.T, root string) *nodeClients {
 		}
 		if t.Failed() {
 			var b strings.Builder
-			for _, l := range n.lines.all() {
+			for _, l := range n.lines.All() {
 				fmt.Fprintln(&b, l.raw)
 			}
 			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), stderr.String())
 		}
 	})
-	n.lines.wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
+	n.lines.Wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
 	return n
 }
 
@@ -636,7 +554,7 @@ func (n *nodeClients) connect(t *testing.T, url, ns string, auth map[string]any)
 	c := n.clients
 	n.clients++
 	n.send(t, map[string]any{"op": "connect", "c": c, "url": url, "ns": ns, "auth": auth})
-	l := n.lines.wait(t, fmt.Sprintf("client %d to connect to %s", c, ns), func(l line) bool {
+	l := n.lines.Wait(t, fmt.Sprintf("client %d to connect to %s", c, ns), func(l line) bool {
 		return l.C == c && (l.Ev == "connect" || l.Ev == "connect_error" || l.Ev == "error")
 	})
 	if l.Ev != "connect" {
@@ -656,7 +574,7 @@ func (n *nodeClients) pingAll(t *testing.T, k int) {
 // check fails the test for every error the client script reported.
 func (n *nodeClients) check(t *testing.T) {
 	t.Helper()
-	for _, l := range n.lines.all() {
+	for _, l := range n.lines.All() {
 		if l.Ev == "error" {
 			t.Errorf("client %d: %s", l.C, l.Message)
 		}
