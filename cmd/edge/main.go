@@ -79,6 +79,7 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.DurationVar(&cfg.Engine.PostTimeout, "post-timeout", 0, "bound on reading a polling POST body (408 over it); 0: the ping timeout")
 	fs.DurationVar(&cfg.Engine.WriteTimeout, "write-timeout", 10*time.Second, "bound on one write to a client (WebSocket frames, poll responses)")
 	fs.IntVar(&cfg.MaxNamespaces, "max-namespaces", 64, "namespaces one connection may be joined to at once (CONNECT_ERROR over it); -1: no cap")
+	fs.IntVar(&cfg.MaxRoomsPerSocket, "max-rooms-per-socket", 1000, "rooms one socket may be in besides its own; joins over it are not made (JoinRoom's sockets_full) and counted; -1: no cap")
 	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", 100, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
 	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
@@ -155,10 +156,11 @@ fails, 2 for a bad flag or variable.
 			}
 			return envflag.Positive(cfg.Engine.PostTimeout)
 		},
-		"write-timeout":    func() error { return envflag.Positive(cfg.Engine.WriteTimeout) },
-		"max-namespaces":   func() error { return envflag.PositiveOrOff(cfg.MaxNamespaces) },
-		"max-pending-acks": func() error { return envflag.PositiveOrOff(cfg.MaxPendingAcks) },
-		"pending-ack-ttl":  func() error { return envflag.Positive(cfg.PendingAckTTL) },
+		"write-timeout":        func() error { return envflag.Positive(cfg.Engine.WriteTimeout) },
+		"max-namespaces":       func() error { return envflag.PositiveOrOff(cfg.MaxNamespaces) },
+		"max-pending-acks":     func() error { return envflag.PositiveOrOff(cfg.MaxPendingAcks) },
+		"max-rooms-per-socket": func() error { return envflag.PositiveOrOff(cfg.MaxRoomsPerSocket) },
+		"pending-ack-ttl":      func() error { return envflag.Positive(cfg.PendingAckTTL) },
 		"debug-addr": func() error {
 			if debugAddr == "" {
 				return nil

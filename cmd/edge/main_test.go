@@ -109,6 +109,7 @@ func TestBadValues(t *testing.T) {
 		{flag: "post-timeout", value: "-1s"},
 		{flag: "write-timeout", value: "0"},
 		{flag: "max-namespaces", value: "0"},
+		{flag: "max-rooms-per-socket", value: "0"},
 		{flag: "max-pending-acks", value: "-5"},
 		{flag: "pending-ack-ttl", value: "0"},
 		{flag: "debug-addr", value: "localhost"},

@@ -204,3 +204,57 @@ func TestRequestLimits(t *testing.T) {
 		})
 	})
 }
+
+// TestRoomsPerSocket: 10,000 room joins for one socket, in calls of 1,000,
+// once drove its edge to 1.4 GB. A socket is in at most the edge's
+// MaxRoomsPerSocket rooms (1,000 by default): JoinRoom reports the sockets
+// it could not add to every room as sockets_full, the socket keeps the
+// rooms it had, others still join, and the edge's heartbeat counts the
+// refused joins for ClusterInfo.
+func TestRoomsPerSocket(t *testing.T) {
+	f := startCluster(t, options{edges: 1})
+	n := f.clients()
+	c0 := n.connect(0, dial{edge: 0})
+	c1 := n.connect(1, dial{edge: 0})
+	ctx := context.Background()
+	join := func(tg *sbv1.Target, rooms []string) *sbv1.JoinRoomResponse {
+		t.Helper()
+		resp, err := f.api.JoinRoom(ctx, &sbv1.JoinRoomRequest{Target: tg, Rooms: rooms})
+		if err != nil {
+			t.Fatalf("JoinRoom: %v", err)
+		}
+		return resp
+	}
+	if r := join(&sbv1.Target{Sids: []string{c0.sid}}, repeat("r", 1000)); r.Sockets != 1 || r.SocketsFull != 0 {
+		t.Errorf("1,000 rooms for one socket: %v, want 1 socket, none full", r)
+	}
+	for i := 1; i < 10; i++ {
+		r := join(&sbv1.Target{Sids: []string{c0.sid}}, repeat(fmt.Sprintf("r%d-", i), 1000))
+		if r.Sockets != 1 || r.SocketsFull != 1 {
+			t.Fatalf("call %d: %v, want 1 socket, 1 full", i+1, r)
+		}
+	}
+	if r := join(&sbv1.Target{Sids: []string{c0.sid, c1.sid}}, []string{"extra", "r0"}); r.Sockets != 2 || r.SocketsFull != 1 {
+		t.Errorf("a room for both: %v, want 2 sockets, 1 full", r)
+	}
+	rooms, err := f.api.ListRooms(ctx, &sbv1.ListRoomsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]uint32{}
+	for _, r := range rooms.Rooms {
+		count[r.Name] = r.Sockets
+	}
+	// 1,000 rooms of c0 (r0 shared with c1) and "extra", c1's; the sockets'
+	// own rooms are not listed.
+	if len(count) != 1001 || count["extra"] != 1 || count["r0"] != 2 || count["r1-0"] != 0 {
+		t.Errorf("ListRooms: %d rooms, extra %d, r0 %d, r1-0 %d; want 1001, 1, 2, 0", len(count), count["extra"], count["r0"], count["r1-0"])
+	}
+	f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: []string{"r999"}}, Event: "last"})
+	f.received("last", `[]`, c0)
+	eventually(t, "ClusterInfo to count the refused joins", func() bool {
+		ci, err := f.api.ClusterInfo(ctx, &sbv1.ClusterInfoRequest{})
+		// 9 calls of 1,000 rooms, and "extra" for c0: one refusal each.
+		return err == nil && len(ci.Edges) == 1 && ci.Edges[0].GetCounters().GetRoomJoinsRefused() == 10
+	})
+}

@@ -409,34 +409,36 @@ func jsonToValues(b []byte) ([]*structpb.Value, error) {
 	return out, nil
 }
 
-// socketsOp runs a join, leave or disconnect across the cluster.
-func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.SocketsOperation) (uint32, []string, error) {
+// socketsOp runs a join, leave or disconnect across the cluster; it sums
+// the edges' replies.
+func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.SocketsOperation) (*sbv1.SocketsOperationReply, []string, error) {
 	tt, err := checkTarget(t)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	if err := s.available(); err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *sbv1.EdgeCommand {
 		o := &sbv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
 		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Sockets{Sockets: o}}
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
-	var n uint32
+	sum := &sbv1.SocketsOperationReply{}
 	for _, r := range replies {
 		var rep sbv1.SocketsOperationReply
 		if proto.Unmarshal(r, &rep) == nil {
-			n += rep.Sockets
+			sum.Sockets += rep.Sockets
+			sum.SocketsFull += rep.SocketsFull
 		}
 	}
-	return n, missing, nil
+	return sum, missing, nil
 }
 
 // JoinRoom implements switchboard.v1.Control.
@@ -444,11 +446,11 @@ func (s *Server) JoinRoom(ctx context.Context, req *sbv1.JoinRoomRequest) (*sbv1
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
+	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.JoinRoomResponse{Sockets: n, MissingEdges: missing}, nil
+	return &sbv1.JoinRoomResponse{Sockets: r.Sockets, SocketsFull: r.SocketsFull, MissingEdges: missing}, nil
 }
 
 // LeaveRoom implements switchboard.v1.Control.
@@ -456,20 +458,20 @@ func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sb
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
+	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.LeaveRoomResponse{Sockets: n, MissingEdges: missing}, nil
+	return &sbv1.LeaveRoomResponse{Sockets: r.Sockets, MissingEdges: missing}, nil
 }
 
 // Disconnect implements switchboard.v1.Control.
 func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*sbv1.DisconnectResponse, error) {
-	n, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
+	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.DisconnectResponse{Sockets: n, MissingEdges: missing}, nil
+	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: missing}, nil
 }
 
 func (s *Server) query(ctx context.Context, t target, kind sbv1.QueryKind) ([]*sbv1.QueryReply, []string, error) {
@@ -552,6 +554,7 @@ func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) 
 			LastHeartbeat: timestamppb.New(e.seen), // received, not sent: the edge's clock may differ
 			Connections:   hb.Connections,
 			Sockets:       hb.Sockets,
+			Counters:      hb.Counters,
 		})
 	}
 	return resp, nil

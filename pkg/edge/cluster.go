@@ -104,6 +104,8 @@ type cluster struct {
 	// than go on serving clients that no emit can reach. Capacity 1.
 	lost chan error
 
+	stats func() Stats // the edge's counters, for heartbeats; set before start
+
 	acksRefused atomic.Uint64 // client events refused an ack: their socket had MaxPendingAcks waiting
 	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
 }
@@ -685,7 +687,8 @@ func (c *cluster) onSockets(m *nats.Msg, op *sbv1.SocketsOperation) {
 	if _, sel := c.selector(op.Target); sel != nil {
 		switch op.Action {
 		case sbv1.SocketsAction_SOCKETS_ACTION_JOIN:
-			reply.Sockets = uint32(sel.Join(op.Rooms...))
+			n, full := sel.Join(op.Rooms...)
+			reply.Sockets, reply.SocketsFull = uint32(n), uint32(full)
 		case sbv1.SocketsAction_SOCKETS_ACTION_LEAVE:
 			reply.Sockets = uint32(sel.Leave(op.Rooms...))
 		case sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
@@ -901,5 +904,25 @@ func (c *cluster) publishHeartbeat(stopping bool) {
 		Sockets:     uint32(sockets),
 		Interval:    durationpb.New(c.interval),
 		Stopping:    stopping,
+		Counters:    c.counters(),
 	})
+}
+
+// counters are what the edge refused or cut, for its heartbeat.
+func (c *cluster) counters() *sbv1.EdgeCounters {
+	var st Stats
+	if c.stats != nil {
+		st = c.stats()
+	}
+	return &sbv1.EdgeCounters{
+		RefusedMaxConnections: st.RefusedMaxConnections,
+		RefusedPerIp:          st.RefusedPerIP,
+		PostTimeouts:          st.Engine.PostTimeouts,
+		SlowConsumers:         st.Engine.SlowConsumers,
+		WriteTimeouts:         st.Engine.WriteTimeouts,
+		NamespacesRefused:     st.SocketIO.NamespacesRefused,
+		RoomJoinsRefused:      st.SocketIO.RoomJoinsRefused,
+		AcksRefused:           c.acksRefused.Load(),
+		SocketsOmitted:        c.omitted.Load(),
+	}
 }

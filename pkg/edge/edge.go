@@ -92,6 +92,10 @@ type Config struct {
 	// once; a CONNECT over it gets CONNECT_ERROR "Too many namespaces on
 	// this connection (at most N)". Zero means 64; negative, no cap.
 	MaxNamespaces int
+	// MaxRoomsPerSocket caps the rooms one socket is in, besides its own
+	// id room; a join over it is not made (JoinRoom reports the socket in
+	// sockets_full) and is counted. Zero means 1,000; negative, no cap.
+	MaxRoomsPerSocket int
 	// MaxPendingAcks caps a socket's events waiting for a service's ack;
 	// over it the event is refused (not published, counted in
 	// ClusterStats().AcksRefused) and the client's own ack timeout fires.
@@ -173,10 +177,11 @@ func New(cfg Config) (*Edge, error) {
 		return nil, err
 	}
 	scfg := socketio.Config{
-		Engine:         cfg.Engine,
-		ConnectTimeout: cfg.ConnectTimeout,
-		MaxNamespaces:  cfg.MaxNamespaces,
-		Logger:         cfg.Logger,
+		Engine:            cfg.Engine,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		MaxNamespaces:     cfg.MaxNamespaces,
+		MaxRoomsPerSocket: cfg.MaxRoomsPerSocket,
+		Logger:            cfg.Logger,
 		NewSocketID: func() string {
 			return cfg.EdgeID + engineio.RandomID()[:12]
 		},
@@ -366,6 +371,8 @@ type Stats struct {
 	RefusedPerIP uint64
 	// Engine is the Engine.IO server's counters.
 	Engine engineio.Stats
+	// SocketIO is the Socket.IO server's counters.
+	SocketIO socketio.Stats
 }
 
 // Stats returns the edge's counters. It may be called at any time, from
@@ -377,6 +384,7 @@ func (e *Edge) Stats() Stats {
 		RefusedMaxConnections: refusedMax,
 		RefusedPerIP:          refusedIP,
 		Engine:                e.sio.Engine().Stats(),
+		SocketIO:              e.sio.Stats(),
 	}
 }
 
@@ -437,6 +445,7 @@ func (e *Edge) Run(ctx context.Context) error {
 			return err
 		}
 		c.addr = ln.Addr().String()
+		c.stats = e.Stats
 		if err := c.start(); err != nil {
 			c.close()
 			ln.Close()

@@ -177,4 +177,37 @@ func TestUnreadPollResponseCut(t *testing.T) {
 	if r := e.closeReason(t, sid); r != engineio.ReasonTransportError {
 		t.Errorf("session closed with %q, want %q", r, engineio.ReasonTransportError)
 	}
+	if n := e.srv.Stats().WriteTimeouts; n != 1 {
+		t.Errorf("Stats().WriteTimeouts = %d, want 1", n)
+	}
+}
+
+// TestUnreadWebSocketCut: a WebSocket client that stops reading, with less
+// queued than the slow-consumer bound, loses its session once a write
+// takes over WriteTimeout; the close is counted as a write timeout, not as
+// a slow consumer.
+func TestUnreadWebSocketCut(t *testing.T) {
+	const writeTimeout = 300 * time.Millisecond
+	e := newEnvWith(t, engineio.Config{
+		PingInterval:   10 * time.Second,
+		PingTimeout:    10 * time.Second,
+		WriteTimeout:   writeTimeout,
+		WriteQueueSize: 64,
+	}, false, nil)
+	_, sid := e.openWS(t) // and never read again
+	sess := e.srv.Session(sid)
+	big := engineio.NewBinaryMessage(make([]byte, 1<<20))
+	// 24 MB in 24 sends, under the queue's 64: the socket buffers fill and
+	// a write blocks.
+	for range 24 {
+		if err := sess.Send(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.closeReason(t, sid); r != engineio.ReasonTransportError {
+		t.Errorf("session closed with %q, want %q", r, engineio.ReasonTransportError)
+	}
+	if st := e.srv.Stats(); st.WriteTimeouts != 1 || st.SlowConsumers != 0 {
+		t.Errorf("Stats() = %+v, want 1 write timeout, no slow consumer", st)
+	}
 }

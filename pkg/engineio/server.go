@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -150,6 +151,7 @@ type Stats struct {
 	Opened        uint64 // sessions opened
 	SlowConsumers uint64 // sessions closed because their queue overflowed
 	PostTimeouts  uint64 // POST bodies cut because they took over PostTimeout
+	WriteTimeouts uint64 // sessions closed because a write took over WriteTimeout
 }
 
 // Server is an Engine.IO server; it is an http.Handler for its path.
@@ -170,6 +172,7 @@ type Server struct {
 	opened        atomic.Uint64
 	slowConsumers atomic.Uint64
 	postTimeouts  atomic.Uint64
+	writeTimeouts atomic.Uint64
 	websockets    atomic.Int64
 }
 
@@ -221,6 +224,7 @@ func (s *Server) Stats() Stats {
 		Opened:        s.opened.Load(),
 		SlowConsumers: s.slowConsumers.Load(),
 		PostTimeouts:  s.postTimeouts.Load(),
+		WriteTimeouts: s.writeTimeouts.Load(),
 	}
 }
 
@@ -624,3 +628,11 @@ var ErrClosed = errClosed
 // ErrQueueFull is returned by Send when the session's queue overflowed; the
 // session is closed as a slow consumer.
 var ErrQueueFull = errors.New("engineio: write queue full, slow consumer")
+
+// countWriteError counts a session's failed write that hit WriteTimeout: a
+// client that does not read. Other write errors (a peer gone) are not.
+func (s *Server) countWriteError(err error) {
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		s.writeTimeouts.Add(1)
+	}
+}

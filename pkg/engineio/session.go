@@ -399,6 +399,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	case finish:
 		s.teardown()
 	case err != nil:
+		s.srv.countWriteError(err)
 		s.close(ReasonTransportError, false)
 	}
 }
@@ -620,6 +621,7 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			s.mu.Lock()
 			s.writing = false
 			s.mu.Unlock()
+			s.srv.countWriteError(err)
 			s.close(ReasonTransportError, false)
 			return
 		}

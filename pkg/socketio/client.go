@@ -132,6 +132,7 @@ func (c *client) connect(p *Packet) {
 	}
 	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && joined >= limit {
 		// Checked before the lookup: a namespace refused so is not created.
+		c.srv.namespacesRefused.Add(1)
 		c.connectError(p.Namespace, fmt.Sprintf("Too many namespaces on this connection (at most %d)", limit), nil)
 		return
 	}

@@ -158,7 +158,9 @@ func (n *Namespace) add(s *Socket, rooms []string) {
 		m[s] = struct{}{}
 	}
 	for _, r := range rooms {
-		n.joinLocked(s, r)
+		if !n.joinLocked(s, r) {
+			break // counted; the socket connects with the rooms that fit
+		}
 	}
 }
 
@@ -194,12 +196,18 @@ func (n *Namespace) remove(s *Socket) bool {
 	return true
 }
 
-func (n *Namespace) joinLocked(s *Socket, room string) {
+// joinLocked adds s to room; it reports false when s is in
+// MaxRoomsPerSocket rooms already and so does not join (counted).
+func (n *Namespace) joinLocked(s *Socket, room string) bool {
 	if room == s.id || !s.connected {
-		return
+		return true
 	}
 	if _, ok := s.rooms[room]; ok {
-		return
+		return true
+	}
+	if limit := n.srv.cfg.MaxRoomsPerSocket; limit > 0 && len(s.rooms) >= limit {
+		n.srv.roomJoinsRefused.Add(1)
+		return false
 	}
 	if s.rooms == nil {
 		s.rooms = make(map[string]struct{}, 1)
@@ -214,6 +222,7 @@ func (n *Namespace) joinLocked(s *Socket, room string) {
 		}
 	}
 	m[s] = struct{}{}
+	return true
 }
 
 func (n *Namespace) leaveLocked(s *Socket, room string) {
@@ -422,18 +431,24 @@ func (b *BroadcastOperator) Sockets() []*Socket {
 	return out
 }
 
-// Join makes the selected sockets join rooms; it returns how many sockets.
-func (b *BroadcastOperator) Join(rooms ...string) int {
+// Join makes the selected sockets join rooms. It returns how many sockets
+// were selected, and how many of them were full: in
+// Config.MaxRoomsPerSocket rooms before they joined them all (they joined
+// those rooms that fitted, in order).
+func (b *BroadcastOperator) Join(rooms ...string) (sockets, full int) {
 	b.ns.mu.Lock()
 	defer b.ns.mu.Unlock()
 	var sel []*Socket
 	b.ns.eachLocked(&b.sel, func(s *Socket) { sel = append(sel, s) })
 	for _, s := range sel {
 		for _, r := range rooms {
-			b.ns.joinLocked(s, r)
+			if !b.ns.joinLocked(s, r) {
+				full++
+				break
+			}
 		}
 	}
-	return len(sel)
+	return len(sel), full
 }
 
 // Leave makes the selected sockets leave rooms; it returns how many sockets.

@@ -65,6 +65,9 @@ func TestNamespacesPerConnectionCapped(t *testing.T) {
 			if ts.Namespace(over) != nil {
 				t.Errorf("the refused namespace %s was created", over)
 			}
+			if got := ts.Stats().NamespacesRefused; got != 1 {
+				t.Errorf("Stats().NamespacesRefused = %d, want 1", got)
+			}
 			// Still connected, and leaving makes room.
 			c.send(`42["x"]`)
 			c.send("41/n1,")
@@ -246,4 +249,92 @@ func TestConnectBounded(t *testing.T) {
 	}
 	c.connect(long[:socketio.MaxNamespaceLen], "")
 	c.connect("/big", `{"token":"`+strings.Repeat("x", socketio.MaxAuthBytes-len(`{"token":""}`))+`"}`)
+}
+
+// TestRoomsPerSocketCapped: a socket is in at most MaxRoomsPerSocket rooms
+// besides its own (1,000 by default, none when negative). Joins past the
+// cap are not made, in order, and counted; the operator reports the full
+// sockets; rooms joined already, the socket's own room and leaving one
+// make no difference or make room. Rooms granted at connect are capped
+// too.
+func TestRoomsPerSocketCapped(t *testing.T) {
+	t.Parallel()
+	rooms := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%d", prefix, i)
+		}
+		return out
+	}
+	t.Run("three", func(t *testing.T) {
+		t.Parallel()
+		ts := newServer(t, socketio.Config{MaxRoomsPerSocket: 3}, func(srv *socketio.Server) {
+			srv.Of("/granted").Authenticate(func(*socketio.Handshake) (*socketio.ConnectResult, error) {
+				return &socketio.ConnectResult{Rooms: rooms("g", 5)}, nil
+			})
+		})
+		p := connectPeers(t, ts, "/", 2)
+		s := p[0].s
+		if err := s.Join("a", "b", s.ID(), "a"); err != nil {
+			t.Fatalf("Join within the cap: %v", err)
+		}
+		if err := s.Join("c", "d", "e"); err != socketio.ErrTooManyRooms {
+			t.Fatalf("Join over the cap = %v, want ErrTooManyRooms", err)
+		}
+		if got, want := strings.Join(s.Rooms()[1:], ","), "a,b,c"; got != want {
+			t.Errorf("rooms %s, want %s", got, want)
+		}
+		if got := ts.Stats().RoomJoinsRefused; got != 1 {
+			t.Errorf("RoomJoinsRefused = %d, want 1", got)
+		}
+		if err := s.Join("a", "c"); err != nil {
+			t.Errorf("joining rooms it is in: %v", err)
+		}
+		ns := ts.Of("/")
+		if n, full := ns.Except("nothing").Join("x", "y"); n != 2 || full != 1 {
+			t.Errorf("operator Join = %d sockets, %d full; want 2, 1", n, full)
+		}
+		if got, want := strings.Join(p[1].s.Rooms()[1:], ","), "x,y"; got != want {
+			t.Errorf("the other socket's rooms %s, want %s", got, want)
+		}
+		s.Leave("a")
+		if err := s.Join("d"); err != nil {
+			t.Errorf("Join after Leave: %v", err)
+		}
+		if got := ts.Stats().RoomJoinsRefused; got != 2 {
+			t.Errorf("RoomJoinsRefused = %d, want 2", got)
+		}
+
+		g := connectPeers(t, ts, "/granted", 1)[0].s
+		if got, want := strings.Join(g.Rooms()[1:], ","), "g0,g1,g2"; got != want {
+			t.Errorf("rooms granted at connect %s, want %s", got, want)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		max   int
+		rooms int // what a socket may join
+	}{
+		{"default", 0, socketio.DefaultMaxRoomsPerSocket},
+		{"none", -1, 3 * socketio.DefaultMaxRoomsPerSocket},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newServer(t, socketio.Config{MaxRoomsPerSocket: tc.max}, nil)
+			s := connectPeers(t, ts, "/", 1)[0].s
+			if err := s.Join(rooms("r", tc.rooms)...); err != nil {
+				t.Fatalf("joining %d rooms: %v", tc.rooms, err)
+			}
+			err := s.Join("one-more")
+			if tc.max < 0 {
+				if err != nil {
+					t.Errorf("no cap, yet: %v", err)
+				}
+				return
+			}
+			if err != socketio.ErrTooManyRooms {
+				t.Errorf("room %d: %v, want ErrTooManyRooms", tc.rooms+1, err)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,6 +45,13 @@ type Config struct {
 	// does; the connection and its other sockets go on. Zero means 64;
 	// negative means no cap.
 	MaxNamespaces int
+	// MaxRoomsPerSocket caps the rooms one socket is in, besides the room
+	// of its own id. A join that would pass the cap is not made (the
+	// socket keeps the rooms it has) and is counted in
+	// Stats().RoomJoinsRefused: Socket.Join returns ErrTooManyRooms and
+	// BroadcastOperator.Join counts the socket as full. Zero means 1,000;
+	// negative means no cap.
+	MaxRoomsPerSocket int
 	// Logger receives logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -59,10 +67,33 @@ type Server struct {
 	mu          sync.RWMutex
 	nsps        map[string]*Namespace // guarded by mu
 	onNamespace []func(*Namespace)    // guarded by mu
+
+	roomJoinsRefused  atomic.Uint64
+	namespacesRefused atomic.Uint64
 }
 
-// DefaultMaxNamespaces is Config.MaxNamespaces's default.
-const DefaultMaxNamespaces = 64
+// Stats are a server's counters since it started.
+type Stats struct {
+	// RoomJoinsRefused counts joins cut short because the socket was in
+	// Config.MaxRoomsPerSocket rooms: one per socket and call (Join, a
+	// BroadcastOperator's Join, the rooms granted at connect).
+	RoomJoinsRefused uint64
+	// NamespacesRefused counts CONNECTs refused because the connection was
+	// joined to Config.MaxNamespaces namespaces.
+	NamespacesRefused uint64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	return Stats{RoomJoinsRefused: s.roomJoinsRefused.Load(), NamespacesRefused: s.namespacesRefused.Load()}
+}
+
+const (
+	// DefaultMaxNamespaces is Config.MaxNamespaces's default.
+	DefaultMaxNamespaces = 64
+	// DefaultMaxRoomsPerSocket is Config.MaxRoomsPerSocket's default.
+	DefaultMaxRoomsPerSocket = 1000
+)
 
 // OnNamespace adds a hook called for every namespace created from now on
 // (by Of, or dynamically through Config.AllowNamespace), and at once for the
@@ -90,6 +121,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.MaxNamespaces == 0 {
 		cfg.MaxNamespaces = DefaultMaxNamespaces
+	}
+	if cfg.MaxRoomsPerSocket == 0 {
+		cfg.MaxRoomsPerSocket = DefaultMaxRoomsPerSocket
 	}
 	if cfg.NewSocketID == nil {
 		cfg.NewSocketID = engineio.RandomID

@@ -100,13 +100,22 @@ func (s *Socket) Rooms() []string {
 	return append([]string{s.id}, out...)
 }
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...string) {
+// ErrTooManyRooms is Join's error for a socket in Config.MaxRoomsPerSocket
+// rooms.
+var ErrTooManyRooms = errors.New("socketio: socket is in the maximum number of rooms")
+
+// Join adds the socket to rooms, in order. When the socket is in
+// Config.MaxRoomsPerSocket rooms before it joined them all, the rest are
+// not joined and Join returns ErrTooManyRooms.
+func (s *Socket) Join(rooms ...string) error {
 	s.ns.mu.Lock()
 	defer s.ns.mu.Unlock()
 	for _, r := range rooms {
-		s.ns.joinLocked(s, r)
+		if !s.ns.joinLocked(s, r) {
+			return ErrTooManyRooms
+		}
 	}
+	return nil
 }
 
 // Leave removes the socket from rooms.

@@ -622,7 +622,10 @@ type SocketsOperationReply struct {
 	// Edge answering.
 	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Local sockets the target selected.
-	Sockets       uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// Of those, the sockets that were in the most rooms allowed before they
+	// joined every room (SOCKETS_ACTION_JOIN).
+	SocketsFull   uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -667,6 +670,13 @@ func (x *SocketsOperationReply) GetEdgeId() string {
 func (x *SocketsOperationReply) GetSockets() uint32 {
 	if x != nil {
 		return x.Sockets
+	}
+	return 0
+}
+
+func (x *SocketsOperationReply) GetSocketsFull() uint32 {
+	if x != nil {
+		return x.SocketsFull
 	}
 	return 0
 }
@@ -855,7 +865,9 @@ type EdgeHeartbeat struct {
 	// intervals without one.
 	Interval *durationpb.Duration `protobuf:"bytes,8,opt,name=interval,proto3" json:"interval,omitempty"`
 	// The edge is shutting down: forget it now.
-	Stopping      bool `protobuf:"varint,9,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	Stopping bool `protobuf:"varint,9,opt,name=stopping,proto3" json:"stopping,omitempty"`
+	// What the edge refused or cut since it started.
+	Counters      *EdgeCounters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -951,6 +963,13 @@ func (x *EdgeHeartbeat) GetStopping() bool {
 		return x.Stopping
 	}
 	return false
+}
+
+func (x *EdgeHeartbeat) GetCounters() *EdgeCounters {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
 }
 
 // EventAck answers a ClientEvent that asked for an ack. It is published to
@@ -1180,10 +1199,11 @@ const file_switchboard_v1_bus_proto_rawDesc = "" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x125\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x1d.switchboard.v1.SocketsActionR\x06action\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12)\n" +
-	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"J\n" +
+	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"m\n" +
 	"\x15SocketsOperationReply\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
-	"\asockets\x18\x02 \x01(\rR\asockets\"f\n" +
+	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"f\n" +
 	"\x05Query\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.switchboard.v1.QueryKindR\x04kind\x12.\n" +
 	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\x83\x01\n" +
@@ -1193,7 +1213,7 @@ const file_switchboard_v1_bus_proto_rawDesc = "" +
 	"\asockets\x18\x02 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12*\n" +
 	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\"\n" +
 	"\n" +
-	"\bAnnounce\"\xdb\x02\n" +
+	"\bAnnounce\"\x95\x03\n" +
 	"\rEdgeHeartbeat\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
@@ -1204,7 +1224,9 @@ const file_switchboard_v1_bus_proto_rawDesc = "" +
 	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
 	"\asockets\x18\a \x01(\rR\asockets\x125\n" +
 	"\binterval\x18\b \x01(\v2\x19.google.protobuf.DurationR\binterval\x12\x1a\n" +
-	"\bstopping\x18\t \x01(\bR\bstopping\"I\n" +
+	"\bstopping\x18\t \x01(\bR\bstopping\x128\n" +
+	"\bcounters\x18\n" +
+	" \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"I\n" +
 	"\bEventAck\x12\x1b\n" +
 	"\targs_json\x18\x01 \x01(\fR\bargsJson\x12 \n" +
 	"\vattachments\x18\x02 \x03(\fR\vattachments\"-\n" +
@@ -1259,8 +1281,9 @@ var file_switchboard_v1_bus_proto_goTypes = []any{
 	(*Socket)(nil),                // 17: switchboard.v1.Socket
 	(*Room)(nil),                  // 18: switchboard.v1.Room
 	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*SocketConnected)(nil),       // 20: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 21: switchboard.v1.SocketDisconnected
+	(*EdgeCounters)(nil),          // 20: switchboard.v1.EdgeCounters
+	(*SocketConnected)(nil),       // 21: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 22: switchboard.v1.SocketDisconnected
 }
 var file_switchboard_v1_bus_proto_depIdxs = []int32{
 	3,  // 0: switchboard.v1.EdgeCommand.broadcast:type_name -> switchboard.v1.Broadcast
@@ -1279,13 +1302,14 @@ var file_switchboard_v1_bus_proto_depIdxs = []int32{
 	19, // 13: switchboard.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
 	19, // 14: switchboard.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
 	16, // 15: switchboard.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
-	20, // 16: switchboard.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
-	21, // 17: switchboard.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 16: switchboard.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
+	21, // 17: switchboard.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
+	22, // 18: switchboard.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_bus_proto_init() }

@@ -709,7 +709,12 @@ type JoinRoomResponse struct {
 	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have joined.
-	MissingEdges  []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of the selected sockets, those that were full: in the most rooms a
+	// socket may be in (the edge's --max-rooms-per-socket, 1,000 by default)
+	// before they joined every room asked for. They joined the rooms that
+	// fitted, in the order given, and no more.
+	SocketsFull   uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -756,6 +761,13 @@ func (x *JoinRoomResponse) GetMissingEdges() []string {
 		return x.MissingEdges
 	}
 	return nil
+}
+
+func (x *JoinRoomResponse) GetSocketsFull() uint32 {
+	if x != nil {
+		return x.SocketsFull
+	}
+	return 0
 }
 
 // LeaveRoomRequest removes the selected sockets from rooms.
@@ -1552,7 +1564,10 @@ type Edge struct {
 	// Open Engine.IO connections (one per client, whatever its namespaces).
 	Connections uint32 `protobuf:"varint,6,opt,name=connections,proto3" json:"connections,omitempty"`
 	// Connected Socket.IO sockets (one per client and namespace).
-	Sockets       uint32 `protobuf:"varint,7,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets uint32 `protobuf:"varint,7,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// What the edge refused or cut since it started, to protect its other
+	// clients, as of its latest heartbeat.
+	Counters      *EdgeCounters `protobuf:"bytes,8,opt,name=counters,proto3" json:"counters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1636,6 +1651,135 @@ func (x *Edge) GetSockets() uint32 {
 	return 0
 }
 
+func (x *Edge) GetCounters() *EdgeCounters {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+// EdgeCounters count, since an edge started, what it refused or cut so that
+// no client could hurt the others. docs/security.md says when each counts.
+type EdgeCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Connections closed at accept: the edge held its maximum (--max-conns).
+	RefusedMaxConnections uint64 `protobuf:"varint,1,opt,name=refused_max_connections,json=refusedMaxConnections,proto3" json:"refused_max_connections,omitempty"`
+	// Connections closed at accept: their client address held its maximum
+	// (--max-conns-per-ip).
+	RefusedPerIp uint64 `protobuf:"varint,2,opt,name=refused_per_ip,json=refusedPerIp,proto3" json:"refused_per_ip,omitempty"`
+	// Long-polling POST bodies cut after --post-timeout.
+	PostTimeouts uint64 `protobuf:"varint,3,opt,name=post_timeouts,json=postTimeouts,proto3" json:"post_timeouts,omitempty"`
+	// Sessions closed because their write queue overflowed (slow consumers).
+	SlowConsumers uint64 `protobuf:"varint,4,opt,name=slow_consumers,json=slowConsumers,proto3" json:"slow_consumers,omitempty"`
+	// Sessions closed because a write took over --write-timeout.
+	WriteTimeouts uint64 `protobuf:"varint,5,opt,name=write_timeouts,json=writeTimeouts,proto3" json:"write_timeouts,omitempty"`
+	// CONNECTs refused: the connection was joined to --max-namespaces.
+	NamespacesRefused uint64 `protobuf:"varint,6,opt,name=namespaces_refused,json=namespacesRefused,proto3" json:"namespaces_refused,omitempty"`
+	// Room joins not made: the socket was in --max-rooms-per-socket rooms.
+	RoomJoinsRefused uint64 `protobuf:"varint,7,opt,name=room_joins_refused,json=roomJoinsRefused,proto3" json:"room_joins_refused,omitempty"`
+	// Client events refused: their socket had --max-pending-acks events
+	// waiting for an ack.
+	AcksRefused uint64 `protobuf:"varint,8,opt,name=acks_refused,json=acksRefused,proto3" json:"acks_refused,omitempty"`
+	// Sockets left out of a ListSockets reply that could not be encoded with
+	// them.
+	SocketsOmitted uint64 `protobuf:"varint,9,opt,name=sockets_omitted,json=socketsOmitted,proto3" json:"sockets_omitted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *EdgeCounters) Reset() {
+	*x = EdgeCounters{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgeCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgeCounters) ProtoMessage() {}
+
+func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgeCounters.ProtoReflect.Descriptor instead.
+func (*EdgeCounters) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *EdgeCounters) GetRefusedMaxConnections() uint64 {
+	if x != nil {
+		return x.RefusedMaxConnections
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetRefusedPerIp() uint64 {
+	if x != nil {
+		return x.RefusedPerIp
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetPostTimeouts() uint64 {
+	if x != nil {
+		return x.PostTimeouts
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetSlowConsumers() uint64 {
+	if x != nil {
+		return x.SlowConsumers
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetWriteTimeouts() uint64 {
+	if x != nil {
+		return x.WriteTimeouts
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetNamespacesRefused() uint64 {
+	if x != nil {
+		return x.NamespacesRefused
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetRoomJoinsRefused() uint64 {
+	if x != nil {
+		return x.RoomJoinsRefused
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetAcksRefused() uint64 {
+	if x != nil {
+		return x.AcksRefused
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetSocketsOmitted() uint64 {
+	if x != nil {
+		return x.SocketsOmitted
+	}
+	return 0
+}
+
 // SubscribeRequest chooses what a Subscribe stream receives.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1663,7 +1807,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1819,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1832,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubscribeRequest) GetNamespaces() []string {
@@ -1743,7 +1887,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1899,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1912,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -1863,7 +2007,7 @@ type ClientEvent struct {
 
 func (x *ClientEvent) Reset() {
 	*x = ClientEvent{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2019,7 @@ func (x *ClientEvent) String() string {
 func (*ClientEvent) ProtoMessage() {}
 
 func (x *ClientEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2032,7 @@ func (x *ClientEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientEvent.ProtoReflect.Descriptor instead.
 func (*ClientEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ClientEvent) GetNamespace() string {
@@ -1973,7 +2117,7 @@ type SocketConnected struct {
 
 func (x *SocketConnected) Reset() {
 	*x = SocketConnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2129,7 @@ func (x *SocketConnected) String() string {
 func (*SocketConnected) ProtoMessage() {}
 
 func (x *SocketConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2142,7 @@ func (x *SocketConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketConnected.ProtoReflect.Descriptor instead.
 func (*SocketConnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SocketConnected) GetSocket() *Socket {
@@ -2033,7 +2177,7 @@ type SocketDisconnected struct {
 
 func (x *SocketDisconnected) Reset() {
 	*x = SocketDisconnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2189,7 @@ func (x *SocketDisconnected) String() string {
 func (*SocketDisconnected) ProtoMessage() {}
 
 func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2202,7 @@ func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketDisconnected.ProtoReflect.Descriptor instead.
 func (*SocketDisconnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SocketDisconnected) GetSid() string {
@@ -2132,7 +2276,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2288,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2301,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AckRequest) GetAckToken() string {
@@ -2199,7 +2343,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2355,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2368,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 var File_switchboard_v1_control_proto protoreflect.FileDescriptor
@@ -2269,10 +2413,11 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x06binary\x18\x04 \x03(\fR\x06binary\"W\n" +
 	"\x0fJoinRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
-	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"Q\n" +
+	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"t\n" +
 	"\x10JoinRoomResponse\x12\x18\n" +
 	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\"X\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12!\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"X\n" +
 	"\x10LeaveRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
 	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"R\n" +
@@ -2323,7 +2468,7 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x12ClusterInfoRequest\"j\n" +
 	"\x13ClusterInfoResponse\x12*\n" +
 	"\x05edges\x18\x01 \x03(\v2\x14.switchboard.v1.EdgeR\x05edges\x12'\n" +
-	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\"\x84\x02\n" +
+	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\"\xbe\x02\n" +
 	"\x04Edge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
@@ -2332,7 +2477,18 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12A\n" +
 	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
 	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
-	"\asockets\x18\a \x01(\rR\asockets\"\xb7\x01\n" +
+	"\asockets\x18\a \x01(\rR\asockets\x128\n" +
+	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\x88\x03\n" +
+	"\fEdgeCounters\x126\n" +
+	"\x17refused_max_connections\x18\x01 \x01(\x04R\x15refusedMaxConnections\x12$\n" +
+	"\x0erefused_per_ip\x18\x02 \x01(\x04R\frefusedPerIp\x12#\n" +
+	"\rpost_timeouts\x18\x03 \x01(\x04R\fpostTimeouts\x12%\n" +
+	"\x0eslow_consumers\x18\x04 \x01(\x04R\rslowConsumers\x12%\n" +
+	"\x0ewrite_timeouts\x18\x05 \x01(\x04R\rwriteTimeouts\x12-\n" +
+	"\x12namespaces_refused\x18\x06 \x01(\x04R\x11namespacesRefused\x12,\n" +
+	"\x12room_joins_refused\x18\a \x01(\x04R\x10roomJoinsRefused\x12!\n" +
+	"\facks_refused\x18\b \x01(\x04R\vacksRefused\x12'\n" +
+	"\x0fsockets_omitted\x18\t \x01(\x04R\x0esocketsOmitted\"\xb7\x01\n" +
 	"\x10SubscribeRequest\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\tR\n" +
@@ -2412,7 +2568,7 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_switchboard_v1_control_proto_goTypes = []any{
 	(Transport)(0),                // 0: switchboard.v1.Transport
 	(EventKind)(0),                // 1: switchboard.v1.EventKind
@@ -2438,78 +2594,80 @@ var file_switchboard_v1_control_proto_goTypes = []any{
 	(*ClusterInfoRequest)(nil),    // 21: switchboard.v1.ClusterInfoRequest
 	(*ClusterInfoResponse)(nil),   // 22: switchboard.v1.ClusterInfoResponse
 	(*Edge)(nil),                  // 23: switchboard.v1.Edge
-	(*SubscribeRequest)(nil),      // 24: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 25: switchboard.v1.SubscribeResponse
-	(*ClientEvent)(nil),           // 26: switchboard.v1.ClientEvent
-	(*SocketConnected)(nil),       // 27: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 28: switchboard.v1.SocketDisconnected
-	(*AckRequest)(nil),            // 29: switchboard.v1.AckRequest
-	(*AckResponse)(nil),           // 30: switchboard.v1.AckResponse
-	nil,                           // 31: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 32: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 33: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 35: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*EdgeCounters)(nil),          // 24: switchboard.v1.EdgeCounters
+	(*SubscribeRequest)(nil),      // 25: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 26: switchboard.v1.SubscribeResponse
+	(*ClientEvent)(nil),           // 27: switchboard.v1.ClientEvent
+	(*SocketConnected)(nil),       // 28: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 29: switchboard.v1.SocketDisconnected
+	(*AckRequest)(nil),            // 30: switchboard.v1.AckRequest
+	(*AckResponse)(nil),           // 31: switchboard.v1.AckResponse
+	nil,                           // 32: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 33: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 34: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 36: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
 	2,  // 0: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	33, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	34, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
 	2,  // 2: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	33, // 3: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	34, // 4: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	34, // 3: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	35, // 4: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
 	7,  // 5: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	33, // 6: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
+	34, // 6: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
 	2,  // 7: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
 	2,  // 8: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
 	2,  // 9: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
 	2,  // 10: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
 	16, // 11: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	33, // 12: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
+	34, // 12: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
 	17, // 13: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	31, // 14: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	32, // 15: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	35, // 16: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
-	36, // 17: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	32, // 14: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	33, // 15: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	36, // 16: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
+	37, // 17: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
 	0,  // 18: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
 	20, // 19: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
 	23, // 20: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	36, // 21: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	36, // 22: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	1,  // 23: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	26, // 24: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	27, // 25: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	28, // 26: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	33, // 27: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
-	36, // 28: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	16, // 29: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	36, // 30: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	33, // 31: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	3,  // 32: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	5,  // 33: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	8,  // 34: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	10, // 35: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	12, // 36: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	14, // 37: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	18, // 38: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	21, // 39: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	24, // 40: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	29, // 41: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	4,  // 42: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	6,  // 43: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	9,  // 44: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	11, // 45: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	13, // 46: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	15, // 47: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	19, // 48: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	22, // 49: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	25, // 50: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	30, // 51: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	42, // [42:52] is the sub-list for method output_type
-	32, // [32:42] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	37, // 21: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	37, // 22: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	24, // 23: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	1,  // 24: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	27, // 25: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	28, // 26: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	29, // 27: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	34, // 28: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
+	37, // 29: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	16, // 30: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	37, // 31: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	34, // 32: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	3,  // 33: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	5,  // 34: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	8,  // 35: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	10, // 36: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	12, // 37: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	14, // 38: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	18, // 39: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	21, // 40: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	25, // 41: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	30, // 42: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	4,  // 43: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	6,  // 44: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	9,  // 45: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	11, // 46: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	13, // 47: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	15, // 48: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	19, // 49: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	22, // 50: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	26, // 51: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	31, // 52: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	43, // [43:53] is the sub-list for method output_type
+	33, // [33:43] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -2518,7 +2676,7 @@ func file_switchboard_v1_control_proto_init() {
 		return
 	}
 	file_switchboard_v1_control_proto_msgTypes[2].OneofWrappers = []any{}
-	file_switchboard_v1_control_proto_msgTypes[23].OneofWrappers = []any{
+	file_switchboard_v1_control_proto_msgTypes[24].OneofWrappers = []any{
 		(*SubscribeResponse_ClientEvent)(nil),
 		(*SubscribeResponse_Connected)(nil),
 		(*SubscribeResponse_Disconnected)(nil),
@@ -2529,7 +2687,7 @@ func file_switchboard_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
