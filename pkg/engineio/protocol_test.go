@@ -546,10 +546,12 @@ func TestUpgrade(t *testing.T) {
 	if res := e.post(t, sid, "4x"); res.status != http.StatusBadRequest {
 		t.Errorf("POST after upgrade: %d %q, want 400", res.status, res.body)
 	}
-	_, res, err := e.dial(t, "EIO=4&transport=websocket&sid="+sid)
-	if err == nil || res == nil || res.StatusCode != http.StatusBadRequest {
-		t.Errorf("second WebSocket with the sid: %v, want HTTP 400", err)
+	// As with the reference server, a second WebSocket opens, then closes.
+	second, _, err := e.dial(t, "EIO=4&transport=websocket&sid="+sid)
+	if err != nil {
+		t.Fatalf("second WebSocket with the sid: %v, want 101 then a close", err)
 	}
+	expectWSClosed(t, second)
 	writeWS(t, c, "4still here")
 	expectWS(t, c, "4still here")
 }
@@ -601,13 +603,17 @@ func TestUpgradeAbortedProbe(t *testing.T) {
 			tt.run(t, c)
 			c.Close()
 			// Once the server has dropped the probe, polling goes on.
-			waitUntil(t, "a new probe is accepted", func() bool {
+			waitUntil(t, "a new probe is answered", func() bool {
 				c2, _, err := e.dialer.Dial(e.wsURL("EIO=4&transport=websocket&sid="+sid), nil)
 				if err != nil {
 					return false
 				}
-				c2.Close()
-				return true
+				defer c2.Close()
+				if c2.WriteMessage(websocket.TextMessage, []byte("2probe")) != nil {
+					return false
+				}
+				_, data, err := readWSErr(c2)
+				return err == nil && data == "3probe"
 			})
 			if res := e.post(t, sid, "4still polling"); res.status != http.StatusOK {
 				t.Fatalf("POST: %d %q", res.status, res.body)

@@ -43,10 +43,12 @@ type Session struct {
 	posting      bool            // guarded by mu; a POST is in progress
 	ws           *websocket.Conn // guarded by mu; the WebSocket once upgraded or opened directly
 	writing      bool            // guarded by mu; a writer goroutine is running
-	probe        *websocket.Conn // guarded by mu; a WebSocket being probed for an upgrade
+	probing      bool            // guarded by mu; the probe slot is taken: one WebSocket at a time may be probed
+	probe        *websocket.Conn // guarded by mu; the WebSocket being probed for an upgrade
 	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
 	awaitingPong bool            // guarded by mu
 	closeReason  string          // guarded by mu; set when the session leaves stateOpen
+	flushing     bool            // guarded by mu; closing, with the queue still to be written
 
 	readBuf       *bufio.Reader // the WebSocket's read buffer, owned by whoever reads
 	writeDeadline time.Duration // since monoEpoch; owned by the running writer (handed over under mu)
@@ -147,6 +149,9 @@ func (s *Session) close(reason string, flush bool) {
 	s.state = stateClosing
 	s.closeReason = reason
 	s.awaitingPong = false
+	// Without flush, teardown follows at once: until then a GET must see
+	// the session as closed, not as closing with a queue to flush.
+	s.flushing = flush
 	s.mu.Unlock()
 	s.srv.sched.Cancel(&s.timer)
 	s.srv.sched.Cancel(&s.upgradeTimer)
@@ -362,12 +367,13 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	var batch []*Message
 	finish := false
+	gone := s.state == stateClosed || (s.state == stateClosing && !s.flushing)
 	switch {
-	case s.state == stateClosed && s.transport == TransportPolling && s.closeReason != ReasonTransportClose:
+	case gone && s.transport == TransportPolling && s.closeReason != ReasonTransportClose:
 		// Closed by the server (parse error, ping timeout, slow consumer):
 		// the waiting GET tells the client, as the reference server does.
 		batch = []*Message{msgClose}
-	case s.state == stateClosed || s.transport != TransportPolling:
+	case gone || s.transport != TransportPolling:
 		// Closed by the client ("1"), or upgraded while this GET waited for
 		// the lock (the queue is the WebSocket writer's now): a noop.
 		batch = []*Message{msgNoop}
@@ -691,20 +697,40 @@ func (s *Session) readMessage(conn *websocket.Conn) bool {
 // serveUpgrade accepts a WebSocket for a polling session and runs the probe:
 // "2probe" → "3probe", the pending GET released with a noop, then "5"
 // switches the session to the WebSocket, which then carries the queue.
+//
+// A WebSocket that finds the session upgrading (another WebSocket holds the
+// probe slot), upgraded or closing completes its handshake and is closed at
+// once, as with the reference server: a client without an error handler
+// sees a closed WebSocket, not a failed handshake. The slot is taken in the
+// same step as the check, so that of WebSockets racing, exactly one is
+// probed.
 func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	ok := s.transport == TransportPolling && s.state == stateOpen && s.probe == nil
-	s.mu.Unlock()
-	if !ok || !websocket.IsWebSocketUpgrade(r) {
+	if !websocket.IsWebSocketUpgrade(r) {
 		writeError(w, errBadRequest)
 		return
 	}
+	s.mu.Lock()
+	free := s.transport == TransportPolling && s.state == stateOpen && !s.probing
+	if free {
+		s.probing = true
+	}
+	s.mu.Unlock()
 	hj := &hijacker{ResponseWriter: w}
 	conn, err := s.srv.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
+		if free {
+			s.releaseProbe(nil)
+		}
+		return
+	}
+	if !free {
+		_ = conn.NetConn().SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		_, _ = conn.NetConn().Write(closeFrame)
+		_ = conn.Close()
 		return
 	}
 	if !s.srv.track() {
+		s.releaseProbe(nil)
 		_ = conn.Close()
 		return
 	}
@@ -720,7 +746,8 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 // WebSocket reader.
 func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 	s.mu.Lock()
-	if s.transport != TransportPolling || s.state != stateOpen || s.probe != nil {
+	if s.transport != TransportPolling || s.state != stateOpen {
+		s.probing = false
 		s.mu.Unlock()
 		_ = conn.Close()
 		return
@@ -757,6 +784,7 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 			}
 			s.upgrading = false
 			s.probe = nil
+			s.probing = false
 			s.transport = TransportWebSocket
 			s.ws = conn
 			s.srv.websockets.Add(1)
@@ -787,10 +815,19 @@ func (s *Session) abortProbe(conn *websocket.Conn) {
 		s.mu.Unlock()
 		return // the upgrade completed meanwhile
 	}
-	if s.probe == conn {
+	s.mu.Unlock()
+	s.releaseProbe(conn)
+	_ = conn.Close()
+}
+
+// releaseProbe frees the probe slot held for conn (nil: held by a
+// WebSocket whose handshake failed, before it became the probe).
+func (s *Session) releaseProbe(conn *websocket.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe == conn && s.probing {
 		s.probe = nil
 		s.upgrading = false
+		s.probing = false
 	}
-	s.mu.Unlock()
-	_ = conn.Close()
 }
