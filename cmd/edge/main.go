@@ -63,6 +63,7 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.Var(&transports, "transports", "comma-separated transports offered: polling, websocket; empty: both")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 45*time.Second, "close connections that join no namespace in time")
 	fs.IntVar(&cfg.Engine.WriteQueueSize, "write-queue", 1024, "packets queued per connection before it is dropped as a slow consumer")
+	fs.IntVar(&cfg.Engine.WriteQueueBytes, "write-queue-bytes", 0, "bytes queued per connection before it is dropped as a slow consumer; 0: 4 × --max-payload")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM); with --tls-key serves HTTPS/WSS; empty: plain HTTP")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&cfg.Demo, "demo", false, "serve the demo page at /")
@@ -108,6 +109,12 @@ fails, 2 for a bad flag or variable.
 		"transports":      func() error { return envflag.Each(transports, edge.CheckTransport) },
 		"connect-timeout": func() error { return envflag.Positive(cfg.ConnectTimeout) },
 		"write-queue":     func() error { return envflag.Positive(cfg.Engine.WriteQueueSize) },
+		"write-queue-bytes": func() error {
+			if b := cfg.Engine.WriteQueueBytes; b < 0 || (b > 0 && b < cfg.Engine.MaxPayload) {
+				return fmt.Errorf("must be 0 (4 × --max-payload) or at least --max-payload (%d)", cfg.Engine.MaxPayload)
+			}
+			return nil
+		},
 		"tls-cert": func() error {
 			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {
 				return errors.New("needs --tls-key as well")

@@ -85,6 +85,8 @@ func TestBadValues(t *testing.T) {
 		{flag: "connect-timeout", value: "0"},
 		{flag: "write-queue", value: "0"},
 		{flag: "write-queue", value: "-3"},
+		{flag: "write-queue-bytes", value: "-1"},
+		{flag: "write-queue-bytes", value: "1000"},
 		{flag: "tls-cert", value: "cert.pem"},
 		{flag: "tls-key", value: "key.pem"},
 		{flag: "demo", value: "maybe"},

@@ -151,6 +151,8 @@ func TestUnreadPollResponseCut(t *testing.T) {
 		PingTimeout:    10 * time.Second,
 		WriteTimeout:   writeTimeout,
 		WriteQueueSize: 64,
+		// Above the 24 MB queued: a write timeout, not a slow consumer.
+		WriteQueueBytes: 32 << 20,
 	}, false, func(s *engineio.Session) { sess = s; close(opened) })
 	sid := e.handshake(t)
 	<-opened
@@ -193,6 +195,8 @@ func TestUnreadWebSocketCut(t *testing.T) {
 		PingTimeout:    10 * time.Second,
 		WriteTimeout:   writeTimeout,
 		WriteQueueSize: 64,
+		// Above the 24 MB queued: a write timeout, not a slow consumer.
+		WriteQueueBytes: 32 << 20,
 	}, false, nil)
 	_, sid := e.openWS(t) // and never read again
 	sess := e.srv.Session(sid)

@@ -218,6 +218,67 @@ func TestSlowConsumerPolling(t *testing.T) {
 	}
 }
 
+// TestSlowConsumerBytes: the queue is bounded in bytes, not only in
+// packets: 1,024 packets of 1 MB once let one client that does not read pin
+// a gigabyte. With the default 4 MB, a WebSocket that does not read is
+// dropped after a few megabytes (one batch held by its blocked writer,
+// what the socket buffers took, and a full queue); a polling session with
+// no GET, after the queue's 4 MB.
+func TestSlowConsumerBytes(t *testing.T) {
+	big := engineio.NewBinaryMessage(make([]byte, 1_000_000))
+	sendUntilFull := func(t *testing.T, sess *engineio.Session) int {
+		t.Helper()
+		for sent := 0; sent < 64; sent++ {
+			if err := sess.Send(big); err != nil {
+				if !errors.Is(err, engineio.ErrQueueFull) {
+					t.Fatalf("Send: %v, want ErrQueueFull", err)
+				}
+				return sent
+			}
+		}
+		t.Fatalf("64 MB queued for a client that does not read")
+		return 0
+	}
+	t.Run("websocket", func(t *testing.T) {
+		e := newEnv(t, engineio.Config{})
+		_, sid := e.openWS(t) // and never read again
+		sess := e.srv.Session(sid)
+		if n := sendUntilFull(t, sess); n < 3 || n > 24 {
+			t.Errorf("%d MB accepted, want 3 to 24", n)
+		}
+		if r := e.closeReason(t, sid); r != engineio.ReasonSlowConsumer {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonSlowConsumer)
+		}
+	})
+	t.Run("polling", func(t *testing.T) {
+		e := newEnv(t, engineio.Config{WriteQueueBytes: 2_500_000})
+		sid := e.handshake(t)
+		sess := e.srv.Session(sid)
+		if n := sendUntilFull(t, sess); n != 2 {
+			t.Errorf("%d MB accepted under a 2.5 MB bound, want 2", n)
+		}
+		if r := e.closeReason(t, sid); r != engineio.ReasonSlowConsumer {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonSlowConsumer)
+		}
+		if st := e.srv.Stats(); st.SlowConsumers != 1 {
+			t.Errorf("stats %+v, want 1 slow consumer", st)
+		}
+	})
+	t.Run("drained queue makes room", func(t *testing.T) {
+		e := newEnv(t, engineio.Config{WriteQueueBytes: 2_500_000})
+		sid := e.handshake(t)
+		sess := e.srv.Session(sid)
+		for i := range 6 {
+			if err := sess.Send(big, big); err != nil {
+				t.Fatalf("round %d: Send: %v", i, err)
+			}
+			if res := e.get(t, sid); res.status != http.StatusOK || len(res.body) < 2_000_000 {
+				t.Fatalf("round %d: GET %d, %d bytes", i, res.status, len(res.body))
+			}
+		}
+	})
+}
+
 func TestShutdown(t *testing.T) {
 	e := newEnv(t, engineio.Config{})
 	bye := engineio.NewTextMessage([]byte("bye"))
@@ -382,7 +443,7 @@ func TestCORS(t *testing.T) {
 // A client that reads nothing cannot hold Shutdown past its context: its
 // connection is cut.
 func TestShutdownDeadline(t *testing.T) {
-	e := newEnv(t, engineio.Config{})
+	e := newEnv(t, engineio.Config{WriteQueueBytes: 128 << 20})
 	_, sid := e.openWS(t) // and never read again
 	big := engineio.NewBinaryMessage(bytes.Repeat([]byte{0xaa}, 1<<20))
 	// Enough to fill the socket buffers: the writer blocks.
@@ -469,7 +530,7 @@ func TestConfigDefaults(t *testing.T) {
 	got := srv.Config()
 	if got.PingInterval != 25*time.Second || got.PingTimeout != 20*time.Second ||
 		got.UpgradeTimeout != 10*time.Second || got.MaxPayload != 1_000_000 ||
-		got.WriteQueueSize != 1024 || got.WriteTimeout != 10*time.Second ||
+		got.WriteQueueSize != 1024 || got.WriteQueueBytes != 4_000_000 || got.WriteTimeout != 10*time.Second ||
 		!equalStrings(got.Transports, []string{"polling", "websocket"}) ||
 		got.NewID == nil || got.Logger == nil {
 		t.Errorf("defaults %+v", got)

@@ -55,6 +55,12 @@ type Config struct {
 	// WriteQueueSize bounds the packets queued for one session. A session
 	// whose queue overflows is closed as a slow consumer. Zero means 1024.
 	WriteQueueSize int
+	// WriteQueueBytes bounds the bytes queued for one session: the packets'
+	// payloads, plus 64 bytes a packet, not counting the batch its writer
+	// is writing. A session whose queue would pass it is closed as a slow
+	// consumer, as with WriteQueueSize. Zero means 4 × MaxPayload (4 MB
+	// with the default payload limit), at least 1 MiB.
+	WriteQueueBytes int
 	// WriteTimeout bounds one write to a WebSocket, and the writing of one
 	// long-polling response. Zero means 10s.
 	WriteTimeout time.Duration
@@ -92,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteQueueSize <= 0 {
 		c.WriteQueueSize = 1024
+	}
+	if c.WriteQueueBytes <= 0 {
+		c.WriteQueueBytes = max(4*c.MaxPayload, 1<<20)
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

@@ -37,6 +37,7 @@ type Session struct {
 	state        sessionState    // guarded by mu
 	transport    string          // guarded by mu; changes once, on upgrade
 	queue        []*Message      // guarded by mu; outbound packets not yet written
+	queueBytes   int             // guarded by mu; queuedSize of queue
 	spare        []*Message      // guarded by mu; an emptied queue kept while the writer runs
 	pollWake     chan struct{}   // guarded by mu; non-nil while a GET waits for packets
 	polling      bool            // guarded by mu; a GET is in progress
@@ -82,7 +83,7 @@ func (s *Session) Send(msgs ...*Message) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if len(s.queue)+len(msgs) > s.srv.cfg.WriteQueueSize {
+	if len(s.queue)+len(msgs) > s.srv.cfg.WriteQueueSize || s.queueBytes+queuedSize(msgs) > s.srv.cfg.WriteQueueBytes {
 		s.mu.Unlock()
 		s.srv.slowConsumers.Add(1)
 		s.close(ReasonSlowConsumer, false)
@@ -113,7 +114,30 @@ func (s *Session) enqueueLocked(msgs ...*Message) {
 		s.queue, s.spare = s.spare, nil
 	}
 	s.queue = append(s.queue, msgs...)
+	s.queueBytes += queuedSize(msgs)
 	s.kickLocked()
+}
+
+// messageOverhead is what queueing a message costs besides its payload:
+// its place in the queue and its struct, shared by every session it goes
+// to. Counting it bounds a queue of empty messages too.
+const messageOverhead = 64
+
+// queuedSize is what msgs count against WriteQueueBytes.
+func queuedSize(msgs []*Message) int {
+	n := 0
+	for _, m := range msgs {
+		n += messageOverhead + len(m.data)
+	}
+	return n
+}
+
+// takeQueueLocked hands the queue to a writer (a GET or the WebSocket
+// writer): from then on it no longer counts against the bounds.
+func (s *Session) takeQueueLocked() []*Message {
+	q := s.queue
+	s.queue, s.queueBytes = nil, 0
+	return q
 }
 
 // kickLocked gets the queue moving: wakes the pending GET or the writer.
@@ -194,7 +218,7 @@ func (s *Session) teardown() {
 		return
 	}
 	s.state = stateClosed
-	s.queue, s.spare = nil, nil
+	s.queue, s.spare, s.queueBytes = nil, nil, 0
 	if s.ws != nil {
 		if s.srv.poller != nil {
 			s.srv.poller.forget(s) // before the descriptor can be reused
@@ -283,7 +307,7 @@ func (s *Session) onPingTimer() {
 		s.mu.Unlock()
 		return
 	}
-	overflow := len(s.queue)+1 > s.srv.cfg.WriteQueueSize
+	overflow := len(s.queue)+1 > s.srv.cfg.WriteQueueSize || s.queueBytes+messageOverhead > s.srv.cfg.WriteQueueBytes
 	if !overflow {
 		// Arm the pong deadline before the ping can go out: a pong handled
 		// first would have its next ping replaced by this deadline.
@@ -378,14 +402,12 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		// the lock (the queue is the WebSocket writer's now): a noop.
 		batch = []*Message{msgNoop}
 	case s.state == stateClosing:
-		batch = append(s.queue, msgClose)
-		s.queue = nil
+		batch = append(s.takeQueueLocked(), msgClose)
 		finish = true
 	case len(s.queue) == 0: // upgrading: release the GET
 		batch = []*Message{msgNoop}
 	default:
-		batch = s.queue
-		s.queue = nil
+		batch = s.takeQueueLocked()
 	}
 	// No longer waiting: the client may send its next GET as soon as it has
 	// this response, which writePollResponse flushes before this handler
@@ -576,8 +598,7 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 	}()
 	for {
 		s.mu.Lock()
-		batch := s.queue
-		s.queue = nil
+		batch := s.takeQueueLocked()
 		if len(batch) == 0 {
 			s.writing = false
 			closing := s.state == stateClosing
