@@ -1414,6 +1414,24 @@ func TestEdgeCrash(t *testing.T) {
 	}
 	killed := time.Now()
 	<-exited
+	// An EmitWithAck sent before control forgets the dead edge, with a
+	// deadline shorter than its ack timeout (the default 5 s): it answers
+	// before the deadline with the live edges' acks and the dead edge
+	// missing. It used to wait for the dead edge until the deadline and
+	// fail with DeadlineExceeded, all the acks gathered lost.
+	type deadlineResult struct {
+		ackResult
+		took time.Duration
+	}
+	const callDeadline = 1500 * time.Millisecond
+	shortAcked := make(chan deadlineResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), callDeadline)
+		defer cancel()
+		start := time.Now()
+		resp, err := f.api.EmitWithAck(ctx, &sbv1.EmitWithAckRequest{Event: "ask2"})
+		shortAcked <- deadlineResult{ackResult{resp, err}, time.Since(start)}
+	}()
 
 	// Until control forgets it, a gather may name it missing, never more.
 	resp := f.listSockets(nil)
@@ -1456,6 +1474,23 @@ func TestEdgeCrash(t *testing.T) {
 	}
 	if !slices.Equal(ackSIDs, sids(c0, c1, c2)) || len(r.resp.TimedOutSids) != 0 || !slices.Equal(r.resp.MissingEdges, []string{deadID}) {
 		t.Errorf("EmitWithAck across the crash = %v; want acks from %v, none timed out, %s missing", r.resp, sids(c0, c1, c2), deadID)
+	}
+
+	sr := <-shortAcked
+	if sr.err != nil {
+		t.Fatalf("EmitWithAck with a %v deadline, after the crash: %v (after %v)", callDeadline, sr.err, sr.took)
+	}
+	ackSIDs = nil
+	for _, a := range sr.resp.Acks {
+		ackSIDs = append(ackSIDs, a.Sid)
+	}
+	if !slices.Equal(ackSIDs, sids(c0, c1, c2)) || len(sr.resp.TimedOutSids) != 0 {
+		t.Errorf("EmitWithAck with a deadline = %v; want acks from %v, none timed out", sr.resp, sids(c0, c1, c2))
+	}
+	if len(sr.resp.MissingEdges) == 0 {
+		t.Logf("control forgot the dead edge before the EmitWithAck: its deadline was not put to the test")
+	} else if !slices.Equal(sr.resp.MissingEdges, []string{deadID}) {
+		t.Errorf("EmitWithAck with a deadline: missing %v, want [%s]", sr.resp.MissingEdges, deadID)
 	}
 }
 

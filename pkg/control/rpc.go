@@ -256,8 +256,10 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl) * 9 / 10
+	// The edges' ack waits end early enough that their replies reach
+	// control, and control's answer the caller, before its deadline.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)*8/10 < timeout {
+		timeout = max(time.Until(dl)*8/10, time.Millisecond)
 	}
 	if err := s.available(); err != nil {
 		return nil, err
@@ -302,7 +304,12 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 // gather publishes f's messages with one reply inbox and collects a reply
 // per edge until every expected edge answered or wait passed. Replies are
 // keyed by edge id; expected edges that did not answer are missing.
+//
+// A call answers before the caller's deadline with what it has (answerBy):
+// edges that have not answered by then are missing, rather than the work
+// of those that did lost to DeadlineExceeded.
 func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[string][]byte, []string, error) {
+	wait = answerBy(ctx, wait)
 	if len(f.msgs) == 1 && len(f.expect) == 1 {
 		return s.ask(ctx, f.msgs[0].subject, f.expect[0], f.msgs[0].payload, wait)
 	}
@@ -356,6 +363,19 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 	}
 	sort.Strings(missing)
 	return replies, missing, nil
+}
+
+// answerBy cuts wait so that an answer sent when it ends reaches the
+// caller before ctx's deadline: a twentieth of the time left (at least
+// 10 ms, at most 250 ms) is kept for the answer's way back.
+func answerBy(ctx context.Context, wait time.Duration) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return wait
+	}
+	left := time.Until(dl)
+	margin := min(max(left/20, 10*time.Millisecond), 250*time.Millisecond)
+	return max(min(wait, left-margin), 0)
 }
 
 // ask is gather for one edge (a unicast by sid, the common case): a plain
