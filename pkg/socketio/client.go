@@ -208,6 +208,7 @@ func (c *client) connect(p *Packet) {
 		SID string `json:"sid"`
 	}{s.id})
 	_ = c.send(NewEncoded(&Packet{Type: PacketConnect, Namespace: p.Namespace, Data: payload}), false)
+	ns.told(s)
 	ns.connected(s)
 }
 

@@ -164,6 +164,15 @@ func (n *Namespace) add(s *Socket, rooms []string) {
 	}
 }
 
+// told makes s selectable, once its CONNECT packet is queued: a
+// broadcast that selected it before would have reached the client ahead of
+// the CONNECT.
+func (n *Namespace) told(s *Socket) {
+	n.mu.Lock()
+	s.told = true
+	n.mu.Unlock()
+}
+
 func (n *Namespace) connected(s *Socket) {
 	for _, fn := range n.onConnect {
 		fn(s)
@@ -273,6 +282,9 @@ func (n *Namespace) eachLocked(sel *Selector, fn func(*Socket)) int {
 	}
 	count := 0
 	visit := func(s *Socket) {
+		if !s.told {
+			return // still connecting: nothing may reach it before its CONNECT
+		}
 		if _, ok := excluded[s]; ok {
 			return
 		}

@@ -795,3 +795,42 @@ func TestPartialBinaryPacketBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestNothingBeforeConnect: a broadcast sent while a socket connects
+// reaches it after its CONNECT packet or not at all. The socket became
+// selectable before its CONNECT was queued, so a raw client could read an
+// event for a namespace it had not been told it joined.
+func TestNothingBeforeConnect(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, socketio.Config{}, nil)
+	ns := ts.Of("/")
+	tick, err := socketio.EncodeEvent("/", "tick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				ns.To().Send(tick)
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for i := range 200 {
+		c := ts.dial(t)
+		c.send("40")
+		if got := c.nextText(); !strings.HasPrefix(got, "40{") {
+			t.Fatalf("client %d: first packet %q, want the CONNECT", i, got)
+		}
+		c.close()
+	}
+}

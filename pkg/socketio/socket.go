@@ -29,6 +29,7 @@ type Socket struct {
 	user      string
 
 	connected bool                // guarded by ns.mu
+	told      bool                // guarded by ns.mu; its CONNECT packet is queued: selections see it
 	rooms     map[string]struct{} // guarded by ns.mu; without the socket's own id room
 
 	mu       sync.Mutex
