@@ -215,3 +215,35 @@ func TestUnreadWebSocketCut(t *testing.T) {
 		t.Errorf("Stats() = %+v, want 1 write timeout, no slow consumer", st)
 	}
 }
+
+// A session closed with its queue still to write, to a client that does
+// not read, ends when the write times out: the writer that was to send the
+// close frame and tear it down stops on the error, and the session must
+// not stay "closing" with nobody to end it (it did, holding its
+// connection, until the process stopped).
+func TestUnreadWebSocketCutWhileClosing(t *testing.T) {
+	const writeTimeout = 300 * time.Millisecond
+	e := newEnvWith(t, engineio.Config{
+		PingInterval:    10 * time.Second,
+		PingTimeout:     10 * time.Second,
+		WriteTimeout:    writeTimeout,
+		WriteQueueSize:  64,
+		WriteQueueBytes: 32 << 20,
+	}, false, nil)
+	_, sid := e.openWS(t) // and never read again
+	sess := e.srv.Session(sid)
+	big := engineio.NewBinaryMessage(make([]byte, 1<<20))
+	for range 24 {
+		if err := sess.Send(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess.Close()
+	if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+		t.Errorf("session closed with %q, want %q", r, engineio.ReasonForcedClose)
+	}
+	e.waitGone(t, sid)
+	if st := e.srv.Stats(); st.Sessions != 0 || st.WriteTimeouts != 1 {
+		t.Errorf("Stats() = %+v, want no session and 1 write timeout", st)
+	}
+}

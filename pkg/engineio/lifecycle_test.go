@@ -147,6 +147,21 @@ func TestCloseInOnOpen(t *testing.T) {
 			t.Errorf("session gone after %v, before PingTimeout", d)
 		}
 	})
+	// A client that never polls does not see the close packet: its POSTs
+	// are refused while the session waits for a GET, rather than read
+	// (and dropped) until PingTimeout. The GET still gets what was queued.
+	t.Run("polling, POST while closing", func(t *testing.T) {
+		sid := e.handshake(t)
+		if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+			t.Errorf("close reason %q, want %q", r, engineio.ReasonForcedClose)
+		}
+		if res := e.post(t, sid, "4"+strings.Repeat("x", 1000)); res.status != http.StatusBadRequest {
+			t.Errorf("POST to a closing session: %d %q, want 400", res.status, res.body)
+		}
+		if res := e.get(t, sid); res.body != "4go away\x1e1" {
+			t.Errorf("GET: %d %q, want the message and the close packet", res.status, res.body)
+		}
+	})
 	t.Run("websocket", func(t *testing.T) {
 		c, sid := e.openWS(t)
 		if err := expectWSClosed(t, c, "4go away"); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {

@@ -435,7 +435,11 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 // serveData answers a POST: the client's packets.
 func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.transport != TransportPolling || s.state == stateClosed {
+	// A session that is closing takes nothing more: what a client sends
+	// after the server ended it would be dropped anyway, and reading it
+	// would let a client that never polls (and so never sees the close
+	// packet) make the edge read payloads until the ping timeout.
+	if s.transport != TransportPolling || s.state != stateOpen {
 		s.mu.Unlock()
 		writeError(w, errBadRequest)
 		return
@@ -650,6 +654,10 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			s.mu.Unlock()
 			s.srv.countWriteError(err)
 			s.close(ReasonTransportError, false)
+			// A session already closing (close with flush) was to be torn
+			// down by this writer after its close frame; close above leaves
+			// such a session alone, so end it here.
+			s.teardown()
 			return
 		}
 	}
