@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -802,7 +803,10 @@ func TestPartialBinaryPacketBounded(t *testing.T) {
 // event for a namespace it had not been told it joined.
 func TestNothingBeforeConnect(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, socketio.Config{}, nil)
+	// The broadcasts come as fast as one goroutine can send them: a queue
+	// deep enough that a client is not cut as a slow consumer (which drops
+	// its queue, CONNECT included) while its writer is slow under -race.
+	ts := newServer(t, socketio.Config{Engine: engineio.Config{WriteQueueSize: 1 << 16, WriteQueueBytes: 256 << 20}}, nil)
 	ns := ts.Of("/")
 	tick, err := socketio.EncodeEvent("/", "tick")
 	if err != nil {
@@ -818,6 +822,7 @@ func TestNothingBeforeConnect(t *testing.T) {
 				return
 			default:
 				ns.To().Send(tick)
+				runtime.Gosched() // let the writers and the connecting clients run
 			}
 		}
 	}()
