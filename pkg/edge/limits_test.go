@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
@@ -28,16 +29,7 @@ import (
 // any), closed when the test ends.
 func dialFrom(t *testing.T, addr, from string) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: waitTimeout}
-	if from != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
-	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s from %q: %v", addr, from, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return repotest.DialFrom(t, addr, from, waitTimeout)
 }
 
 // rawRequest writes one HTTP/1.1 request on c and reads its response.
