@@ -12,6 +12,13 @@ FUZZTIME  ?= 10s
 # coordinator can fail a duration run with "context deadline exceeded" at the
 # deadline with no failing input (golang/go#75804, fixed in Go 1.27).
 TEST_FUZZTIME ?= 20000x
+# The edge's fuzz targets (pkg/edge/fuzz_test.go) drive a real edge through
+# loopback connections: an input costs a few connections and round trips,
+# about 2 ms against the decoders' microseconds, so they have a count of
+# their own: 10000x takes 10-15 s per target on two cores, where 20000x
+# would add over a minute to make test.
+NET_FUZZTIME ?= $(FUZZTIME)
+TEST_NET_FUZZTIME ?= 10000x
 
 .PHONY: run test test-deps test-build lint fmt vet fuzz bench help
 
@@ -44,13 +51,16 @@ test-build:
 test: test-deps lint test-build
 	$(TEST_ENV) $(GO) test $(GOFLAGS_T) ./...
 	$(TEST_ENV) SWITCHBOARD_BENCH_SMOKE=1 $(GO) test -count=1 ./bench -run '^TestSmoke$$'
-	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) NET_FUZZTIME=$(TEST_NET_FUZZTIME)
 
 ## fuzz: run each parser's fuzz target for FUZZTIME
 fuzz:
 	$(GO) test ./pkg/engineio -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/engineio -run '^$$' -fuzz '^FuzzDecodeText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/socketio -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/edge -run '^$$' -fuzz '^FuzzHTTPRequest$$' -fuzztime $(NET_FUZZTIME)
+	$(GO) test ./pkg/edge -run '^$$' -fuzz '^FuzzPollingBody$$' -fuzztime $(NET_FUZZTIME)
+	$(GO) test ./pkg/edge -run '^$$' -fuzz '^FuzzWebSocketFrames$$' -fuzztime $(NET_FUZZTIME)
 
 ## lint: gofmt, go vet, buf lint
 lint: fmt vet buf-lint
