@@ -17,6 +17,9 @@ const wsReadBufferSize = 512
 type hijacker struct {
 	http.ResponseWriter
 	br *bufio.Reader // set by Hijack; nil when net/http's reader was kept
+	// progress, when set, counts what is read from the connection (the
+	// probe of an upgrade), which Hijack then wraps in a countingConn.
+	progress *probeProgress
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -28,6 +31,12 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// The client sent data ahead of the handshake; gorilla refuses that
 		// with the reader it sees, so it must see this one.
 		return conn, brw, nil
+	}
+	if h.progress != nil {
+		if tc, ok := tcpConnOf(conn); ok {
+			h.progress.tcp.Store(tc)
+		}
+		conn = &countingConn{Conn: conn, progress: h.progress}
 	}
 	h.br = bufio.NewReaderSize(conn, wsReadBufferSize)
 	return conn, bufio.NewReadWriter(h.br, brw.Writer), nil

@@ -47,6 +47,8 @@ type Session struct {
 	probing      bool            // guarded by mu; the probe slot is taken: one WebSocket at a time may be probed
 	probe        *websocket.Conn // guarded by mu; the WebSocket being probed for an upgrade
 	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
+	progress     *probeProgress  // guarded by mu; what the probe has handled, while there is one
+	released     bool            // guarded by mu; the GET waiting at "2probe" was released for the upgrade
 	awaitingPong bool            // guarded by mu
 	closeReason  string          // guarded by mu; set when the session leaves stateOpen
 	flushing     bool            // guarded by mu; closing, with the queue still to be written
@@ -196,6 +198,7 @@ func (s *Session) close(reason string, flush bool) {
 	if s.probe != nil {
 		_ = s.probe.Close()
 		s.probe = nil
+		s.endProgressLocked()
 	}
 	if s.transport == TransportWebSocket {
 		s.startWriterLocked() // writes the queue, then the close frame, then tears down
@@ -229,6 +232,7 @@ func (s *Session) teardown() {
 	if s.probe != nil {
 		_ = s.probe.Close()
 		s.probe = nil
+		s.endProgressLocked()
 	}
 	if s.pollWake != nil {
 		select {
@@ -351,6 +355,18 @@ func writePollResponse(w http.ResponseWriter, body []byte) error {
 // servePoll answers a GET: it waits for packets and writes them as a payload.
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	// What the client sent on a probe before this GET is handled first: a
+	// GET after "2probe" and "5" finds the session upgraded.
+	for s.progress != nil && s.progress.unreadLocked() {
+		wake := s.progress.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return // the client gave up on its GET; the probe goes on
+		}
+		s.mu.Lock()
+	}
 	if s.transport != TransportPolling {
 		s.mu.Unlock()
 		writeError(w, errBadRequest)
@@ -392,14 +408,26 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	var batch []*Message
 	finish := false
 	gone := s.state == stateClosed || (s.state == stateClosing && !s.flushing)
+	released := s.released
+	s.released = false
 	switch {
 	case gone && s.transport == TransportPolling && s.closeReason != ReasonTransportClose:
 		// Closed by the server (parse error, ping timeout, slow consumer):
 		// the waiting GET tells the client, as the reference server does.
 		batch = []*Message{msgClose}
+	case !gone && s.transport != TransportPolling && !released:
+		// Upgraded while this GET waited, not released at "2probe": a
+		// client that upgrades ends its pending GET before it sends "5", so
+		// this one came after, and is answered as a GET that finds the
+		// session upgraded.
+		s.polling = false
+		s.mu.Unlock()
+		writeError(w, errBadRequest)
+		return
 	case gone || s.transport != TransportPolling:
-		// Closed by the client ("1"), or upgraded while this GET waited for
-		// the lock (the queue is the WebSocket writer's now): a noop.
+		// Closed by the client ("1"), or released for the upgrade and
+		// upgraded before this GET had the lock (the queue is the WebSocket
+		// writer's now): a noop.
 		batch = []*Message{msgNoop}
 	case s.state == stateClosing:
 		batch = append(s.takeQueueLocked(), msgClose)
@@ -740,11 +768,14 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	free := s.transport == TransportPolling && s.state == stateOpen && !s.probing
+	hj := &hijacker{ResponseWriter: w}
 	if free {
 		s.probing = true
+		// From the 101 on, the client may send frames and then a GET.
+		hj.progress = newProbeProgress()
+		s.progress = hj.progress
 	}
 	s.mu.Unlock()
-	hj := &hijacker{ResponseWriter: w}
 	conn, err := s.srv.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		if free {
@@ -767,21 +798,25 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	// its own goroutine so that net/http's connection state is released.
 	go func() {
 		defer s.srv.wg.Done()
-		s.probeLoop(conn, hj.br)
+		s.probeLoop(conn, hj.br, hj.progress)
 	}()
 }
 
 // probeLoop runs the upgrade probe on conn and, once upgraded, the session's
 // WebSocket reader.
-func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
+func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader, progress *probeProgress) {
 	s.mu.Lock()
 	if s.transport != TransportPolling || s.state != stateOpen {
 		s.probing = false
+		s.endProgressLocked()
 		s.mu.Unlock()
 		_ = conn.Close()
 		return
 	}
 	s.probe = conn
+	if s.progress != nil && s.progress == progress && br != nil {
+		progress.done = progress.read.Load() - int64(br.Buffered())
+	}
 	s.mu.Unlock()
 	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
 	s.ownControlFrames(conn)
@@ -802,7 +837,17 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 			}
 			s.mu.Lock()
 			s.upgrading = true
-			s.kickLocked() // a waiting GET answers with a noop
+			if s.progress != nil {
+				s.progress.movedLocked(br.Buffered())
+			}
+			// A waiting GET answers with a noop, unless the client has sent
+			// more already (its "5"): a client that upgrades sends "5" only
+			// once its pending GET has ended, so that GET came after it and
+			// is answered once the probe has handled it.
+			if s.progress == nil || !s.progress.unreadLocked() {
+				s.released = s.pollWake != nil
+				s.kickLocked()
+			}
 			s.mu.Unlock()
 		case "5":
 			s.mu.Lock()
@@ -814,6 +859,7 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 			s.upgrading = false
 			s.probe = nil
 			s.probing = false
+			s.endProgressLocked()
 			s.transport = TransportWebSocket
 			s.ws = conn
 			s.srv.websockets.Add(1)
@@ -837,6 +883,14 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 	}
 }
 
+// endProgressLocked wakes the GETs waiting for the probe: it is over.
+func (s *Session) endProgressLocked() {
+	if s.progress != nil {
+		close(s.progress.wake)
+		s.progress = nil
+	}
+}
+
 // abortProbe gives up an upgrade; the session goes on with polling.
 func (s *Session) abortProbe(conn *websocket.Conn) {
 	s.mu.Lock()
@@ -856,6 +910,7 @@ func (s *Session) releaseProbe(conn *websocket.Conn) {
 	defer s.mu.Unlock()
 	if s.probe == conn && s.probing {
 		s.probe = nil
+		s.endProgressLocked()
 		s.upgrading = false
 		s.probing = false
 	}

@@ -57,6 +57,7 @@ func TestPollReleasedAfterUpgradeLeavesQueue(t *testing.T) {
 	// What "2probe" then "5" do, without a connection: the writer does not
 	// start, so the queue stays observable.
 	s.upgrading = true
+	s.released = true
 	s.kickLocked()
 	s.upgrading = false
 	s.transport = TransportWebSocket

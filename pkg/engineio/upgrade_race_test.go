@@ -119,3 +119,37 @@ func TestGetRacingClientClose(t *testing.T) {
 		}
 	}
 }
+
+// TestGetAfterProbeAndUpgrade: a client that sends "2probe" and "5"
+// together (one write), then a polling GET, has upgraded before that GET:
+// it gets 400, as on a session that has left polling. A GET served between
+// the two frames found the session still upgrading and got a noop; frames
+// that have arrived are now handled before a later request is answered.
+// (Frames sent apart may arrive after the GET, on another connection: such
+// a GET finds the session upgrading and gets a noop, as it should.)
+func TestGetAfterProbeAndUpgrade(t *testing.T) {
+	e := newEnv(t, engineio.Config{})
+	for round := range 300 {
+		sid := e.handshake(t)
+		c, _, err := e.dial(t, "EIO=4&transport=websocket&sid="+sid)
+		if err != nil {
+			t.Fatalf("round %d: dial with sid: %v", round, err)
+		}
+		if _, err := c.NetConn().Write(append(maskedText("2probe"), maskedText("5")...)); err != nil {
+			t.Fatal(err)
+		}
+		if res := e.get(t, sid); res.status != http.StatusBadRequest {
+			t.Fatalf("round %d: GET after 2probe and 5: %d %q, want 400", round, res.status, res.body)
+		}
+		expectWS(t, c, "3probe")
+		writeWS(t, c, "4hi")
+		expectWS(t, c, "4hi")
+		c.Close()
+	}
+}
+
+// maskedText is a client's text frame carrying payload, masked with the
+// key 0 (which leaves the payload as it is).
+func maskedText(payload string) []byte {
+	return append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+}
