@@ -88,6 +88,7 @@ type options struct {
 	maxPayload int           // control's MaxPayload
 	apiKeys    []string      // control's APIKeys
 	natsURL    string        // an external NATS instead of the embedded one
+	streamQ    int           // control's StreamQueue
 }
 
 // fixture is one control instance, its edges and a gRPC client.
@@ -170,6 +171,7 @@ func startCluster(t *testing.T, o options) *fixture {
 		EmbeddedNATSAddr: "127.0.0.1:0",
 		MaxPayload:       o.maxPayload,
 		APIKeys:          o.apiKeys,
+		StreamQueue:      o.streamQ,
 		Logger:           f.log,
 	})
 	f.ctl, f.addr, f.conn, f.api = tc.Server, tc.addr, tc.conn, tc.api

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
@@ -63,6 +64,12 @@ type Config struct {
 	// APIKeys, when not empty, are the accepted bearer tokens: calls need
 	// "authorization: Bearer <key>" metadata. Health checks need none.
 	APIKeys []string
+	// StreamQueue and StreamQueueBytes bound what one Subscribe stream may
+	// hold that its caller has not read yet: events, and their bytes. A
+	// stream past either has fallen behind: it ends with ResourceExhausted
+	// once it has sent what it holds, and what it missed meanwhile is
+	// counted as dropped. Zero means 4,096 events and 32 MiB.
+	StreamQueue, StreamQueueBytes int
 	// TLSCertFile and TLSKeyFile serve gRPC over TLS when both are set.
 	TLSCertFile, TLSKeyFile string
 	// Logger receives logs. Nil means slog.Default().
@@ -82,6 +89,10 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	hbSub    *nats.Subscription
+	hub      *hub // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
+
+	busErrors  atomic.Uint64 // asynchronous NATS errors: a subscription dropped messages (slow consumer), a permission refused
+	lastBusLog atomic.Int64  // unix nanos of the last bus error logged
 
 	mu sync.Mutex
 	ln net.Listener // guarded by mu
@@ -109,6 +120,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.GatherTimeout <= 0 {
 		cfg.GatherTimeout = 2 * time.Second
+	}
+	if cfg.StreamQueue <= 0 {
+		cfg.StreamQueue = DefaultStreamQueue
+	}
+	if cfg.StreamQueueBytes <= 0 {
+		cfg.StreamQueueBytes = DefaultStreamQueueBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -157,6 +174,18 @@ func New(cfg Config) (*Server, error) {
 			default:
 			}
 		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			s.busErrors.Add(1)
+			// Logged at most every 10 s: a slow consumer reports every drop.
+			now := time.Now().UnixNano()
+			if last := s.lastBusLog.Load(); now-last >= int64(10*time.Second) && s.lastBusLog.CompareAndSwap(last, now) {
+				subject := ""
+				if sub != nil {
+					subject = sub.Subject
+				}
+				s.log.Warn("control: NATS error", "err", err, "subject", subject, "errors", s.busErrors.Load())
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
 			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -171,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 		s.closeNATS()
 		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}
+	s.hub = newHub(s.nc)
 	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
 		var hb sbv1.EdgeHeartbeat
 		if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
@@ -397,6 +427,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 func (s *Server) closeNATS() {
 	if s.nc != nil {
 		s.nc.Close()
+	}
+	if s.hub != nil {
+		s.hub.close()
 	}
 	if s.embedded != nil {
 		s.embedded.Shutdown()

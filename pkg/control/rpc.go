@@ -563,7 +563,13 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 
 // ClusterInfo implements switchboard.v1.Control.
 func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) (*sbv1.ClusterInfoResponse, error) {
-	resp := &sbv1.ClusterInfoResponse{ControlVersion: Version}
+	st := s.Stats()
+	resp := &sbv1.ClusterInfoResponse{ControlVersion: Version, ControlCounters: &sbv1.ControlCounters{
+		SlowStreams:         st.SlowStreams,
+		StreamEventsDropped: st.StreamEventsDropped,
+		BusErrors:           st.BusErrors,
+		BusReconnects:       st.BusReconnects,
+	}}
 	for _, e := range s.reg.live() {
 		hb := e.hb
 		resp.Edges = append(resp.Edges, &sbv1.Edge{

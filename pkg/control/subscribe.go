@@ -54,19 +54,13 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 			add(s.subj.LifecycleFilter(ns))
 		}
 	}
-	ch := make(chan *nats.Msg, 4096)
+	q := newStreamQueue(s.cfg.StreamQueue, s.cfg.StreamQueueBytes)
 	for _, subj := range subjects {
-		var sub *nats.Subscription
-		var err error
-		if req.QueueGroup != "" {
-			sub, err = s.nc.ChanQueueSubscribe(subj, req.QueueGroup, ch)
-		} else {
-			sub, err = s.nc.ChanSubscribe(subj, ch)
-		}
+		leave, err := s.hub.join(subj, req.QueueGroup, q)
 		if err != nil {
 			return busError(err)
 		}
-		defer sub.Unsubscribe()
+		defer leave()
 	}
 	if err := s.nc.FlushTimeout(s.cfg.GatherTimeout); err != nil {
 		return busError(err)
@@ -83,14 +77,27 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 			return nil
 		case <-s.stop:
 			return status.Error(codes.Unavailable, "control is shutting down")
-		case m := <-ch:
+		case <-q.wake:
+		}
+		msgs, over, dropped := q.take()
+		for _, m := range msgs {
 			resp := s.toSubscribeResponse(m, req.RawJson, wantConnect, wantDisconnect)
-			if resp == nil {
-				continue
+			// A caller that does not read blocks this Send (gRPC flow
+			// control) while its queue fills up and overflows: it holds
+			// control's memory only up to the queue's bound, which counts
+			// m until it is sent.
+			if resp != nil {
+				if err := stream.Send(resp); err != nil {
+					return err
+				}
 			}
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
+			q.sent(m)
+		}
+		if over {
+			s.log.Warn("control: Subscribe stream fell behind; ended", "dropped", dropped, "queue", s.cfg.StreamQueue, "queue_bytes", s.cfg.StreamQueueBytes)
+			return status.Errorf(codes.ResourceExhausted,
+				"slow consumer: this stream fell behind by more than %d events or %d bytes, and %d events were dropped; read faster, or share the work with a queue_group",
+				s.cfg.StreamQueue, s.cfg.StreamQueueBytes, dropped)
 		}
 	}
 }

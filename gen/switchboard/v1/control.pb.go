@@ -1499,8 +1499,10 @@ type ClusterInfoResponse struct {
 	Edges []*Edge `protobuf:"bytes,1,rep,name=edges,proto3" json:"edges,omitempty"`
 	// Version of the control instance that answered.
 	ControlVersion string `protobuf:"bytes,2,opt,name=control_version,json=controlVersion,proto3" json:"control_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Counters of the control instance that answered, since it started.
+	ControlCounters *ControlCounters `protobuf:"bytes,3,opt,name=control_counters,json=controlCounters,proto3" json:"control_counters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ClusterInfoResponse) Reset() {
@@ -1547,6 +1549,89 @@ func (x *ClusterInfoResponse) GetControlVersion() string {
 	return ""
 }
 
+func (x *ClusterInfoResponse) GetControlCounters() *ControlCounters {
+	if x != nil {
+		return x.ControlCounters
+	}
+	return nil
+}
+
+// ControlCounters count what one control instance dropped or met on the
+// bus, since it started.
+type ControlCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscribe streams that fell behind (more events or bytes waiting than
+	// their queue holds) and were ended with RESOURCE_EXHAUSTED.
+	SlowStreams uint64 `protobuf:"varint,1,opt,name=slow_streams,json=slowStreams,proto3" json:"slow_streams,omitempty"`
+	// Events not queued for a Subscribe stream because it had fallen behind.
+	StreamEventsDropped uint64 `protobuf:"varint,2,opt,name=stream_events_dropped,json=streamEventsDropped,proto3" json:"stream_events_dropped,omitempty"`
+	// Asynchronous NATS errors on control's connection: a subscription that
+	// dropped messages (slow consumer), a permission refused.
+	BusErrors uint64 `protobuf:"varint,3,opt,name=bus_errors,json=busErrors,proto3" json:"bus_errors,omitempty"`
+	// Times control's NATS connection was established again after a loss.
+	BusReconnects uint64 `protobuf:"varint,4,opt,name=bus_reconnects,json=busReconnects,proto3" json:"bus_reconnects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlCounters) Reset() {
+	*x = ControlCounters{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlCounters) ProtoMessage() {}
+
+func (x *ControlCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlCounters.ProtoReflect.Descriptor instead.
+func (*ControlCounters) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ControlCounters) GetSlowStreams() uint64 {
+	if x != nil {
+		return x.SlowStreams
+	}
+	return 0
+}
+
+func (x *ControlCounters) GetStreamEventsDropped() uint64 {
+	if x != nil {
+		return x.StreamEventsDropped
+	}
+	return 0
+}
+
+func (x *ControlCounters) GetBusErrors() uint64 {
+	if x != nil {
+		return x.BusErrors
+	}
+	return 0
+}
+
+func (x *ControlCounters) GetBusReconnects() uint64 {
+	if x != nil {
+		return x.BusReconnects
+	}
+	return 0
+}
+
 // Edge describes one edge node, from its latest heartbeat.
 type Edge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1574,7 +1659,7 @@ type Edge struct {
 
 func (x *Edge) Reset() {
 	*x = Edge{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1671,7 @@ func (x *Edge) String() string {
 func (*Edge) ProtoMessage() {}
 
 func (x *Edge) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1684,7 @@ func (x *Edge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Edge.ProtoReflect.Descriptor instead.
 func (*Edge) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Edge) GetId() string {
@@ -1683,13 +1768,22 @@ type EdgeCounters struct {
 	// Sockets left out of a ListSockets reply that could not be encoded with
 	// them.
 	SocketsOmitted uint64 `protobuf:"varint,9,opt,name=sockets_omitted,json=socketsOmitted,proto3" json:"sockets_omitted,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Messages from the bus dropped before the edge took them: its delivery
+	// queue held 65,536 (broadcasts and operations both).
+	BusDropped uint64 `protobuf:"varint,10,opt,name=bus_dropped,json=busDropped,proto3" json:"bus_dropped,omitempty"`
+	// Socket operations, queries and service acks dropped unanswered: the
+	// edge's operations queue held 1,024.
+	OperationsDropped uint64 `protobuf:"varint,11,opt,name=operations_dropped,json=operationsDropped,proto3" json:"operations_dropped,omitempty"`
+	// Client events and lifecycle events the edge could not publish (NATS
+	// closed, its reconnect buffer full, a message over its max payload).
+	PublishFailures uint64 `protobuf:"varint,12,opt,name=publish_failures,json=publishFailures,proto3" json:"publish_failures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *EdgeCounters) Reset() {
 	*x = EdgeCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1795,7 @@ func (x *EdgeCounters) String() string {
 func (*EdgeCounters) ProtoMessage() {}
 
 func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1808,7 @@ func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeCounters.ProtoReflect.Descriptor instead.
 func (*EdgeCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EdgeCounters) GetRefusedMaxConnections() uint64 {
@@ -1780,6 +1874,27 @@ func (x *EdgeCounters) GetSocketsOmitted() uint64 {
 	return 0
 }
 
+func (x *EdgeCounters) GetBusDropped() uint64 {
+	if x != nil {
+		return x.BusDropped
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetOperationsDropped() uint64 {
+	if x != nil {
+		return x.OperationsDropped
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetPublishFailures() uint64 {
+	if x != nil {
+		return x.PublishFailures
+	}
+	return 0
+}
+
 // SubscribeRequest chooses what a Subscribe stream receives.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1807,7 +1922,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1819,7 +1934,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1832,7 +1947,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubscribeRequest) GetNamespaces() []string {
@@ -1887,7 +2002,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2014,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2027,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -2007,7 +2122,7 @@ type ClientEvent struct {
 
 func (x *ClientEvent) Reset() {
 	*x = ClientEvent{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2134,7 @@ func (x *ClientEvent) String() string {
 func (*ClientEvent) ProtoMessage() {}
 
 func (x *ClientEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2147,7 @@ func (x *ClientEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientEvent.ProtoReflect.Descriptor instead.
 func (*ClientEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ClientEvent) GetNamespace() string {
@@ -2117,7 +2232,7 @@ type SocketConnected struct {
 
 func (x *SocketConnected) Reset() {
 	*x = SocketConnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2244,7 @@ func (x *SocketConnected) String() string {
 func (*SocketConnected) ProtoMessage() {}
 
 func (x *SocketConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2257,7 @@ func (x *SocketConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketConnected.ProtoReflect.Descriptor instead.
 func (*SocketConnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SocketConnected) GetSocket() *Socket {
@@ -2177,7 +2292,7 @@ type SocketDisconnected struct {
 
 func (x *SocketDisconnected) Reset() {
 	*x = SocketDisconnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2304,7 @@ func (x *SocketDisconnected) String() string {
 func (*SocketDisconnected) ProtoMessage() {}
 
 func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2317,7 @@ func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketDisconnected.ProtoReflect.Descriptor instead.
 func (*SocketDisconnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SocketDisconnected) GetSid() string {
@@ -2276,7 +2391,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2403,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2416,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AckRequest) GetAckToken() string {
@@ -2343,7 +2458,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2470,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2483,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 var File_switchboard_v1_control_proto protoreflect.FileDescriptor
@@ -2465,10 +2580,17 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x04Room\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\"\x14\n" +
-	"\x12ClusterInfoRequest\"j\n" +
+	"\x12ClusterInfoRequest\"\xb6\x01\n" +
 	"\x13ClusterInfoResponse\x12*\n" +
 	"\x05edges\x18\x01 \x03(\v2\x14.switchboard.v1.EdgeR\x05edges\x12'\n" +
-	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\"\xbe\x02\n" +
+	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\x12J\n" +
+	"\x10control_counters\x18\x03 \x01(\v2\x1f.switchboard.v1.ControlCountersR\x0fcontrolCounters\"\xae\x01\n" +
+	"\x0fControlCounters\x12!\n" +
+	"\fslow_streams\x18\x01 \x01(\x04R\vslowStreams\x122\n" +
+	"\x15stream_events_dropped\x18\x02 \x01(\x04R\x13streamEventsDropped\x12\x1d\n" +
+	"\n" +
+	"bus_errors\x18\x03 \x01(\x04R\tbusErrors\x12%\n" +
+	"\x0ebus_reconnects\x18\x04 \x01(\x04R\rbusReconnects\"\xbe\x02\n" +
 	"\x04Edge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
@@ -2478,7 +2600,7 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
 	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
 	"\asockets\x18\a \x01(\rR\asockets\x128\n" +
-	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\x88\x03\n" +
+	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\x83\x04\n" +
 	"\fEdgeCounters\x126\n" +
 	"\x17refused_max_connections\x18\x01 \x01(\x04R\x15refusedMaxConnections\x12$\n" +
 	"\x0erefused_per_ip\x18\x02 \x01(\x04R\frefusedPerIp\x12#\n" +
@@ -2488,7 +2610,12 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x12namespaces_refused\x18\x06 \x01(\x04R\x11namespacesRefused\x12,\n" +
 	"\x12room_joins_refused\x18\a \x01(\x04R\x10roomJoinsRefused\x12!\n" +
 	"\facks_refused\x18\b \x01(\x04R\vacksRefused\x12'\n" +
-	"\x0fsockets_omitted\x18\t \x01(\x04R\x0esocketsOmitted\"\xb7\x01\n" +
+	"\x0fsockets_omitted\x18\t \x01(\x04R\x0esocketsOmitted\x12\x1f\n" +
+	"\vbus_dropped\x18\n" +
+	" \x01(\x04R\n" +
+	"busDropped\x12-\n" +
+	"\x12operations_dropped\x18\v \x01(\x04R\x11operationsDropped\x12)\n" +
+	"\x10publish_failures\x18\f \x01(\x04R\x0fpublishFailures\"\xb7\x01\n" +
 	"\x10SubscribeRequest\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\tR\n" +
@@ -2568,7 +2695,7 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_switchboard_v1_control_proto_goTypes = []any{
 	(Transport)(0),                // 0: switchboard.v1.Transport
 	(EventKind)(0),                // 1: switchboard.v1.EventKind
@@ -2593,81 +2720,83 @@ var file_switchboard_v1_control_proto_goTypes = []any{
 	(*Room)(nil),                  // 20: switchboard.v1.Room
 	(*ClusterInfoRequest)(nil),    // 21: switchboard.v1.ClusterInfoRequest
 	(*ClusterInfoResponse)(nil),   // 22: switchboard.v1.ClusterInfoResponse
-	(*Edge)(nil),                  // 23: switchboard.v1.Edge
-	(*EdgeCounters)(nil),          // 24: switchboard.v1.EdgeCounters
-	(*SubscribeRequest)(nil),      // 25: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 26: switchboard.v1.SubscribeResponse
-	(*ClientEvent)(nil),           // 27: switchboard.v1.ClientEvent
-	(*SocketConnected)(nil),       // 28: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 29: switchboard.v1.SocketDisconnected
-	(*AckRequest)(nil),            // 30: switchboard.v1.AckRequest
-	(*AckResponse)(nil),           // 31: switchboard.v1.AckResponse
-	nil,                           // 32: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 33: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 34: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 36: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*ControlCounters)(nil),       // 23: switchboard.v1.ControlCounters
+	(*Edge)(nil),                  // 24: switchboard.v1.Edge
+	(*EdgeCounters)(nil),          // 25: switchboard.v1.EdgeCounters
+	(*SubscribeRequest)(nil),      // 26: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 27: switchboard.v1.SubscribeResponse
+	(*ClientEvent)(nil),           // 28: switchboard.v1.ClientEvent
+	(*SocketConnected)(nil),       // 29: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 30: switchboard.v1.SocketDisconnected
+	(*AckRequest)(nil),            // 31: switchboard.v1.AckRequest
+	(*AckResponse)(nil),           // 32: switchboard.v1.AckResponse
+	nil,                           // 33: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 34: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 35: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 36: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 37: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
 	2,  // 0: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	34, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	35, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
 	2,  // 2: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	34, // 3: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	35, // 4: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	35, // 3: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	36, // 4: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
 	7,  // 5: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	34, // 6: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
+	35, // 6: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
 	2,  // 7: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
 	2,  // 8: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
 	2,  // 9: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
 	2,  // 10: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
 	16, // 11: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	34, // 12: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
+	35, // 12: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
 	17, // 13: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	32, // 14: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	33, // 15: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	36, // 16: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
-	37, // 17: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	33, // 14: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	34, // 15: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	37, // 16: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
+	38, // 17: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
 	0,  // 18: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
 	20, // 19: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
-	23, // 20: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	37, // 21: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	37, // 22: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	24, // 23: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
-	1,  // 24: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	27, // 25: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	28, // 26: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	29, // 27: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	34, // 28: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
-	37, // 29: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	16, // 30: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	37, // 31: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	34, // 32: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	3,  // 33: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	5,  // 34: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	8,  // 35: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	10, // 36: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	12, // 37: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	14, // 38: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	18, // 39: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	21, // 40: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	25, // 41: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	30, // 42: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	4,  // 43: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	6,  // 44: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	9,  // 45: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	11, // 46: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	13, // 47: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	15, // 48: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	19, // 49: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	22, // 50: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	26, // 51: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	31, // 52: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	43, // [43:53] is the sub-list for method output_type
-	33, // [33:43] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	24, // 20: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
+	23, // 21: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
+	38, // 22: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	38, // 23: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	25, // 24: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	1,  // 25: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	28, // 26: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	29, // 27: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	30, // 28: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	35, // 29: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
+	38, // 30: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	16, // 31: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	38, // 32: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	35, // 33: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	3,  // 34: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	5,  // 35: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	8,  // 36: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	10, // 37: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	12, // 38: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	14, // 39: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	18, // 40: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	21, // 41: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	26, // 42: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	31, // 43: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	4,  // 44: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	6,  // 45: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	9,  // 46: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	11, // 47: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	13, // 48: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	15, // 49: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	19, // 50: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	22, // 51: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	27, // 52: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	32, // 53: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	44, // [44:54] is the sub-list for method output_type
+	34, // [34:44] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -2676,7 +2805,7 @@ func file_switchboard_v1_control_proto_init() {
 		return
 	}
 	file_switchboard_v1_control_proto_msgTypes[2].OneofWrappers = []any{}
-	file_switchboard_v1_control_proto_msgTypes[24].OneofWrappers = []any{
+	file_switchboard_v1_control_proto_msgTypes[25].OneofWrappers = []any{
 		(*SubscribeResponse_ClientEvent)(nil),
 		(*SubscribeResponse_Connected)(nil),
 		(*SubscribeResponse_Disconnected)(nil),
@@ -2687,7 +2816,7 @@ func file_switchboard_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
