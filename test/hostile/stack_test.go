@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -71,122 +70,19 @@ const (
 
 // ---- the binaries ----
 
-// proc is a running binary, its stderr read line by line.
+// proc is a running binary (repotest.Proc), stopped by its PID when the
+// test ends.
 type proc struct {
-	name      string
-	cmd       *exec.Cmd
-	debugAddr string                 // its pprof server
-	log       *testfeed.Feed[string] // stderr lines; ends when it exits
-	exited    chan struct{}          // closed once it exited
-	waitErr   error                  // cmd.Wait's; set before exited is closed
+	*repotest.Proc
+	debugAddr string // its pprof server
 }
 
-// lineWriter splits what a binary writes on stderr into lines for a feed.
-// exec's copying goroutine is its only writer.
-type lineWriter struct {
-	feed    *testfeed.Feed[string]
-	partial []byte
-}
-
-func (w *lineWriter) Write(b []byte) (int, error) {
-	w.partial = append(w.partial, b...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			break
-		}
-		w.feed.Add(string(w.partial[:i]))
-		w.partial = w.partial[i+1:]
-	}
-	return len(b), nil
-}
-
-// startProc starts a binary that repotest.Main built, in a process group
-// of its own, and stops it (SIGTERM, then SIGKILL after stopTimeout) by its
-// PID when the test ends.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(repotest.Bin(t, name), args...)
-	cmd.Env = repotest.Env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{name: name, cmd: cmd, log: testfeed.New[string](startTimeout), exited: make(chan struct{})}
-	cmd.Stderr = &lineWriter{feed: p.log}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		p.log.End(fmt.Errorf("%s exited: %v", name, p.waitErr))
-		close(p.exited)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-	return p
+	return &proc{Proc: repotest.StartProc(t, startTimeout, stopTimeout, name, args...)}
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM, waits stopTimeout for the exit and kills the binary
-// if it still runs; a binary that does not exit with status 0 after
-// SIGTERM fails the test.
-func (p *proc) stop(t *testing.T) {
-	if p.running() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(stopTimeout):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-			t.Errorf("%s (pid %d) still ran %v after SIGTERM: killed", p.name, p.pid(), stopTimeout)
-		}
-		if p.waitErr != nil {
-			t.Errorf("%s (pid %d) after SIGTERM: %v", p.name, p.pid(), p.waitErr)
-		}
-	}
-	for _, l := range p.log.All() {
-		if strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "fatal error:") {
-			t.Errorf("%s: %s", p.name, clip(l))
-		}
-	}
-	if t.Failed() {
-		t.Logf("%s stderr (last lines):\n%s", p.name, p.tail(40))
-	}
-}
-
-// tail returns the last n lines of stderr, each clipped.
-func (p *proc) tail(n int) string {
-	lines := p.log.All()
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	var b strings.Builder
-	for _, l := range lines {
-		fmt.Fprintln(&b, clip(l))
-	}
-	return b.String()
-}
-
-// waitLog waits for a stderr line matching re and returns its submatches.
-func (p *proc) waitLog(t *testing.T, re *regexp.Regexp) []string {
-	t.Helper()
-	l := p.log.Wait(t, fmt.Sprintf("%s to log %v", p.name, re), re.MatchString)
-	return re.FindStringSubmatch(l)
-}
-
-func clip(s string) string {
-	if len(s) > 400 {
-		return s[:400] + fmt.Sprintf("…(%d bytes)", len(s))
-	}
-	return s
-}
+func clip(s string) string { return repotest.Clip(s) }
 
 // ---- what a process uses ----
 
@@ -208,9 +104,9 @@ func mb(n uint64) float64 { return float64(n) / (1 << 20) }
 // memory reads VmRSS and VmHWM from /proc/<pid>/status.
 func (p *proc) memory(t *testing.T) (rss, hwm uint64) {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
 	if err != nil {
-		t.Fatalf("%s: %v", p.name, err)
+		t.Fatalf("%s: %v", p.Name, err)
 	}
 	for l := range strings.Lines(string(b)) {
 		k, v, ok := strings.Cut(l, ":")
@@ -219,7 +115,7 @@ func (p *proc) memory(t *testing.T) (rss, hwm uint64) {
 		}
 		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			t.Fatalf("%s: /proc status %q: %v", p.name, l, err)
+			t.Fatalf("%s: /proc status %q: %v", p.Name, l, err)
 		}
 		if k == "VmRSS" {
 			rss = kb << 10
@@ -228,7 +124,7 @@ func (p *proc) memory(t *testing.T) (rss, hwm uint64) {
 		}
 	}
 	if rss == 0 || hwm == 0 {
-		t.Fatalf("%s: no VmRSS or VmHWM in /proc/%d/status", p.name, p.pid())
+		t.Fatalf("%s: no VmRSS or VmHWM in /proc/%d/status", p.Name, p.PID())
 	}
 	return rss, hwm
 }
@@ -236,8 +132,8 @@ func (p *proc) memory(t *testing.T) (rss, hwm uint64) {
 // resetPeak makes VmHWM the current RSS (clear_refs 5).
 func (p *proc) resetPeak(t *testing.T) {
 	t.Helper()
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.pid()), []byte("5"), 0); err != nil {
-		t.Fatalf("%s: reset the peak RSS: %v", p.name, err)
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.PID()), []byte("5"), 0); err != nil {
+		t.Fatalf("%s: reset the peak RSS: %v", p.Name, err)
 	}
 }
 
@@ -249,12 +145,12 @@ func (p *proc) debugGet(t *testing.T, path string) string {
 	t.Helper()
 	res, err := debugClient.Get("http://" + p.debugAddr + path)
 	if err != nil {
-		t.Fatalf("%s %s: %v", p.name, path, err)
+		t.Fatalf("%s %s: %v", p.Name, path, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %v", p.name, path, res.StatusCode, err)
+		t.Fatalf("%s %s: %d %v", p.Name, path, res.StatusCode, err)
 	}
 	return string(b)
 }
@@ -280,11 +176,11 @@ func (p *proc) usage(t *testing.T) usage {
 		}
 	}
 	if u.heapAlloc == 0 || u.heapInuse == 0 {
-		t.Fatalf("%s: no HeapAlloc or HeapInuse in the heap profile", p.name)
+		t.Fatalf("%s: no HeapAlloc or HeapInuse in the heap profile", p.Name)
 	}
 	m := goroutineLine.FindStringSubmatch(p.debugGet(t, "/debug/pprof/goroutine?debug=1"))
 	if m == nil {
-		t.Fatalf("%s: no goroutine count in the goroutine profile", p.name)
+		t.Fatalf("%s: no goroutine count in the goroutine profile", p.Name)
 	}
 	u.goroutines, _ = strconv.Atoi(m[1])
 	return u
@@ -320,13 +216,13 @@ func startStack(t *testing.T, edgeArgs ...string) *stack {
 	}
 	s := &stack{}
 	s.control = startProc(t, "control", "--grpc-addr", "127.0.0.1:0", "--embedded-nats-addr", "127.0.0.1:0", "--debug-addr", "127.0.0.1:0")
-	s.control.debugAddr = s.control.waitLog(t, debugListening)[1]
-	m := s.control.waitLog(t, controlListening)
+	s.control.debugAddr = s.control.WaitLog(t, debugListening)[1]
+	m := s.control.WaitLog(t, controlListening)
 	s.grpcAddr = m[1]
 	args := append([]string{"--addr", "127.0.0.1:0", "--nats-url", m[2], "--debug-addr", "127.0.0.1:0", "--heartbeat", "500ms"}, edgeArgs...)
 	s.edge = startProc(t, "edge", args...)
-	s.edge.debugAddr = s.edge.waitLog(t, debugListening)[1]
-	m = s.edge.waitLog(t, edgeListening)
+	s.edge.debugAddr = s.edge.WaitLog(t, debugListening)[1]
+	m = s.edge.WaitLog(t, edgeListening)
 	s.edgeID, s.edgeAddr = m[1], m[2]
 
 	s.api = s.dial(t)
@@ -684,8 +580,8 @@ func (a *attack) check(t *testing.T) {
 	t.Helper()
 	s := a.s
 	for _, p := range []*proc{s.edge, s.control} {
-		if !p.running() {
-			t.Fatalf("%s exited during the attack: %v\n%s", p.name, p.waitErr, p.tail(40))
+		if !p.Running() {
+			t.Fatalf("%s exited during the attack: %v\n%s", p.Name, p.WaitErr(), p.Tail(40))
 		}
 	}
 	if err := s.edgeListed(); err != nil {
@@ -703,9 +599,9 @@ func (a *attack) check(t *testing.T) {
 		{s.control, a.control.rss, ctlPeak, a.peakCt},
 	} {
 		over := int64(c.peak) - int64(c.base)
-		t.Logf("%s: peak RSS %.1f MB, %+.1f MB over the %.1f MB it had before (bound %.0f MB)", c.p.name, mb(c.peak), float64(over)/(1<<20), mb(c.base), mb(c.bound))
+		t.Logf("%s: peak RSS %.1f MB, %+.1f MB over the %.1f MB it had before (bound %.0f MB)", c.p.Name, mb(c.peak), float64(over)/(1<<20), mb(c.base), mb(c.bound))
 		if over > int64(c.bound) {
-			t.Errorf("%s: peak RSS %.1f MB is %.1f MB over its %.1f MB before the attack, want at most %.0f MB over", c.p.name, mb(c.peak), float64(over)/(1<<20), mb(c.base), mb(c.bound))
+			t.Errorf("%s: peak RSS %.1f MB is %.1f MB over its %.1f MB before the attack, want at most %.0f MB over", c.p.Name, mb(c.peak), float64(over)/(1<<20), mb(c.base), mb(c.bound))
 		}
 	}
 	a.settled(t)
@@ -725,15 +621,15 @@ func (a *attack) settled(t *testing.T) {
 			heapOK := u.heapAlloc <= c.base.heapAlloc+heapSlack
 			goOK := u.goroutines <= c.base.goroutines+goroutineSlack
 			if heapOK && goOK {
-				t.Logf("after: %s %v", c.p.name, u)
+				t.Logf("after: %s %v", c.p.Name, u)
 				break
 			}
 			if time.Now().After(deadline) {
 				if !heapOK {
-					t.Errorf("%s: heap %.1f MB %v after the attack, want at most %.0f MB over the %.1f MB before it", c.p.name, mb(u.heapAlloc), settleTimeout, mb(heapSlack), mb(c.base.heapAlloc))
+					t.Errorf("%s: heap %.1f MB %v after the attack, want at most %.0f MB over the %.1f MB before it", c.p.Name, mb(u.heapAlloc), settleTimeout, mb(heapSlack), mb(c.base.heapAlloc))
 				}
 				if !goOK {
-					t.Errorf("%s: %d goroutines %v after the attack, want at most %d more than the %d before it", c.p.name, u.goroutines, settleTimeout, goroutineSlack, c.base.goroutines)
+					t.Errorf("%s: %d goroutines %v after the attack, want at most %d more than the %d before it", c.p.Name, u.goroutines, settleTimeout, goroutineSlack, c.base.goroutines)
 				}
 				break
 			}
