@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,7 +155,7 @@ func TestLongNamesKeepTheConnection(t *testing.T) {
 func TestInterestRefCounts(t *testing.T) {
 	nc := runNATS(t)
 	ch := make(chan *nats.Msg, 16)
-	in := bus.NewInterest(func(s string) (*nats.Subscription, error) { return nc.ChanSubscribe(s, ch) })
+	in := bus.NewInterest(func(s string) (*nats.Subscription, error) { return nc.ChanSubscribe(s, ch) }, nil)
 	defer in.Close()
 
 	const subj = "t.room"
@@ -179,10 +180,9 @@ func TestInterestRefCounts(t *testing.T) {
 		}
 	}
 	for range 2 {
-		if err := in.Add(subj); err != nil {
-			t.Fatal(err)
-		}
+		in.Add(subj)
 	}
+	in.Sync()
 	if in.Len() != 1 || !in.Has(subj) {
 		t.Fatalf("Len %d Has %v after two Adds", in.Len(), in.Has(subj))
 	}
@@ -192,6 +192,7 @@ func TestInterestRefCounts(t *testing.T) {
 	publish("two")
 	expect("two") // one reference left
 	in.Remove(subj)
+	in.Sync()
 	if in.Has(subj) {
 		t.Fatal("still subscribed after the last Remove")
 	}
@@ -226,5 +227,73 @@ func TestPublishRequestRespond(t *testing.T) {
 	}
 	if reply.EdgeId != "e-QUERY_KIND_ROOMS" {
 		t.Errorf("reply %q", reply.EdgeId)
+	}
+}
+
+// TestInterestAddDoesNotWaitForNATS: Add and Remove only count, under the
+// namespace's write lock that every emit reads: the subscriptions are made
+// by Interest's own goroutine, in batches. Add called NATS itself, so a
+// subscription that took long (a connection whose buffer is full) held the
+// lock, and every emit of the namespace, for as long.
+func TestInterestAddDoesNotWaitForNATS(t *testing.T) {
+	nc := runNATS(t)
+	ch := make(chan *nats.Msg, 16)
+	gate := make(chan struct{})
+	entered := make(chan string, 4)
+	var mu sync.Mutex
+	var made []string
+	in := bus.NewInterest(func(s string) (*nats.Subscription, error) {
+		entered <- s
+		<-gate // NATS is slow
+		mu.Lock()
+		made = append(made, s)
+		mu.Unlock()
+		return nc.ChanSubscribe(s, ch)
+	}, nil)
+	defer in.Close()
+
+	added := make(chan struct{})
+	go func() {
+		defer close(added)
+		in.Add("t.a") // the owner takes it and waits at the gate
+		if s := <-entered; s != "t.a" {
+			t.Errorf("subscribing %q, want t.a", s)
+		}
+		in.Add("t.b") // added and removed while the owner waits: never made
+		in.Remove("t.b")
+	}()
+	select {
+	case <-added:
+	case <-time.After(5 * time.Second):
+		close(gate)
+		t.Fatal("Add waited for the subscription to be made")
+	}
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		in.Sync()
+	}()
+	select {
+	case <-synced:
+		t.Fatal("Sync returned before the subscription was made")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	<-synced
+	if !in.Has("t.a") || in.Has("t.b") || in.Len() != 1 {
+		t.Errorf("after Sync: t.a %v, t.b %v, %d subscriptions; want t.a alone", in.Has("t.a"), in.Has("t.b"), in.Len())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(made) != 1 || made[0] != "t.a" {
+		t.Errorf("subscriptions made: %v, want t.a alone (t.b came and went in one batch)", made)
+	}
+	if err := nc.Publish("t.a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Error("no message on the subscribed subject")
 	}
 }

@@ -59,10 +59,16 @@ func EdgeOfSID(sid string) string {
 // rooms, users and namespaces, the commands control sends, client events and
 // lifecycle out, heartbeats.
 //
-// One dispatcher goroutine handles every command in arrival order (NATS
-// channel subscriptions, no goroutine per subscription); EmitWithAck waits
-// run on goroutines of their own. The heartbeat goroutine also expires
-// dedupe entries and pending client acks.
+// Two paths take what the bus brings (NATS channel subscriptions, no
+// goroutine per subscription). The delivery path, one dispatcher goroutine
+// reading every subscription's messages (busQueue of them at most), hands
+// broadcasts to the sockets' queues, which never blocks; everything else
+// (socket operations, queries, service acks, announces) goes on to the
+// operations path: a queue of opsQueue and one worker, so that a large
+// ListSockets or a slow join never holds up an emit. Each path drops what
+// overflows it and counts it (ClusterStats, the heartbeat's counters).
+// EmitWithAck waits run on goroutines of their own. The heartbeat goroutine
+// also expires dedupe entries and pending client acks.
 //
 // Lock order: cluster.mu before socketio's locks (expire asks sockets
 // whether they are connected); socketio's hooks (namespace, room, user)
@@ -77,7 +83,8 @@ type cluster struct {
 	subj     bus.Subjects
 	nc       *nats.Conn
 	interest *bus.Interest
-	msgs     chan *nats.Msg
+	msgs     chan *nats.Msg // every subscription's messages: the delivery path
+	ops      chan operation // what is not a broadcast: the operations path
 	fixed    []*nats.Subscription
 	// configured are the namespaces Config names: registered for good, so
 	// that they and their subscriptions stay when their last socket goes.
@@ -108,6 +115,29 @@ type cluster struct {
 
 	acksRefused atomic.Uint64 // client events refused an ack: their socket had MaxPendingAcks waiting
 	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
+	opsDropped  atomic.Uint64 // operations dropped: the operations queue was full
+	pubFailed   atomic.Uint64 // client events and lifecycle events nats.go refused to publish
+
+	// hold, when set (tests only), is waited on by a path before it
+	// handles its next message.
+	holdDeliveries, holdOps atomic.Pointer[chan struct{}]
+}
+
+// busQueue bounds the messages the bus has brought and the delivery path
+// has not taken yet; past it nats.go drops them (counted per subscription,
+// ClusterStats.BusDropped). opsQueue bounds the operations waiting for the
+// operations worker; past it one is dropped, unanswered (control counts the
+// edge missing for that call), and counted (ClusterStats.OperationsDropped).
+const (
+	busQueue = 1 << 16
+	opsQueue = 1 << 10
+)
+
+// operation is a message for the operations path: a decoded command, or a
+// service's answer to a client event (cmd nil).
+type operation struct {
+	m   *nats.Msg
+	cmd *sbv1.EdgeCommand
 }
 
 // ClusterStats counts what an edge's bus side refused or left out since it
@@ -121,6 +151,20 @@ type ClusterStats struct {
 	// SocketsOmitted counts sockets left out of a ListSockets reply because
 	// the reply could not be encoded with them.
 	SocketsOmitted uint64
+	// BusDropped counts messages nats.go dropped because the delivery path
+	// had busQueue of them waiting: broadcasts and operations that never
+	// reached the edge's sockets or its operations worker.
+	BusDropped uint64
+	// OperationsDropped counts socket operations, queries and service acks
+	// dropped unanswered because the operations path had opsQueue of them
+	// waiting.
+	OperationsDropped uint64
+	// PublishFailures counts client events and lifecycle events that
+	// nats.go refused to publish (the connection closed, its reconnect
+	// buffer full, a message over the server's max payload): no service
+	// saw them, and a client that asked for an ack gets none (its own
+	// timeout fires).
+	PublishFailures uint64
 }
 
 // ClusterStats returns the edge's bus counters; zero while the edge is not
@@ -135,7 +179,10 @@ func (e *Edge) ClusterStats() ClusterStats {
 	c.mu.Lock()
 	n := len(c.pending)
 	c.mu.Unlock()
-	return ClusterStats{AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load()}
+	return ClusterStats{
+		AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load(),
+		BusDropped: c.busDropped(), OperationsDropped: c.opsDropped.Load(), PublishFailures: c.pubFailed.Load(),
+	}
 }
 
 // pendingAck is a client event waiting for a service's answer: only what
@@ -197,7 +244,8 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		log:      log.With("edge", cfg.EdgeID),
 		sio:      sio,
 		subj:     subj,
-		msgs:     make(chan *nats.Msg, 1<<16),
+		msgs:     make(chan *nats.Msg, busQueue),
+		ops:      make(chan operation, opsQueue),
 		seen:     make(map[string]time.Time),
 		pending:  make(map[string]pendingAck),
 		acksOf:   make(map[*socketio.Socket]map[string]struct{}),
@@ -263,6 +311,8 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 	c.nc = nc
 	c.interest = bus.NewInterest(func(subject string) (*nats.Subscription, error) {
 		return nc.ChanSubscribe(subject, c.msgs)
+	}, func(subject string, err error) {
+		c.log.Error("edge: subscribe", "subject", subject, "err", err)
 	})
 	return c, nil
 }
@@ -291,8 +341,9 @@ func (c *cluster) start() error {
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("NATS flush: %w", err)
 	}
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.dispatch()
+	go c.operate()
 	go c.heartbeats()
 	c.publishHeartbeat(false)
 	return nil
@@ -380,6 +431,7 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 // them, so that an emit sent right after the client saw "connect" is not
 // lost. Sockets that subscribe nothing new cost nothing.
 func (c *cluster) flushNewInterest(*socketio.Socket) {
+	c.interest.Sync()
 	created := c.interest.Created()
 	if c.flushed.Load() >= created {
 		return
@@ -396,15 +448,19 @@ func (c *cluster) flushNewInterest(*socketio.Socket) {
 	}
 }
 
-func (c *cluster) addInterest(subject string) {
-	if err := c.interest.Add(subject); err != nil {
-		c.log.Error("edge: subscribe", "subject", subject, "err", err)
-	}
-}
+func (c *cluster) addInterest(subject string) { c.interest.Add(subject) }
 
 func (c *cluster) publish(subject string, m proto.Message) {
 	if err := bus.Publish(c.nc, subject, m); err != nil {
-		c.log.Warn("edge: publish", "subject", subject, "err", err)
+		c.publishFailed(subject, err)
+	}
+}
+
+// publishFailed counts a message nats.go refused, and logs the 1st, 2nd,
+// 4th, 8th… of them.
+func (c *cluster) publishFailed(subject string, err error) {
+	if n := c.pubFailed.Add(1); n&(n-1) == 0 {
+		c.log.Warn("edge: publish", "subject", subject, "err", err, "failures", n)
 	}
 }
 
@@ -435,7 +491,7 @@ func (c *cluster) onClientEvent(s *socketio.Socket, ev *socketio.Event) {
 	}
 	if err := bus.PublishRequest(c.nc, subject, reply, ce); err != nil {
 		c.takeAck(reply) // no service will see it
-		c.log.Warn("edge: publish", "subject", subject, "err", err)
+		c.publishFailed(subject, err)
 	}
 }
 
@@ -489,39 +545,98 @@ func (c *cluster) dropAcks(s *socketio.Socket) {
 	delete(c.acksOf, s)
 }
 
-// dispatch handles every command in arrival order.
+// dispatch is the delivery path: it takes every message in arrival order,
+// delivers broadcasts and passes the rest to the operations path.
 func (c *cluster) dispatch() {
 	defer c.wg.Done()
 	for {
 		select {
 		case m := <-c.msgs:
-			c.handle(m)
+			c.wait(&c.holdDeliveries)
+			c.route(m)
 		case <-c.stop:
 			return
 		}
 	}
 }
 
-func (c *cluster) handle(m *nats.Msg) {
+func (c *cluster) route(m *nats.Msg) {
 	if strings.HasPrefix(m.Subject, c.subj.AckPrefix()) {
-		c.onEventAck(m)
+		c.toOps(operation{m: m})
 		return
 	}
-	var cmd sbv1.EdgeCommand
-	if err := proto.Unmarshal(m.Data, &cmd); err != nil {
+	cmd := new(sbv1.EdgeCommand)
+	if err := proto.Unmarshal(m.Data, cmd); err != nil {
 		c.log.Warn("edge: undecodable command", "subject", m.Subject, "err", err)
 		return
 	}
-	switch x := cmd.Command.(type) {
-	case *sbv1.EdgeCommand_Broadcast:
-		c.onBroadcast(m, x.Broadcast)
+	if b, ok := cmd.Command.(*sbv1.EdgeCommand_Broadcast); ok {
+		c.onBroadcast(m, b.Broadcast)
+		return
+	}
+	c.toOps(operation{m: m, cmd: cmd})
+}
+
+// toOps queues an operation, or drops it if the operations path is full.
+func (c *cluster) toOps(o operation) {
+	select {
+	case c.ops <- o:
+	default:
+		if n := c.opsDropped.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th…: the log stays short
+			c.log.Warn("edge: operations queue full; operation dropped", "queue", opsQueue, "dropped", n)
+		}
+	}
+}
+
+// operate is the operations path's worker.
+func (c *cluster) operate() {
+	defer c.wg.Done()
+	for {
+		select {
+		case o := <-c.ops:
+			c.wait(&c.holdOps)
+			c.handleOp(o)
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+func (c *cluster) handleOp(o operation) {
+	if o.cmd == nil {
+		c.onEventAck(o.m)
+		return
+	}
+	switch x := o.cmd.Command.(type) {
 	case *sbv1.EdgeCommand_Sockets:
-		c.onSockets(m, x.Sockets)
+		c.onSockets(o.m, x.Sockets)
 	case *sbv1.EdgeCommand_Query:
-		c.onQuery(m, x.Query)
+		c.onQuery(o.m, x.Query)
 	case *sbv1.EdgeCommand_Announce:
 		c.publishHeartbeat(false)
 	}
+}
+
+// wait waits on what hold holds, if anything (tests), or for the stop.
+func (c *cluster) wait(hold *atomic.Pointer[chan struct{}]) {
+	if h := hold.Load(); h != nil {
+		select {
+		case <-*h:
+		case <-c.stop:
+		}
+	}
+}
+
+// busDropped sums what nats.go dropped for the delivery path, over every
+// subscription that feeds it.
+func (c *cluster) busDropped() uint64 {
+	var n uint64
+	for _, s := range c.fixed {
+		if d, err := s.Dropped(); err == nil && d > 0 {
+			n += uint64(d)
+		}
+	}
+	return n + c.interest.Dropped()
 }
 
 func (c *cluster) onEventAck(m *nats.Msg) {
@@ -689,6 +804,9 @@ func (c *cluster) onSockets(m *nats.Msg, op *sbv1.SocketsOperation) {
 		case sbv1.SocketsAction_SOCKETS_ACTION_JOIN:
 			n, full := sel.Join(op.Rooms...)
 			reply.Sockets, reply.SocketsFull = uint32(n), uint32(full)
+			// The new rooms' SUB lines go out before the reply: an emit
+			// the caller sends once JoinRoom returned reaches the room.
+			c.interest.Sync()
 		case sbv1.SocketsAction_SOCKETS_ACTION_LEAVE:
 			reply.Sockets = uint32(sel.Leave(op.Rooms...))
 		case sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
@@ -894,7 +1012,7 @@ func (c *cluster) publishHeartbeat(stopping bool) {
 	for _, ns := range c.sio.Namespaces() {
 		sockets += ns.Len()
 	}
-	c.publish(c.subj.Heartbeat(), &sbv1.EdgeHeartbeat{
+	hb := &sbv1.EdgeHeartbeat{
 		EdgeId:      c.id,
 		Address:     c.addr,
 		Version:     Version,
@@ -905,7 +1023,11 @@ func (c *cluster) publishHeartbeat(stopping bool) {
 		Interval:    durationpb.New(c.interval),
 		Stopping:    stopping,
 		Counters:    c.counters(),
-	})
+	}
+	// Not a publish failure of the counters': the next heartbeat follows.
+	if err := bus.Publish(c.nc, c.subj.Heartbeat(), hb); err != nil {
+		c.log.Warn("edge: publish heartbeat", "err", err)
+	}
 }
 
 // counters are what the edge refused or cut, for its heartbeat.
@@ -924,5 +1046,8 @@ func (c *cluster) counters() *sbv1.EdgeCounters {
 		RoomJoinsRefused:      st.SocketIO.RoomJoinsRefused,
 		AcksRefused:           c.acksRefused.Load(),
 		SocketsOmitted:        c.omitted.Load(),
+		BusDropped:            c.busDropped(),
+		OperationsDropped:     c.opsDropped.Load(),
+		PublishFailures:       c.pubFailed.Load(),
 	}
 }

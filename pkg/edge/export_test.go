@@ -1,6 +1,10 @@
 package edge
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+)
 
 // BreakBus makes the NATS server close the edge's connection for good,
 // the way an event name of 3,200 characters once did: a PUB line over the
@@ -12,3 +16,35 @@ func BreakBus(e *Edge) error {
 	e.mu.Unlock()
 	return c.nc.Publish(strings.Repeat("x", 5000), nil)
 }
+
+// HoldOperations makes the edge's operations path wait, before the next
+// operation it takes, until release is called.
+func HoldOperations(e *Edge) (release func()) {
+	return hold(e, func(c *cluster) *holdPtr { return &c.holdOps })
+}
+
+// HoldDeliveries does the same for the delivery path.
+func HoldDeliveries(e *Edge) (release func()) {
+	return hold(e, func(c *cluster) *holdPtr { return &c.holdDeliveries })
+}
+
+type holdPtr = atomic.Pointer[chan struct{}]
+
+func hold(e *Edge, which func(*cluster) *holdPtr) func() {
+	e.mu.Lock()
+	c := e.cluster
+	e.mu.Unlock()
+	ch := make(chan struct{})
+	p := which(c)
+	p.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.Store(nil)
+			close(ch)
+		})
+	}
+}
+
+// BusQueue and OpsQueue are the bounds of the delivery and operations paths.
+const BusQueue, OpsQueue = busQueue, opsQueue

@@ -1,0 +1,237 @@
+package edge_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats-server/v2/server"
+	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
+	"github.com/switchboard-rt/switchboard/pkg/edge"
+	"github.com/switchboard-rt/switchboard/pkg/socketio"
+)
+
+// TestOperationsDoNotHoldDeliveries: the edge's operations (socket
+// operations, queries, service acks) have a path of their own, so that an
+// operation that takes long (a ListSockets of thousands of sockets) never
+// holds up a broadcast. One dispatcher handled both in arrival order: a
+// broadcast behind a held query waited for it. Each path's queue is
+// bounded; what overflows is dropped and counted, for ClusterStats and the
+// heartbeat's counters.
+func TestOperationsDoNotHoldDeliveries(t *testing.T) {
+	opts := natstest.DefaultTestOptions
+	opts.Port = server.RANDOM_PORT
+	ns := natstest.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	e, err := edge.New(edge.Config{
+		Addr:    "127.0.0.1:0",
+		NATSURL: ns.ClientURL(),
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	subj, err := bus.NewSubjects("")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+e.Addr().String()+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	read := func(what string) string {
+		t.Helper()
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if string(b) != "2" {
+				return string(b)
+			}
+			_ = c.WriteMessage(websocket.TextMessage, []byte("3"))
+		}
+	}
+	if m := read("open packet"); !strings.HasPrefix(m, "0{") {
+		t.Fatalf("open packet %q", m)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	if m := read("CONNECT"); !strings.HasPrefix(m, "40{") {
+		t.Fatalf("CONNECT answered %q", m)
+	}
+	edgeID := e.ID()
+
+	command := func(cmd *sbv1.EdgeCommand) []byte {
+		b, err := proto.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	query := command(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{
+		Kind: sbv1.QueryKind_QUERY_KIND_SOCKETS, Target: &sbv1.Target{Namespace: "/"},
+	}}})
+	broadcast := func(n int) []byte {
+		pkt, err := socketio.EncodeEvent("/", "tick", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return command(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+			Target: &sbv1.Target{Namespace: "/"}, Packet: pkt.Text(),
+		}}})
+	}
+	replies, err := nc.SubscribeSync("replies")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A query the operations path holds, then a broadcast: it is delivered.
+	release := edge.HoldOperations(e)
+	defer release()
+	if err := nc.PublishRequest(subj.Edge(edgeID), "replies", query); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(subj.Namespace("/"), broadcast(1)); err != nil {
+		t.Fatal(err)
+	}
+	if m := read("the broadcast sent behind a held query"); m != `42["tick",1]` {
+		t.Fatalf("got %q, want the broadcast", m)
+	}
+
+	// More operations than the path holds: the excess is dropped and
+	// counted; what was queued is answered once the path goes on.
+	const extra = 100
+	for range edge.OpsQueue + extra {
+		if err := nc.PublishRequest(subj.Edge(edgeID), "replies", query); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the operations over the queue's bound to be counted", func() bool {
+		return e.ClusterStats().OperationsDropped >= extra
+	})
+	if err := nc.Publish(subj.Namespace("/"), broadcast(2)); err != nil {
+		t.Fatal(err)
+	}
+	if m := read("a broadcast while the operations queue is full"); m != `42["tick",2]` {
+		t.Fatalf("got %q, want the broadcast", m)
+	}
+	release()
+	answered := 0
+	for {
+		if _, err := replies.NextMsg(time.Second); err != nil {
+			break
+		}
+		answered++
+	}
+	st := e.ClusterStats()
+	if want := edge.OpsQueue + extra + 1 - int(st.OperationsDropped); answered != want || st.OperationsDropped > extra+1 {
+		t.Errorf("%d queries answered, %d dropped; want %d answered (all but the dropped), at most %d dropped", answered, st.OperationsDropped, want, extra+1)
+	}
+
+	// The delivery path's own bound: held, it takes busQueue messages and
+	// nats.go drops the rest, counted.
+	releaseD := edge.HoldDeliveries(e)
+	defer releaseD()
+	tick := broadcast(3)
+	for range edge.BusQueue + 2*extra {
+		if err := nc.Publish(subj.Namespace("/"), tick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the messages over the delivery queue's bound to be counted", func() bool {
+		return e.ClusterStats().BusDropped >= extra
+	})
+	releaseD()
+	if st := e.ClusterStats(); st.BusDropped > 2*extra+1 {
+		t.Errorf("%d messages counted as dropped by the bus, want at most %d", st.BusDropped, 2*extra+1)
+	}
+}
+
+// TestPublishFailuresCounted: a client event NATS refuses (here one over
+// the server's max payload) reaches no service; the edge counts it, for
+// ClusterStats and the heartbeat, rather than only log it.
+func TestPublishFailuresCounted(t *testing.T) {
+	opts := natstest.DefaultTestOptions
+	opts.Port = server.RANDOM_PORT
+	opts.MaxPayload = 16 << 10
+	ns := natstest.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	e, err := edge.New(edge.Config{
+		Addr:    "127.0.0.1:0",
+		NATSURL: ns.ClientURL(),
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+e.Addr().String()+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, m, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "0{") {
+		t.Fatalf("open packet %q, %v", m, err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	if _, m, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40{") {
+		t.Fatalf("CONNECT answered %q, %v", m, err)
+	}
+	big := `42["big","` + strings.Repeat("x", 32<<10) + `"]`
+	for range 3 {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(big)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the refused publishes to be counted", func() bool { return e.ClusterStats().PublishFailures == 3 })
+}
