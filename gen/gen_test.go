@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	switchboardv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 )
@@ -49,7 +50,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 		t.Fatalf("go tool buf generate: %v\n%s", err, msg)
 	}
 	set := filepath.Join(out, filepath.FromSlash("gen/"+descriptorSet))
-	if msg, err := goTool(t, root, "buf", "build", "--as-file-descriptor-set", "-o", set); err != nil {
+	if msg, err := goTool(t, root, "buf", "build", "--path", "proto/switchboard/v1", "--as-file-descriptor-set", "-o", set); err != nil {
 		t.Fatalf("go tool buf build: %v\n%s", err, msg)
 	}
 
@@ -98,7 +99,6 @@ func TestDescriptorSet(t *testing.T) {
 	}
 	for _, compiled := range []protoreflect.FileDescriptor{
 		switchboardv1.File_switchboard_v1_control_proto,
-		switchboardv1.File_switchboard_v1_bus_proto,
 	} {
 		fd, err := files.FindFileByPath(compiled.Path())
 		if err != nil {
@@ -110,6 +110,10 @@ func TestDescriptorSet(t *testing.T) {
 		if want := protodesc.ToFileDescriptorProto(compiled); !proto.Equal(got, want) {
 			t.Errorf("DescriptorSet's %s differs from the compiled one; run `make generate`", compiled.Path())
 		}
+	}
+	// The bus messages are not the API's: reflection does not serve them.
+	if _, err := files.FindFileByPath(busv1.File_switchboard_bus_v1_bus_proto.Path()); err == nil {
+		t.Errorf("DescriptorSet holds %s, the bus messages: the API must not serve them", busv1.File_switchboard_bus_v1_bus_proto.Path())
 	}
 	d, err := files.FindDescriptorByName("switchboard.v1.Control")
 	if err != nil {

@@ -11,7 +11,7 @@ PROTO_DESCRIPTOR_SET := gen/switchboard/v1/descriptor.binpb
 ## generate: regenerate gen/ from proto/ (commit the result)
 generate:
 	go tool buf generate
-	go tool buf build --as-file-descriptor-set -o $(PROTO_DESCRIPTOR_SET)
+	go tool buf build --path proto/switchboard/v1 --as-file-descriptor-set -o $(PROTO_DESCRIPTOR_SET)
 
 ## buf-lint: lint proto/ (STANDARD + COMMENTS, see buf.yaml)
 buf-lint:

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
-	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
 
@@ -209,20 +209,20 @@ func TestInterestRefCounts(t *testing.T) {
 func TestPublishRequestRespond(t *testing.T) {
 	nc := runNATS(t)
 	sub, err := nc.Subscribe("t.q", func(m *nats.Msg) {
-		var q sbv1.Query
+		var q busv1.Query
 		if proto.Unmarshal(m.Data, &q) != nil {
 			return
 		}
-		_ = bus.Respond(m, &sbv1.QueryReply{EdgeId: "e-" + q.Kind.String()})
+		_ = bus.Respond(m, &busv1.QueryReply{EdgeId: "e-" + q.Kind.String()})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	var reply sbv1.QueryReply
+	var reply busv1.QueryReply
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := bus.Request(ctx, nc, "t.q", &sbv1.Query{Kind: sbv1.QueryKind_QUERY_KIND_ROOMS}, &reply); err != nil {
+	if err := bus.Request(ctx, nc, "t.q", &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_ROOMS}, &reply); err != nil {
 		t.Fatal(err)
 	}
 	if reply.EdgeId != "e-QUERY_KIND_ROOMS" {

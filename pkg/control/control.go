@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
@@ -202,7 +203,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = newHub(s.nc)
 	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
-		var hb sbv1.EdgeHeartbeat
+		var hb busv1.EdgeHeartbeat
 		if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
 			s.reg.observe(&hb)
 		}
@@ -212,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err == nil {
 		// Ask edges for a heartbeat now rather than in one interval.
-		err = bus.Publish(s.nc, subj.Cluster(), &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Announce{Announce: &sbv1.Announce{}}})
+		err = bus.Publish(s.nc, subj.Cluster(), &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Announce{Announce: &busv1.Announce{}}})
 	}
 	if err != nil {
 		s.closeNATS()

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 )
 
@@ -33,7 +34,7 @@ func tapBus(t *testing.T, f *fixture, markers ...string) *busTap {
 	t.Cleanup(nc.Close)
 	tap := &busTap{bytes: map[string]int{}, msgs: map[string]int{}, seen: newFeed[string]()}
 	_, err = nc.Subscribe("sb.v1.>", func(m *nats.Msg) {
-		var cmd sbv1.EdgeCommand
+		var cmd busv1.EdgeCommand
 		if proto.Unmarshal(m.Data, &cmd) != nil || cmd.GetBroadcast() == nil {
 			return
 		}

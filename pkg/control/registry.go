@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 )
 
 // registry is the cluster as heartbeats describe it. An edge that misses
@@ -20,7 +20,7 @@ type registry struct {
 }
 
 type edgeEntry struct {
-	hb   *sbv1.EdgeHeartbeat
+	hb   *busv1.EdgeHeartbeat
 	seen time.Time
 }
 
@@ -28,7 +28,7 @@ func newRegistry() *registry {
 	return &registry{now: time.Now, edges: make(map[string]*edgeEntry)}
 }
 
-func (r *registry) observe(hb *sbv1.EdgeHeartbeat) {
+func (r *registry) observe(hb *busv1.EdgeHeartbeat) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if hb.Stopping {
@@ -54,7 +54,7 @@ func (r *registry) live() []edgeEntry {
 			delete(r.edges, id)
 			continue
 		}
-		out = append(out, edgeEntry{hb: proto.Clone(e.hb).(*sbv1.EdgeHeartbeat), seen: e.seen})
+		out = append(out, edgeEntry{hb: proto.Clone(e.hb).(*busv1.EdgeHeartbeat), seen: e.seen})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].hb.EdgeId < out[j].hb.EdgeId })
 	return out

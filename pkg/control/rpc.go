@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -109,7 +110,7 @@ type fanout struct {
 }
 
 // encode marshals the command that build makes for a target.
-func encode(build func(*sbv1.Target) *sbv1.EdgeCommand, t *sbv1.Target) ([]byte, error) {
+func encode(build func(*sbv1.Target) *busv1.EdgeCommand, t *sbv1.Target) ([]byte, error) {
 	b, err := proto.Marshal(build(t))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "encode: %v", err)
@@ -121,7 +122,7 @@ func encode(build func(*sbv1.Target) *sbv1.EdgeCommand, t *sbv1.Target) ([]byte,
 // the whole namespace: one copy per subject of broadcastSubjects while the
 // copies fit, else one message on the namespace subject, which every edge
 // with a socket in the namespace subscribes to.
-func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *sbv1.EdgeCommand) (fanout, error) {
+func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *busv1.EdgeCommand) (fanout, error) {
 	payload, err := encode(build, t.Target)
 	if err != nil {
 		return fanout{}, err
@@ -143,7 +144,7 @@ func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *sbv1.EdgeCo
 // the copies fit; otherwise, and for any other target, one message goes on
 // the cluster subject. Control waits for the named edges, or for every live
 // edge when the target does not name them.
-func (s *Server) commandFanout(t target, build func(*sbv1.Target) *sbv1.EdgeCommand) (fanout, error) {
+func (s *Server) commandFanout(t target, build func(*sbv1.Target) *busv1.EdgeCommand) (fanout, error) {
 	if !t.sidsOnly() {
 		payload, err := encode(build, t.Target)
 		if err != nil {
@@ -198,8 +199,8 @@ func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitRes
 		return nil, err
 	}
 	id := engineio.RandomID()
-	build := func(tg *sbv1.Target) *sbv1.EdgeCommand {
-		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+	build := func(tg *sbv1.Target) *busv1.EdgeCommand {
+		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Broadcast{Broadcast: &busv1.Broadcast{
 			Id:          id,
 			Target:      tg,
 			Packet:      text,
@@ -233,7 +234,7 @@ func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitRes
 	}
 	var n uint32
 	for _, r := range replies {
-		var br sbv1.BroadcastReply
+		var br busv1.BroadcastReply
 		if proto.Unmarshal(r, &br) == nil {
 			n += br.Sockets
 		}
@@ -265,8 +266,8 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 		return nil, err
 	}
 	id := engineio.RandomID()
-	f, err := s.commandFanout(t, func(tg *sbv1.Target) *sbv1.EdgeCommand {
-		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+	f, err := s.commandFanout(t, func(tg *sbv1.Target) *busv1.EdgeCommand {
+		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Broadcast{Broadcast: &busv1.Broadcast{
 			Id:          id,
 			Target:      tg,
 			Packet:      text,
@@ -283,7 +284,7 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	}
 	resp := &sbv1.EmitWithAckResponse{MissingEdges: missing}
 	for edge, r := range replies {
-		var br sbv1.BroadcastReply
+		var br busv1.BroadcastReply
 		if proto.Unmarshal(r, &br) != nil {
 			continue
 		}
@@ -403,7 +404,7 @@ func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, 
 
 // replyEdge extracts the edge id (field 1 of every reply message).
 func replyEdge(b []byte) string {
-	var r sbv1.QueryReply // edge_id is field 1 in every reply type
+	var r busv1.QueryReply // edge_id is field 1 in every reply type
 	if proto.Unmarshal(b, &r) != nil {
 		return ""
 	}
@@ -431,7 +432,7 @@ func jsonToValues(b []byte) ([]*structpb.Value, error) {
 
 // socketsOp runs a join, leave or disconnect across the cluster; it sums
 // the edges' replies.
-func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.SocketsOperation) (*sbv1.SocketsOperationReply, []string, error) {
+func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.SocketsOperation) (*busv1.SocketsOperationReply, []string, error) {
 	tt, err := checkTarget(t)
 	if err != nil {
 		return nil, nil, err
@@ -439,9 +440,9 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.Sockets
 	if err := s.available(); err != nil {
 		return nil, nil, err
 	}
-	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *sbv1.EdgeCommand {
-		o := &sbv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
-		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Sockets{Sockets: o}}
+	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *busv1.EdgeCommand {
+		o := &busv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
+		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Sockets{Sockets: o}}
 	})
 	if err != nil {
 		return nil, nil, err
@@ -450,9 +451,9 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *sbv1.Sockets
 	if err != nil {
 		return nil, nil, err
 	}
-	sum := &sbv1.SocketsOperationReply{}
+	sum := &busv1.SocketsOperationReply{}
 	for _, r := range replies {
-		var rep sbv1.SocketsOperationReply
+		var rep busv1.SocketsOperationReply
 		if proto.Unmarshal(r, &rep) == nil {
 			sum.Sockets += rep.Sockets
 			sum.SocketsFull += rep.SocketsFull
@@ -466,7 +467,7 @@ func (s *Server) JoinRoom(ctx context.Context, req *sbv1.JoinRoomRequest) (*sbv1
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
+	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +479,7 @@ func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sb
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
+	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
@@ -487,19 +488,19 @@ func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sb
 
 // Disconnect implements switchboard.v1.Control.
 func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*sbv1.DisconnectResponse, error) {
-	r, missing, err := s.socketsOp(ctx, req.Target, &sbv1.SocketsOperation{Action: sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
+	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
 	if err != nil {
 		return nil, err
 	}
 	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: missing}, nil
 }
 
-func (s *Server) query(ctx context.Context, t target, kind sbv1.QueryKind) ([]*sbv1.QueryReply, []string, error) {
+func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*busv1.QueryReply, []string, error) {
 	if err := s.available(); err != nil {
 		return nil, nil, err
 	}
-	f, err := s.commandFanout(t, func(tg *sbv1.Target) *sbv1.EdgeCommand {
-		return &sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{Kind: kind, Target: tg}}}
+	f, err := s.commandFanout(t, func(tg *sbv1.Target) *busv1.EdgeCommand {
+		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Query{Query: &busv1.Query{Kind: kind, Target: tg}}}
 	})
 	if err != nil {
 		return nil, nil, err
@@ -508,9 +509,9 @@ func (s *Server) query(ctx context.Context, t target, kind sbv1.QueryKind) ([]*s
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]*sbv1.QueryReply, 0, len(replies))
+	out := make([]*busv1.QueryReply, 0, len(replies))
 	for _, r := range replies {
-		var q sbv1.QueryReply
+		var q busv1.QueryReply
 		if proto.Unmarshal(r, &q) == nil {
 			out = append(out, &q)
 		}
@@ -524,7 +525,7 @@ func (s *Server) ListSockets(ctx context.Context, req *sbv1.ListSocketsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	replies, missing, err := s.query(ctx, t, sbv1.QueryKind_QUERY_KIND_SOCKETS)
+	replies, missing, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_SOCKETS)
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +544,7 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 		return nil, err
 	}
 	t := target{Target: &sbv1.Target{Namespace: ns}, ns: ns}
-	replies, missing, err := s.query(ctx, t, sbv1.QueryKind_QUERY_KIND_ROOMS)
+	replies, missing, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_ROOMS)
 	if err != nil {
 		return nil, err
 	}
@@ -603,8 +604,8 @@ func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckRespon
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.GatherTimeout)
 	defer cancel()
-	var reply sbv1.EventAckReply
-	err = bus.Request(rctx, s.nc, req.AckToken, &sbv1.EventAck{ArgsJson: args, Attachments: req.Binary}, &reply)
+	var reply busv1.EventAckReply
+	err = bus.Request(rctx, s.nc, req.AckToken, &busv1.EventAck{ArgsJson: args, Attachments: req.Binary}, &reply)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, status.Error(codes.NotFound, "no edge waits for this ack: its socket is gone or it was answered")

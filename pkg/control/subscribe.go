@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 )
 
@@ -119,16 +120,16 @@ func (s *Server) toSubscribeResponse(m *nats.Msg, raw, wantConnect, wantDisconne
 		}
 		return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_ClientEvent{ClientEvent: &ev}}
 	}
-	var lc sbv1.LifecycleEvent
+	var lc busv1.LifecycleEvent
 	if proto.Unmarshal(m.Data, &lc) != nil {
 		return nil
 	}
 	switch x := lc.Event.(type) {
-	case *sbv1.LifecycleEvent_Connected:
+	case *busv1.LifecycleEvent_Connected:
 		if wantConnect {
 			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_Connected{Connected: x.Connected}}
 		}
-	case *sbv1.LifecycleEvent_Disconnected:
+	case *busv1.LifecycleEvent_Disconnected:
 		if wantDisconnect {
 			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_Disconnected{Disconnected: x.Disconnected}}
 		}

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -137,7 +138,7 @@ const (
 // service's answer to a client event (cmd nil).
 type operation struct {
 	m   *nats.Msg
-	cmd *sbv1.EdgeCommand
+	cmd *busv1.EdgeCommand
 }
 
 // ClusterStats counts what an edge's bus side refused or left out since it
@@ -410,13 +411,13 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 	ns.OnDelete(func() { c.interest.Remove(c.subj.Namespace(name)) })
 	ns.OnAdmit(c.flushNewInterest)
 	ns.OnConnect(func(s *socketio.Socket) {
-		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Connected{
+		c.publish(c.subj.Lifecycle(name), &busv1.LifecycleEvent{Event: &busv1.LifecycleEvent_Connected{
 			Connected: &sbv1.SocketConnected{Socket: c.describe(s)},
 		}})
 	})
 	ns.OnDisconnect(func(s *socketio.Socket, reason string) {
 		c.dropAcks(s)
-		c.publish(c.subj.Lifecycle(name), &sbv1.LifecycleEvent{Event: &sbv1.LifecycleEvent_Disconnected{
+		c.publish(c.subj.Lifecycle(name), &busv1.LifecycleEvent{Event: &busv1.LifecycleEvent_Disconnected{
 			Disconnected: &sbv1.SocketDisconnected{
 				Sid: s.ID(), Namespace: validUTF8(name), User: validUTF8(s.User()), EdgeId: c.id,
 				Rooms: validUTF8s(s.Rooms()), Reason: validUTF8(reason), DisconnectedAt: timestamppb.Now(),
@@ -565,12 +566,12 @@ func (c *cluster) route(m *nats.Msg) {
 		c.toOps(operation{m: m})
 		return
 	}
-	cmd := new(sbv1.EdgeCommand)
+	cmd := new(busv1.EdgeCommand)
 	if err := proto.Unmarshal(m.Data, cmd); err != nil {
 		c.log.Warn("edge: undecodable command", "subject", m.Subject, "err", err)
 		return
 	}
-	if b, ok := cmd.Command.(*sbv1.EdgeCommand_Broadcast); ok {
+	if b, ok := cmd.Command.(*busv1.EdgeCommand_Broadcast); ok {
 		c.onBroadcast(m, b.Broadcast)
 		return
 	}
@@ -608,11 +609,11 @@ func (c *cluster) handleOp(o operation) {
 		return
 	}
 	switch x := o.cmd.Command.(type) {
-	case *sbv1.EdgeCommand_Sockets:
+	case *busv1.EdgeCommand_Sockets:
 		c.onSockets(o.m, x.Sockets)
-	case *sbv1.EdgeCommand_Query:
+	case *busv1.EdgeCommand_Query:
 		c.onQuery(o.m, x.Query)
-	case *sbv1.EdgeCommand_Announce:
+	case *busv1.EdgeCommand_Announce:
 		c.publishHeartbeat(false)
 	}
 }
@@ -647,12 +648,12 @@ func (c *cluster) onEventAck(m *nats.Msg) {
 		// ack would tell it a service answered with nothing.
 		return
 	}
-	var ack sbv1.EventAck
+	var ack busv1.EventAck
 	delivered := false
 	if ok && proto.Unmarshal(m.Data, &ack) == nil && p.s.Connected() {
 		delivered = p.s.SendAck(p.id, ack.ArgsJson, ack.Attachments) == nil
 	}
-	_ = bus.Respond(m, &sbv1.EventAckReply{Delivered: delivered})
+	_ = bus.Respond(m, &busv1.EventAckReply{Delivered: delivered})
 }
 
 // selector turns a Target into the namespace and socketio selection.
@@ -701,13 +702,13 @@ func (c *cluster) firstCopy(id string) bool {
 	return true
 }
 
-func (c *cluster) onBroadcast(m *nats.Msg, b *sbv1.Broadcast) {
+func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 	if copies(b.Target) > 1 && !c.firstCopy(b.Id) {
 		return
 	}
 	ns, op := c.selector(b.Target)
 	if ns == nil {
-		_ = bus.Respond(m, &sbv1.BroadcastReply{EdgeId: c.id})
+		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id})
 		return
 	}
 	if b.AckTimeout == nil {
@@ -715,7 +716,7 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *sbv1.Broadcast) {
 			op = op.Volatile()
 		}
 		n := op.Send(socketio.NewEncodedText(b.Packet, b.Attachments))
-		_ = bus.Respond(m, &sbv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(n)})
+		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(n)})
 		return
 	}
 	c.broadcastWithAck(m, ns, op, b)
@@ -723,12 +724,12 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *sbv1.Broadcast) {
 
 // broadcastWithAck asks every selected socket for an ack under one id and
 // answers once all did or the timeout passed.
-func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *socketio.BroadcastOperator, b *sbv1.Broadcast) {
+func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *socketio.BroadcastOperator, b *busv1.Broadcast) {
 	id := ns.NextAckID()
 	p, _, err := socketio.ParseText(b.Packet)
 	if err != nil {
 		c.log.Warn("edge: bad broadcast packet", "err", err)
-		_ = bus.Respond(m, &sbv1.BroadcastReply{EdgeId: c.id})
+		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id})
 		return
 	}
 	p.ID, p.HasID = id, true
@@ -737,7 +738,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 
 	type answer struct {
 		sid string
-		ack *sbv1.BroadcastAck
+		ack *busv1.BroadcastAck
 	}
 	socks := op.Sockets()
 	answers := make(chan answer, len(socks))
@@ -749,7 +750,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 				answers <- answer{sid: sid}
 				return
 			}
-			answers <- answer{sid: sid, ack: &sbv1.BroadcastAck{Sid: sid, ArgsJson: args, Attachments: att}}
+			answers <- answer{sid: sid, ack: &busv1.BroadcastAck{Sid: sid, ArgsJson: args, Attachments: att}}
 		})
 		if !ok {
 			continue
@@ -764,7 +765,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		reply := &sbv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(len(asked))}
+		reply := &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(len(asked))}
 		answered := map[string]bool{}
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()
@@ -797,35 +798,35 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 	}()
 }
 
-func (c *cluster) onSockets(m *nats.Msg, op *sbv1.SocketsOperation) {
-	reply := &sbv1.SocketsOperationReply{EdgeId: c.id}
+func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
+	reply := &busv1.SocketsOperationReply{EdgeId: c.id}
 	if _, sel := c.selector(op.Target); sel != nil {
 		switch op.Action {
-		case sbv1.SocketsAction_SOCKETS_ACTION_JOIN:
+		case busv1.SocketsAction_SOCKETS_ACTION_JOIN:
 			n, full := sel.Join(op.Rooms...)
 			reply.Sockets, reply.SocketsFull = uint32(n), uint32(full)
 			// The new rooms' SUB lines go out before the reply: an emit
 			// the caller sends once JoinRoom returned reaches the room.
 			c.interest.Sync()
-		case sbv1.SocketsAction_SOCKETS_ACTION_LEAVE:
+		case busv1.SocketsAction_SOCKETS_ACTION_LEAVE:
 			reply.Sockets = uint32(sel.Leave(op.Rooms...))
-		case sbv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
+		case busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
 			reply.Sockets = uint32(sel.Disconnect(op.CloseConnection))
 		}
 	}
 	_ = bus.Respond(m, reply)
 }
 
-func (c *cluster) onQuery(m *nats.Msg, q *sbv1.Query) {
-	reply := &sbv1.QueryReply{EdgeId: c.id}
+func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
+	reply := &busv1.QueryReply{EdgeId: c.id}
 	ns, sel := c.selector(q.Target)
 	if ns != nil {
 		switch q.Kind {
-		case sbv1.QueryKind_QUERY_KIND_SOCKETS:
+		case busv1.QueryKind_QUERY_KIND_SOCKETS:
 			for _, s := range sel.Sockets() {
 				reply.Sockets = append(reply.Sockets, c.describe(s))
 			}
-		case sbv1.QueryKind_QUERY_KIND_ROOMS:
+		case busv1.QueryKind_QUERY_KIND_ROOMS:
 			for name, n := range ns.Rooms() {
 				reply.Rooms = append(reply.Rooms, &sbv1.Room{Name: validUTF8(name), Sockets: uint32(n)})
 			}
@@ -838,7 +839,7 @@ func (c *cluster) onQuery(m *nats.Msg, q *sbv1.Query) {
 // should a socket still make the reply unencodable, the reply goes without
 // it (counted, logged) rather than not at all: one socket's data must not
 // hide every other socket of the edge.
-func (c *cluster) respondQuery(m *nats.Msg, reply *sbv1.QueryReply) {
+func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
 	if m.Reply == "" {
 		return
 	}
@@ -1012,7 +1013,7 @@ func (c *cluster) publishHeartbeat(stopping bool) {
 	for _, ns := range c.sio.Namespaces() {
 		sockets += ns.Len()
 	}
-	hb := &sbv1.EdgeHeartbeat{
+	hb := &busv1.EdgeHeartbeat{
 		EdgeId:      c.id,
 		Address:     c.addr,
 		Version:     Version,

@@ -21,7 +21,7 @@ import (
 	natstest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
 
-	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
@@ -165,7 +165,7 @@ func TestPendingAcksBounded(t *testing.T) {
 	}
 	t.Cleanup(svc.Close)
 	if _, err := svc.Subscribe(subj.Event("/", "answer-me"), func(m *nats.Msg) {
-		_ = bus.Publish(svc, m.Reply, &sbv1.EventAck{ArgsJson: []byte(`["ok"]`)})
+		_ = bus.Publish(svc, m.Reply, &busv1.EventAck{ArgsJson: []byte(`["ok"]`)})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
@@ -91,22 +92,22 @@ func TestOperationsDoNotHoldDeliveries(t *testing.T) {
 	}
 	edgeID := e.ID()
 
-	command := func(cmd *sbv1.EdgeCommand) []byte {
+	command := func(cmd *busv1.EdgeCommand) []byte {
 		b, err := proto.Marshal(cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	query := command(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Query{Query: &sbv1.Query{
-		Kind: sbv1.QueryKind_QUERY_KIND_SOCKETS, Target: &sbv1.Target{Namespace: "/"},
+	query := command(&busv1.EdgeCommand{Command: &busv1.EdgeCommand_Query{Query: &busv1.Query{
+		Kind: busv1.QueryKind_QUERY_KIND_SOCKETS, Target: &sbv1.Target{Namespace: "/"},
 	}}})
 	broadcast := func(n int) []byte {
 		pkt, err := socketio.EncodeEvent("/", "tick", n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return command(&sbv1.EdgeCommand{Command: &sbv1.EdgeCommand_Broadcast{Broadcast: &sbv1.Broadcast{
+		return command(&busv1.EdgeCommand{Command: &busv1.EdgeCommand_Broadcast{Broadcast: &busv1.Broadcast{
 			Target: &sbv1.Target{Namespace: "/"}, Packet: pkt.Text(),
 		}}})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 )
 
@@ -31,7 +32,7 @@ func TestQueryReplyWithoutUnencodableSocket(t *testing.T) {
 
 	c := &cluster{id: "e1234567", log: slog.New(slog.DiscardHandler)}
 	sub, err := nc.Subscribe("query", func(m *nats.Msg) {
-		c.respondQuery(m, &sbv1.QueryReply{EdgeId: c.id, Sockets: []*sbv1.Socket{
+		c.respondQuery(m, &busv1.QueryReply{EdgeId: c.id, Sockets: []*sbv1.Socket{
 			{Sid: "e1234567good1"},
 			{Sid: "e1234567bad", Handshake: &sbv1.Handshake{Query: map[string]string{"x": "\xff"}}},
 			{Sid: "e1234567good2"},
@@ -45,7 +46,7 @@ func TestQueryReplyWithoutUnencodableSocket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no reply: %v", err)
 	}
-	var reply sbv1.QueryReply
+	var reply busv1.QueryReply
 	if err := proto.Unmarshal(m.Data, &reply); err != nil {
 		t.Fatal(err)
 	}

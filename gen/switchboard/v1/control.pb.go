@@ -8,7 +8,8 @@
 // Socket.IO v4 server whose application logic lives in other services.
 //
 // control.proto is the gRPC control API that services call instead of holding
-// sockets; bus.proto holds the messages that edges and control exchange over
+// sockets; switchboard/bus/v1/bus.proto (package switchboard.bus.v1, not
+// part of this API) holds the messages that edges and control exchange over
 // NATS.
 
 package switchboardv1

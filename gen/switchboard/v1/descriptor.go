@@ -2,7 +2,8 @@ package switchboardv1
 
 import _ "embed"
 
-// DescriptorSet is a google.protobuf.FileDescriptorSet of proto/ with its
+// DescriptorSet is a google.protobuf.FileDescriptorSet of the API
+// (proto/switchboard/v1; not the bus messages of switchboard.bus.v1) with its
 // imports and source comments, written by `make generate` (`go tool buf build
 // --as-file-descriptor-set`) next to the generated code.
 //

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12-devel
 // 	protoc        (unknown)
-// source: switchboard/v1/bus.proto
+// source: switchboard/bus/v1/bus.proto
 
 // bus.proto: the typed messages that edges, control and services exchange
 // over NATS. pkg/bus owns the subjects and docs/bus.md describes them; this
@@ -39,9 +39,10 @@
 // heartbeats; those that have not answered by the deadline are reported as
 // missing_edges in the RPC response.
 
-package switchboardv1
+package busv1
 
 import (
+	v1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -99,11 +100,11 @@ func (x SocketsAction) String() string {
 }
 
 func (SocketsAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_switchboard_v1_bus_proto_enumTypes[0].Descriptor()
+	return file_switchboard_bus_v1_bus_proto_enumTypes[0].Descriptor()
 }
 
 func (SocketsAction) Type() protoreflect.EnumType {
-	return &file_switchboard_v1_bus_proto_enumTypes[0]
+	return &file_switchboard_bus_v1_bus_proto_enumTypes[0]
 }
 
 func (x SocketsAction) Number() protoreflect.EnumNumber {
@@ -112,7 +113,7 @@ func (x SocketsAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SocketsAction.Descriptor instead.
 func (SocketsAction) EnumDescriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{0}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{0}
 }
 
 // QueryKind is what a Query asks for.
@@ -152,11 +153,11 @@ func (x QueryKind) String() string {
 }
 
 func (QueryKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_switchboard_v1_bus_proto_enumTypes[1].Descriptor()
+	return file_switchboard_bus_v1_bus_proto_enumTypes[1].Descriptor()
 }
 
 func (QueryKind) Type() protoreflect.EnumType {
-	return &file_switchboard_v1_bus_proto_enumTypes[1]
+	return &file_switchboard_bus_v1_bus_proto_enumTypes[1]
 }
 
 func (x QueryKind) Number() protoreflect.EnumNumber {
@@ -165,7 +166,7 @@ func (x QueryKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use QueryKind.Descriptor instead.
 func (QueryKind) EnumDescriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{1}
 }
 
 // EdgeCommand is the payload of every subject edges subscribe to: room, user,
@@ -188,7 +189,7 @@ type EdgeCommand struct {
 
 func (x *EdgeCommand) Reset() {
 	*x = EdgeCommand{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[0]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +201,7 @@ func (x *EdgeCommand) String() string {
 func (*EdgeCommand) ProtoMessage() {}
 
 func (x *EdgeCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[0]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +214,7 @@ func (x *EdgeCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeCommand.ProtoReflect.Descriptor instead.
 func (*EdgeCommand) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{0}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *EdgeCommand) GetCommand() isEdgeCommand_Command {
@@ -312,7 +313,7 @@ type Broadcast struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Sockets to deliver to. target.namespace is always set ("/" for the main
 	// namespace).
-	Target *Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Target *v1.Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
 	// The Socket.IO packet as a text frame without the Engine.IO message prefix
 	// "4", for example `2/chat,["msg","hi"]`, or `51-["msg",{"_placeholder":
 	// true,"num":0}]` with one attachment. It carries no ack id: for an ack
@@ -331,7 +332,7 @@ type Broadcast struct {
 
 func (x *Broadcast) Reset() {
 	*x = Broadcast{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[1]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +344,7 @@ func (x *Broadcast) String() string {
 func (*Broadcast) ProtoMessage() {}
 
 func (x *Broadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[1]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +357,7 @@ func (x *Broadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
 func (*Broadcast) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Broadcast) GetId() string {
@@ -366,7 +367,7 @@ func (x *Broadcast) GetId() string {
 	return ""
 }
 
-func (x *Broadcast) GetTarget() *Target {
+func (x *Broadcast) GetTarget() *v1.Target {
 	if x != nil {
 		return x.Target
 	}
@@ -421,7 +422,7 @@ type BroadcastReply struct {
 
 func (x *BroadcastReply) Reset() {
 	*x = BroadcastReply{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[2]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +434,7 @@ func (x *BroadcastReply) String() string {
 func (*BroadcastReply) ProtoMessage() {}
 
 func (x *BroadcastReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[2]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +447,7 @@ func (x *BroadcastReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastReply.ProtoReflect.Descriptor instead.
 func (*BroadcastReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BroadcastReply) GetEdgeId() string {
@@ -492,7 +493,7 @@ type BroadcastAck struct {
 
 func (x *BroadcastAck) Reset() {
 	*x = BroadcastAck{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[3]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +505,7 @@ func (x *BroadcastAck) String() string {
 func (*BroadcastAck) ProtoMessage() {}
 
 func (x *BroadcastAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[3]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +518,7 @@ func (x *BroadcastAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAck.ProtoReflect.Descriptor instead.
 func (*BroadcastAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BroadcastAck) GetSid() string {
@@ -547,9 +548,9 @@ func (x *BroadcastAck) GetAttachments() [][]byte {
 type SocketsOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets to change.
-	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Target *v1.Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	// What to do with them.
-	Action SocketsAction `protobuf:"varint,2,opt,name=action,proto3,enum=switchboard.v1.SocketsAction" json:"action,omitempty"`
+	Action SocketsAction `protobuf:"varint,2,opt,name=action,proto3,enum=switchboard.bus.v1.SocketsAction" json:"action,omitempty"`
 	// Rooms to join or leave (SOCKETS_ACTION_JOIN, SOCKETS_ACTION_LEAVE).
 	Rooms []string `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	// Close the whole connection of each socket (SOCKETS_ACTION_DISCONNECT).
@@ -560,7 +561,7 @@ type SocketsOperation struct {
 
 func (x *SocketsOperation) Reset() {
 	*x = SocketsOperation{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[4]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +573,7 @@ func (x *SocketsOperation) String() string {
 func (*SocketsOperation) ProtoMessage() {}
 
 func (x *SocketsOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[4]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,10 +586,10 @@ func (x *SocketsOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketsOperation.ProtoReflect.Descriptor instead.
 func (*SocketsOperation) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *SocketsOperation) GetTarget() *Target {
+func (x *SocketsOperation) GetTarget() *v1.Target {
 	if x != nil {
 		return x.Target
 	}
@@ -632,7 +633,7 @@ type SocketsOperationReply struct {
 
 func (x *SocketsOperationReply) Reset() {
 	*x = SocketsOperationReply{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[5]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +645,7 @@ func (x *SocketsOperationReply) String() string {
 func (*SocketsOperationReply) ProtoMessage() {}
 
 func (x *SocketsOperationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[5]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +658,7 @@ func (x *SocketsOperationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketsOperationReply.ProtoReflect.Descriptor instead.
 func (*SocketsOperationReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SocketsOperationReply) GetEdgeId() string {
@@ -686,17 +687,17 @@ func (x *SocketsOperationReply) GetSocketsFull() uint32 {
 type Query struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What to describe.
-	Kind QueryKind `protobuf:"varint,1,opt,name=kind,proto3,enum=switchboard.v1.QueryKind" json:"kind,omitempty"`
+	Kind QueryKind `protobuf:"varint,1,opt,name=kind,proto3,enum=switchboard.bus.v1.QueryKind" json:"kind,omitempty"`
 	// Sockets to describe (QUERY_KIND_SOCKETS), or only target.namespace whose
 	// rooms to count (QUERY_KIND_ROOMS).
-	Target        *Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Target        *v1.Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[6]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +709,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[6]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +722,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Query) GetKind() QueryKind {
@@ -731,7 +732,7 @@ func (x *Query) GetKind() QueryKind {
 	return QueryKind_QUERY_KIND_UNSPECIFIED
 }
 
-func (x *Query) GetTarget() *Target {
+func (x *Query) GetTarget() *v1.Target {
 	if x != nil {
 		return x.Target
 	}
@@ -744,17 +745,17 @@ type QueryReply struct {
 	// Edge answering.
 	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Local sockets selected (QUERY_KIND_SOCKETS).
-	Sockets []*Socket `protobuf:"bytes,2,rep,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets []*v1.Socket `protobuf:"bytes,2,rep,name=sockets,proto3" json:"sockets,omitempty"`
 	// Local rooms of the namespace with their local socket counts
 	// (QUERY_KIND_ROOMS); control sums them over edges.
-	Rooms         []*Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	Rooms         []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[7]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +767,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[7]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +780,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *QueryReply) GetEdgeId() string {
@@ -789,14 +790,14 @@ func (x *QueryReply) GetEdgeId() string {
 	return ""
 }
 
-func (x *QueryReply) GetSockets() []*Socket {
+func (x *QueryReply) GetSockets() []*v1.Socket {
 	if x != nil {
 		return x.Sockets
 	}
 	return nil
 }
 
-func (x *QueryReply) GetRooms() []*Room {
+func (x *QueryReply) GetRooms() []*v1.Room {
 	if x != nil {
 		return x.Rooms
 	}
@@ -814,7 +815,7 @@ type Announce struct {
 
 func (x *Announce) Reset() {
 	*x = Announce{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[8]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +827,7 @@ func (x *Announce) String() string {
 func (*Announce) ProtoMessage() {}
 
 func (x *Announce) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[8]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +840,7 @@ func (x *Announce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Announce.ProtoReflect.Descriptor instead.
 func (*Announce) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{8}
 }
 
 // EdgeHeartbeat tells control instances that an edge is alive. Edges publish
@@ -867,14 +868,14 @@ type EdgeHeartbeat struct {
 	// The edge is shutting down: forget it now.
 	Stopping bool `protobuf:"varint,9,opt,name=stopping,proto3" json:"stopping,omitempty"`
 	// What the edge refused or cut since it started.
-	Counters      *EdgeCounters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
+	Counters      *v1.EdgeCounters `protobuf:"bytes,10,opt,name=counters,proto3" json:"counters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EdgeHeartbeat) Reset() {
 	*x = EdgeHeartbeat{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[9]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +887,7 @@ func (x *EdgeHeartbeat) String() string {
 func (*EdgeHeartbeat) ProtoMessage() {}
 
 func (x *EdgeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[9]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +900,7 @@ func (x *EdgeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeHeartbeat.ProtoReflect.Descriptor instead.
 func (*EdgeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EdgeHeartbeat) GetEdgeId() string {
@@ -965,7 +966,7 @@ func (x *EdgeHeartbeat) GetStopping() bool {
 	return false
 }
 
-func (x *EdgeHeartbeat) GetCounters() *EdgeCounters {
+func (x *EdgeHeartbeat) GetCounters() *v1.EdgeCounters {
 	if x != nil {
 		return x.Counters
 	}
@@ -990,7 +991,7 @@ type EventAck struct {
 
 func (x *EventAck) Reset() {
 	*x = EventAck{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[10]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1003,7 @@ func (x *EventAck) String() string {
 func (*EventAck) ProtoMessage() {}
 
 func (x *EventAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[10]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1016,7 @@ func (x *EventAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAck.ProtoReflect.Descriptor instead.
 func (*EventAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EventAck) GetArgsJson() []byte {
@@ -1044,7 +1045,7 @@ type EventAckReply struct {
 
 func (x *EventAckReply) Reset() {
 	*x = EventAckReply{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[11]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1057,7 @@ func (x *EventAckReply) String() string {
 func (*EventAckReply) ProtoMessage() {}
 
 func (x *EventAckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[11]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1070,7 @@ func (x *EventAckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAckReply.ProtoReflect.Descriptor instead.
 func (*EventAckReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EventAckReply) GetDelivered() bool {
@@ -1096,7 +1097,7 @@ type LifecycleEvent struct {
 
 func (x *LifecycleEvent) Reset() {
 	*x = LifecycleEvent{}
-	mi := &file_switchboard_v1_bus_proto_msgTypes[12]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1109,7 @@ func (x *LifecycleEvent) String() string {
 func (*LifecycleEvent) ProtoMessage() {}
 
 func (x *LifecycleEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_bus_proto_msgTypes[12]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1122,7 @@ func (x *LifecycleEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleEvent.ProtoReflect.Descriptor instead.
 func (*LifecycleEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_bus_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LifecycleEvent) GetEvent() isLifecycleEvent_Event {
@@ -1131,7 +1132,7 @@ func (x *LifecycleEvent) GetEvent() isLifecycleEvent_Event {
 	return nil
 }
 
-func (x *LifecycleEvent) GetConnected() *SocketConnected {
+func (x *LifecycleEvent) GetConnected() *v1.SocketConnected {
 	if x != nil {
 		if x, ok := x.Event.(*LifecycleEvent_Connected); ok {
 			return x.Connected
@@ -1140,7 +1141,7 @@ func (x *LifecycleEvent) GetConnected() *SocketConnected {
 	return nil
 }
 
-func (x *LifecycleEvent) GetDisconnected() *SocketDisconnected {
+func (x *LifecycleEvent) GetDisconnected() *v1.SocketDisconnected {
 	if x != nil {
 		if x, ok := x.Event.(*LifecycleEvent_Disconnected); ok {
 			return x.Disconnected
@@ -1155,28 +1156,28 @@ type isLifecycleEvent_Event interface {
 
 type LifecycleEvent_Connected struct {
 	// A socket connected, with its handshake.
-	Connected *SocketConnected `protobuf:"bytes,1,opt,name=connected,proto3,oneof"`
+	Connected *v1.SocketConnected `protobuf:"bytes,1,opt,name=connected,proto3,oneof"`
 }
 
 type LifecycleEvent_Disconnected struct {
 	// A socket disconnected, with the reason.
-	Disconnected *SocketDisconnected `protobuf:"bytes,2,opt,name=disconnected,proto3,oneof"`
+	Disconnected *v1.SocketDisconnected `protobuf:"bytes,2,opt,name=disconnected,proto3,oneof"`
 }
 
 func (*LifecycleEvent_Connected) isLifecycleEvent_Event() {}
 
 func (*LifecycleEvent_Disconnected) isLifecycleEvent_Event() {}
 
-var File_switchboard_v1_bus_proto protoreflect.FileDescriptor
+var File_switchboard_bus_v1_bus_proto protoreflect.FileDescriptor
 
-const file_switchboard_v1_bus_proto_rawDesc = "" +
+const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\n" +
-	"\x18switchboard/v1/bus.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/control.proto\"\xf8\x01\n" +
-	"\vEdgeCommand\x129\n" +
-	"\tbroadcast\x18\x01 \x01(\v2\x19.switchboard.v1.BroadcastH\x00R\tbroadcast\x12<\n" +
-	"\asockets\x18\x02 \x01(\v2 .switchboard.v1.SocketsOperationH\x00R\asockets\x12-\n" +
-	"\x05query\x18\x03 \x01(\v2\x15.switchboard.v1.QueryH\x00R\x05query\x126\n" +
-	"\bannounce\x18\x04 \x01(\v2\x18.switchboard.v1.AnnounceH\x00R\bannounceB\t\n" +
+	"\x1cswitchboard/bus/v1/bus.proto\x12\x12switchboard.bus.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/control.proto\"\x88\x02\n" +
+	"\vEdgeCommand\x12=\n" +
+	"\tbroadcast\x18\x01 \x01(\v2\x1d.switchboard.bus.v1.BroadcastH\x00R\tbroadcast\x12@\n" +
+	"\asockets\x18\x02 \x01(\v2$.switchboard.bus.v1.SocketsOperationH\x00R\asockets\x121\n" +
+	"\x05query\x18\x03 \x01(\v2\x19.switchboard.bus.v1.QueryH\x00R\x05query\x12:\n" +
+	"\bannounce\x18\x04 \x01(\v2\x1c.switchboard.bus.v1.AnnounceH\x00R\bannounceB\t\n" +
 	"\acommand\"\xdd\x01\n" +
 	"\tBroadcast\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
@@ -1185,27 +1186,27 @@ const file_switchboard_v1_bus_proto_rawDesc = "" +
 	"\vattachments\x18\x04 \x03(\fR\vattachments\x12\x1a\n" +
 	"\bvolatile\x18\x05 \x01(\bR\bvolatile\x12:\n" +
 	"\vack_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"ackTimeout\"\x9b\x01\n" +
+	"ackTimeout\"\x9f\x01\n" +
 	"\x0eBroadcastReply\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
-	"\asockets\x18\x02 \x01(\rR\asockets\x120\n" +
-	"\x04acks\x18\x03 \x03(\v2\x1c.switchboard.v1.BroadcastAckR\x04acks\x12$\n" +
+	"\asockets\x18\x02 \x01(\rR\asockets\x124\n" +
+	"\x04acks\x18\x03 \x03(\v2 .switchboard.bus.v1.BroadcastAckR\x04acks\x12$\n" +
 	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSids\"_\n" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
-	"\vattachments\x18\x03 \x03(\fR\vattachments\"\xba\x01\n" +
+	"\vattachments\x18\x03 \x03(\fR\vattachments\"\xbe\x01\n" +
 	"\x10SocketsOperation\x12.\n" +
-	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x125\n" +
-	"\x06action\x18\x02 \x01(\x0e2\x1d.switchboard.v1.SocketsActionR\x06action\x12\x14\n" +
+	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x129\n" +
+	"\x06action\x18\x02 \x01(\x0e2!.switchboard.bus.v1.SocketsActionR\x06action\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12)\n" +
 	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"m\n" +
 	"\x15SocketsOperationReply\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"f\n" +
-	"\x05Query\x12-\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x19.switchboard.v1.QueryKindR\x04kind\x12.\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"j\n" +
+	"\x05Query\x121\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1d.switchboard.bus.v1.QueryKindR\x04kind\x12.\n" +
 	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\x83\x01\n" +
 	"\n" +
 	"QueryReply\x12\x17\n" +
@@ -1244,67 +1245,67 @@ const file_switchboard_v1_bus_proto_rawDesc = "" +
 	"\tQueryKind\x12\x1a\n" +
 	"\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12QUERY_KIND_SOCKETS\x10\x01\x12\x14\n" +
-	"\x10QUERY_KIND_ROOMS\x10\x02BHZFgithub.com/switchboard-rt/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\x10QUERY_KIND_ROOMS\x10\x02BDZBgithub.com/switchboard-rt/switchboard/gen/switchboard/bus/v1;busv1b\x06proto3"
 
 var (
-	file_switchboard_v1_bus_proto_rawDescOnce sync.Once
-	file_switchboard_v1_bus_proto_rawDescData []byte
+	file_switchboard_bus_v1_bus_proto_rawDescOnce sync.Once
+	file_switchboard_bus_v1_bus_proto_rawDescData []byte
 )
 
-func file_switchboard_v1_bus_proto_rawDescGZIP() []byte {
-	file_switchboard_v1_bus_proto_rawDescOnce.Do(func() {
-		file_switchboard_v1_bus_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_switchboard_v1_bus_proto_rawDesc), len(file_switchboard_v1_bus_proto_rawDesc)))
+func file_switchboard_bus_v1_bus_proto_rawDescGZIP() []byte {
+	file_switchboard_bus_v1_bus_proto_rawDescOnce.Do(func() {
+		file_switchboard_bus_v1_bus_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_switchboard_bus_v1_bus_proto_rawDesc), len(file_switchboard_bus_v1_bus_proto_rawDesc)))
 	})
-	return file_switchboard_v1_bus_proto_rawDescData
+	return file_switchboard_bus_v1_bus_proto_rawDescData
 }
 
-var file_switchboard_v1_bus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
-var file_switchboard_v1_bus_proto_goTypes = []any{
-	(SocketsAction)(0),            // 0: switchboard.v1.SocketsAction
-	(QueryKind)(0),                // 1: switchboard.v1.QueryKind
-	(*EdgeCommand)(nil),           // 2: switchboard.v1.EdgeCommand
-	(*Broadcast)(nil),             // 3: switchboard.v1.Broadcast
-	(*BroadcastReply)(nil),        // 4: switchboard.v1.BroadcastReply
-	(*BroadcastAck)(nil),          // 5: switchboard.v1.BroadcastAck
-	(*SocketsOperation)(nil),      // 6: switchboard.v1.SocketsOperation
-	(*SocketsOperationReply)(nil), // 7: switchboard.v1.SocketsOperationReply
-	(*Query)(nil),                 // 8: switchboard.v1.Query
-	(*QueryReply)(nil),            // 9: switchboard.v1.QueryReply
-	(*Announce)(nil),              // 10: switchboard.v1.Announce
-	(*EdgeHeartbeat)(nil),         // 11: switchboard.v1.EdgeHeartbeat
-	(*EventAck)(nil),              // 12: switchboard.v1.EventAck
-	(*EventAckReply)(nil),         // 13: switchboard.v1.EventAckReply
-	(*LifecycleEvent)(nil),        // 14: switchboard.v1.LifecycleEvent
-	(*Target)(nil),                // 15: switchboard.v1.Target
+var file_switchboard_bus_v1_bus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_switchboard_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_switchboard_bus_v1_bus_proto_goTypes = []any{
+	(SocketsAction)(0),            // 0: switchboard.bus.v1.SocketsAction
+	(QueryKind)(0),                // 1: switchboard.bus.v1.QueryKind
+	(*EdgeCommand)(nil),           // 2: switchboard.bus.v1.EdgeCommand
+	(*Broadcast)(nil),             // 3: switchboard.bus.v1.Broadcast
+	(*BroadcastReply)(nil),        // 4: switchboard.bus.v1.BroadcastReply
+	(*BroadcastAck)(nil),          // 5: switchboard.bus.v1.BroadcastAck
+	(*SocketsOperation)(nil),      // 6: switchboard.bus.v1.SocketsOperation
+	(*SocketsOperationReply)(nil), // 7: switchboard.bus.v1.SocketsOperationReply
+	(*Query)(nil),                 // 8: switchboard.bus.v1.Query
+	(*QueryReply)(nil),            // 9: switchboard.bus.v1.QueryReply
+	(*Announce)(nil),              // 10: switchboard.bus.v1.Announce
+	(*EdgeHeartbeat)(nil),         // 11: switchboard.bus.v1.EdgeHeartbeat
+	(*EventAck)(nil),              // 12: switchboard.bus.v1.EventAck
+	(*EventAckReply)(nil),         // 13: switchboard.bus.v1.EventAckReply
+	(*LifecycleEvent)(nil),        // 14: switchboard.bus.v1.LifecycleEvent
+	(*v1.Target)(nil),             // 15: switchboard.v1.Target
 	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*Socket)(nil),                // 17: switchboard.v1.Socket
-	(*Room)(nil),                  // 18: switchboard.v1.Room
+	(*v1.Socket)(nil),             // 17: switchboard.v1.Socket
+	(*v1.Room)(nil),               // 18: switchboard.v1.Room
 	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*EdgeCounters)(nil),          // 20: switchboard.v1.EdgeCounters
-	(*SocketConnected)(nil),       // 21: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 22: switchboard.v1.SocketDisconnected
+	(*v1.EdgeCounters)(nil),       // 20: switchboard.v1.EdgeCounters
+	(*v1.SocketConnected)(nil),    // 21: switchboard.v1.SocketConnected
+	(*v1.SocketDisconnected)(nil), // 22: switchboard.v1.SocketDisconnected
 }
-var file_switchboard_v1_bus_proto_depIdxs = []int32{
-	3,  // 0: switchboard.v1.EdgeCommand.broadcast:type_name -> switchboard.v1.Broadcast
-	6,  // 1: switchboard.v1.EdgeCommand.sockets:type_name -> switchboard.v1.SocketsOperation
-	8,  // 2: switchboard.v1.EdgeCommand.query:type_name -> switchboard.v1.Query
-	10, // 3: switchboard.v1.EdgeCommand.announce:type_name -> switchboard.v1.Announce
-	15, // 4: switchboard.v1.Broadcast.target:type_name -> switchboard.v1.Target
-	16, // 5: switchboard.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
-	5,  // 6: switchboard.v1.BroadcastReply.acks:type_name -> switchboard.v1.BroadcastAck
-	15, // 7: switchboard.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
-	0,  // 8: switchboard.v1.SocketsOperation.action:type_name -> switchboard.v1.SocketsAction
-	1,  // 9: switchboard.v1.Query.kind:type_name -> switchboard.v1.QueryKind
-	15, // 10: switchboard.v1.Query.target:type_name -> switchboard.v1.Target
-	17, // 11: switchboard.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
-	18, // 12: switchboard.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
-	19, // 13: switchboard.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
-	19, // 14: switchboard.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	16, // 15: switchboard.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
-	20, // 16: switchboard.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
-	21, // 17: switchboard.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
-	22, // 18: switchboard.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
+var file_switchboard_bus_v1_bus_proto_depIdxs = []int32{
+	3,  // 0: switchboard.bus.v1.EdgeCommand.broadcast:type_name -> switchboard.bus.v1.Broadcast
+	6,  // 1: switchboard.bus.v1.EdgeCommand.sockets:type_name -> switchboard.bus.v1.SocketsOperation
+	8,  // 2: switchboard.bus.v1.EdgeCommand.query:type_name -> switchboard.bus.v1.Query
+	10, // 3: switchboard.bus.v1.EdgeCommand.announce:type_name -> switchboard.bus.v1.Announce
+	15, // 4: switchboard.bus.v1.Broadcast.target:type_name -> switchboard.v1.Target
+	16, // 5: switchboard.bus.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
+	5,  // 6: switchboard.bus.v1.BroadcastReply.acks:type_name -> switchboard.bus.v1.BroadcastAck
+	15, // 7: switchboard.bus.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
+	0,  // 8: switchboard.bus.v1.SocketsOperation.action:type_name -> switchboard.bus.v1.SocketsAction
+	1,  // 9: switchboard.bus.v1.Query.kind:type_name -> switchboard.bus.v1.QueryKind
+	15, // 10: switchboard.bus.v1.Query.target:type_name -> switchboard.v1.Target
+	17, // 11: switchboard.bus.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
+	18, // 12: switchboard.bus.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
+	19, // 13: switchboard.bus.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
+	19, // 14: switchboard.bus.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	16, // 15: switchboard.bus.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
+	20, // 16: switchboard.bus.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
+	21, // 17: switchboard.bus.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
+	22, // 18: switchboard.bus.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
@@ -1312,19 +1313,18 @@ var file_switchboard_v1_bus_proto_depIdxs = []int32{
 	0,  // [0:19] is the sub-list for field type_name
 }
 
-func init() { file_switchboard_v1_bus_proto_init() }
-func file_switchboard_v1_bus_proto_init() {
-	if File_switchboard_v1_bus_proto != nil {
+func init() { file_switchboard_bus_v1_bus_proto_init() }
+func file_switchboard_bus_v1_bus_proto_init() {
+	if File_switchboard_bus_v1_bus_proto != nil {
 		return
 	}
-	file_switchboard_v1_control_proto_init()
-	file_switchboard_v1_bus_proto_msgTypes[0].OneofWrappers = []any{
+	file_switchboard_bus_v1_bus_proto_msgTypes[0].OneofWrappers = []any{
 		(*EdgeCommand_Broadcast)(nil),
 		(*EdgeCommand_Sockets)(nil),
 		(*EdgeCommand_Query)(nil),
 		(*EdgeCommand_Announce)(nil),
 	}
-	file_switchboard_v1_bus_proto_msgTypes[12].OneofWrappers = []any{
+	file_switchboard_bus_v1_bus_proto_msgTypes[12].OneofWrappers = []any{
 		(*LifecycleEvent_Connected)(nil),
 		(*LifecycleEvent_Disconnected)(nil),
 	}
@@ -1332,18 +1332,18 @@ func file_switchboard_v1_bus_proto_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_bus_proto_rawDesc), len(file_switchboard_v1_bus_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_bus_v1_bus_proto_rawDesc), len(file_switchboard_bus_v1_bus_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_switchboard_v1_bus_proto_goTypes,
-		DependencyIndexes: file_switchboard_v1_bus_proto_depIdxs,
-		EnumInfos:         file_switchboard_v1_bus_proto_enumTypes,
-		MessageInfos:      file_switchboard_v1_bus_proto_msgTypes,
+		GoTypes:           file_switchboard_bus_v1_bus_proto_goTypes,
+		DependencyIndexes: file_switchboard_bus_v1_bus_proto_depIdxs,
+		EnumInfos:         file_switchboard_bus_v1_bus_proto_enumTypes,
+		MessageInfos:      file_switchboard_bus_v1_bus_proto_msgTypes,
 	}.Build()
-	File_switchboard_v1_bus_proto = out.File
-	file_switchboard_v1_bus_proto_goTypes = nil
-	file_switchboard_v1_bus_proto_depIdxs = nil
+	File_switchboard_bus_v1_bus_proto = out.File
+	file_switchboard_bus_v1_bus_proto_goTypes = nil
+	file_switchboard_bus_v1_bus_proto_depIdxs = nil
 }
