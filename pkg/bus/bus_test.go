@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
 
@@ -295,5 +297,64 @@ func TestInterestAddDoesNotWaitForNATS(t *testing.T) {
 	case <-ch:
 	case <-time.After(5 * time.Second):
 		t.Error("no message on the subscribed subject")
+	}
+}
+
+// TestBroadcastPlan: control publishes a broadcast on the subjects of
+// Subjects.Broadcast, and an edge decides from Copies whether it may get
+// the broadcast more than once (and so must drop copies by id). The two
+// were two implementations kept equal by comments; they are one plan now,
+// and Copies is the number of subjects the plan has, for every target.
+func TestBroadcastPlan(t *testing.T) {
+	s, err := bus.NewSubjects("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const e1, e2 = "abcd1234", "wxyz9876"
+	tests := []struct {
+		name string
+		t    *sbv1.Target
+		want []string
+	}{
+		{"the namespace", &sbv1.Target{}, []string{s.Namespace("/")}},
+		{"a room", &sbv1.Target{Rooms: []string{"lobby"}}, []string{s.Room("/", "lobby")}},
+		{"rooms and a user", &sbv1.Target{Rooms: []string{"a", "b"}, Users: []string{"u"}},
+			[]string{s.Room("/", "a"), s.Room("/", "b"), s.User("/", "u")}},
+		{"sids of two edges", &sbv1.Target{Sids: []string{e1 + "x", e2 + "y", e1 + "z"}},
+			[]string{s.Edge(e1), s.Edge(e2)}},
+		{"a room that is a socket's own", &sbv1.Target{Rooms: []string{e1 + "sid"}},
+			[]string{s.Room("/", e1+"sid"), s.Edge(e1)}},
+		{"a sid's own room and the sid", &sbv1.Target{Rooms: []string{e1 + "sid"}, Sids: []string{e1 + "sid"}},
+			[]string{s.Room("/", e1+"sid"), s.Edge(e1)}},
+		{"a room shaped like no edge", &sbv1.Target{Rooms: []string{"ABCD1234x", "short"}},
+			[]string{s.Room("/", "ABCD1234x"), s.Room("/", "short")}},
+		{"except rooms alone", &sbv1.Target{ExceptRooms: []string{"x"}}, []string{s.Namespace("/")}},
+	}
+	for _, tt := range tests {
+		got := s.Broadcast("/", tt.t)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Broadcast = %v, want %v", tt.name, got, tt.want)
+		}
+		if n := bus.Copies(tt.t); n != len(got) {
+			t.Errorf("%s: Copies = %d, the plan has %d subjects", tt.name, n, len(got))
+		}
+	}
+}
+
+// TestAckIDs: ack reply subjects end with 128 random bits, not a sequence
+// number a caller of the API could count on to answer another's ack.
+func TestAckIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := bus.NewAckID()
+		if !bus.IsAckID(id) || seen[id] {
+			t.Fatalf("NewAckID %q: well formed %v, repeated %v", id, bus.IsAckID(id), seen[id])
+		}
+		seen[id] = true
+	}
+	for _, bad := range []string{"", "1", "7", strings.Repeat("a", 21), strings.Repeat("a", 23), strings.Repeat("*", 22), strings.Repeat(".", 22)} {
+		if bus.IsAckID(bad) {
+			t.Errorf("IsAckID(%q) = true", bad)
+		}
 	}
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/internal/testfeed"
 	"github.com/switchboard-rt/switchboard/internal/testlog"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/control"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -1218,8 +1219,8 @@ func TestSubscribe(t *testing.T) {
 
 	// Unknown and malformed tokens.
 	for _, tok := range []string{
-		"sb.v1.ack." + c0.edgeID + ".zzzz", // the edge lives, the ack does not
-		"sb.v1.ack.zzzzzzzz.1",             // no such edge
+		"sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), // the edge lives, the ack does not
+		"sb.v1.ack.zzzzzzzz." + bus.NewAckID(),          // no such edge
 	} {
 		_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: tok})
 		wantCode(t, "Ack "+tok, err, codes.NotFound, "")
@@ -1227,6 +1228,7 @@ func TestSubscribe(t *testing.T) {
 	for _, tok := range []string{
 		"", "hello", "sb.v1.ack.", "sb.v1.ack." + c0.edgeID + ".*", "sb.v1.ack.>", "sb.v1.ack." + c0.edgeID + ".1\t",
 		"sb.v1.ack." + c0.edgeID + ".1.2", "sb.v1.event.x.y", "other.v1.ack.abcdefgh.1",
+		"sb.v1.ack." + c0.edgeID + ".1", // a guessable id: edges issue 128 random bits
 	} {
 		_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: tok})
 		wantCode(t, fmt.Sprintf("Ack %q", tok), err, codes.InvalidArgument, "ack_token")
@@ -1696,7 +1698,7 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}, `"chat" must start with "/"`},
 		{"Ack args and args_json", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh.1", Args: values(t, 1), ArgsJson: []byte("[1]")})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh." + bus.NewAckID(), Args: values(t, 1), ArgsJson: []byte("[1]")})
 			return err
 		}, "mutually exclusive"},
 		{"Subscribe namespace without slash", func() error {
@@ -1789,7 +1791,7 @@ func TestNATSOutage(t *testing.T) {
 			return err
 		},
 		"Ack": func(ctx context.Context) error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh.1"})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh." + bus.NewAckID()})
 			return err
 		},
 		"Subscribe": func(ctx context.Context) error {

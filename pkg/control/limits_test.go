@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
 
 // repeat returns n names "<prefix>0", "<prefix>1", ...
@@ -162,11 +163,11 @@ func TestRequestLimits(t *testing.T) {
 			return err
 		}, "is not an ack token of this deployment"},
 		{"Ack args", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + ".1", ArgsJson: []byte(`["` + long(1_000_000) + `"]`)})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: []byte(`["` + long(1_000_000) + `"]`)})
 			return err
 		}, "exceeds the 1000000-byte limit"},
 		{"Ack binary parts", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + ".1", ArgsJson: []byte("[" + ph + "]"), Binary: make([][]byte, 1001)})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: []byte("[" + ph + "]"), Binary: make([][]byte, 1001)})
 			return err
 		}, "binary: 1001 parts, at most 1000"},
 	}

@@ -48,50 +48,8 @@ func busError(err error) error {
 	return status.Errorf(codes.Unavailable, "message bus: %v", err)
 }
 
-// broadcastSubjects lists where a broadcast to t is published: one subject
-// per room and per user, the edge subject of each edge holding a named sid
-// (returned as edges) or a room that may be a sid, or the namespace subject
-// when the target names none of those.
-func (s *Server) broadcastSubjects(t target) (subjects []string, edges []string) {
-	for _, r := range t.Rooms {
-		subjects = append(subjects, s.subj.Room(t.ns, r))
-	}
-	for _, u := range t.Users {
-		subjects = append(subjects, s.subj.User(t.ns, u))
-	}
-	edges = sidEdges(t)
-	seen := map[string]bool{}
-	for _, e := range edges {
-		seen[e] = true
-		subjects = append(subjects, s.subj.Edge(e))
-	}
-	// Every socket is in the room named by its sid (socket.io's
-	// io.to(socket.id)), but no edge subscribes to those rooms' subjects: a
-	// room that may be a sid also goes to the edge the sid names.
-	for _, r := range t.Rooms {
-		if e := edgeOfSID(r); e != "" && !seen[e] {
-			seen[e] = true
-			subjects = append(subjects, s.subj.Edge(e))
-		}
-	}
-	if len(subjects) == 0 {
-		subjects = append(subjects, s.subj.Namespace(t.ns))
-	}
-	return subjects, edges
-}
-
 // sidEdges returns the distinct edges t's sids name, in order.
-func sidEdges(t target) []string {
-	var edges []string
-	seen := map[string]bool{}
-	for _, sid := range t.Sids {
-		if e := edgeOfSID(sid); !seen[e] {
-			seen[e] = true
-			edges = append(edges, e)
-		}
-	}
-	return edges
-}
+func sidEdges(t target) []string { return bus.SIDEdges(t.Target) }
 
 // message is one NATS message of a fan-out.
 type message struct {
@@ -119,7 +77,7 @@ func encode(build func(*sbv1.Target) *busv1.EdgeCommand, t *sbv1.Target) ([]byte
 }
 
 // broadcastFanout plans an Emit to a target that names rooms or users, or
-// the whole namespace: one copy per subject of broadcastSubjects while the
+// the whole namespace: one copy per subject of bus's plan (Subjects.Broadcast) while the
 // copies fit, else one message on the namespace subject, which every edge
 // with a socket in the namespace subscribes to.
 func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *busv1.EdgeCommand) (fanout, error) {
@@ -127,7 +85,7 @@ func (s *Server) broadcastFanout(t target, build func(*sbv1.Target) *busv1.EdgeC
 	if err != nil {
 		return fanout{}, err
 	}
-	subjects, _ := s.broadcastSubjects(t)
+	subjects := s.subj.Broadcast(t.ns, t.Target)
 	if !bus.CopiesFit(len(subjects), len(subjects)*len(payload)) {
 		subjects = []string{s.subj.Namespace(t.ns)}
 	}
@@ -156,7 +114,7 @@ func (s *Server) commandFanout(t target, build func(*sbv1.Target) *busv1.EdgeCom
 	edges := sidEdges(t)
 	bySID := map[string][]string{}
 	for _, sid := range t.Sids {
-		e := edgeOfSID(sid)
+		e := bus.EdgeOfSID(sid)
 		bySID[e] = append(bySID[e], sid)
 	}
 	f := fanout{expect: edges, replies: len(edges)}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
 
@@ -141,7 +142,7 @@ func checkTarget(t *sbv1.Target) (target, error) {
 		}
 	}
 	for i, sid := range t.Sids {
-		if edgeOfSID(sid) == "" {
+		if bus.EdgeOfSID(sid) == "" {
 			return target{}, invalid("target.sids[%d] %q was not issued by a Switchboard edge", i, sid)
 		}
 	}
@@ -149,36 +150,8 @@ func checkTarget(t *sbv1.Target) (target, error) {
 	return target{Target: c, ns: ns}, nil
 }
 
-// edgeIDLen matches pkg/edge: a sid starts with its edge's 8-character id.
-const edgeIDLen = 8
-
-func edgeOfSID(sid string) string {
-	if len(sid) <= edgeIDLen {
-		return ""
-	}
-	id := sid[:edgeIDLen]
-	if !isEdgeID(id) {
-		return ""
-	}
-	return id
-}
-
-// isEdgeID reports whether id has the form of an edge id: edgeIDLen
-// lowercase letters or digits.
-func isEdgeID(id string) bool {
-	if len(id) != edgeIDLen {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkAckToken checks that token is an ack reply subject an edge of this
-// deployment issued: the ack prefix, an edge id, a base-36 sequence number.
+// deployment issued: the ack prefix, an edge id, 128 random bits (bus.NewAckID).
 func (s *Server) checkAckToken(token string) error {
 	if len(token) > maxAckTokenLen {
 		return invalid("ack_token: %d bytes, at most %d", len(token), maxAckTokenLen)
@@ -186,7 +159,7 @@ func (s *Server) checkAckToken(token string) error {
 	edge, ok := s.subj.IsAck(token)
 	if ok {
 		n := token[len(s.subj.AckPrefix())+len(edge)+1:]
-		ok = isEdgeID(edge) && len(n) <= 13 && strings.Trim(n, "0123456789abcdefghijklmnopqrstuvwxyz") == ""
+		ok = bus.IsEdgeID(edge) && bus.IsAckID(n)
 	}
 	if !ok {
 		return invalid("ack_token %q is not an ack token of this deployment", token)

@@ -2,14 +2,12 @@ package edge
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,29 +30,12 @@ import (
 // Version is the version edges and control report.
 const Version = "0.1.0-dev"
 
-// edgeIDLen is the length of an edge id; every sid starts with its edge's id,
-// which is how control routes a sid to its edge without a lookup.
-const edgeIDLen = 8
-
-// NewEdgeID returns a random edge id: edgeIDLen lowercase letters and digits.
-func NewEdgeID() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	var b [edgeIDLen]byte
-	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+// NewEdgeID returns a random edge id (bus.NewEdgeID).
+func NewEdgeID() string { return bus.NewEdgeID() }
 
 // EdgeOfSID returns the edge id a sid names, or "" for a sid not made by an
-// edge.
-func EdgeOfSID(sid string) string {
-	if len(sid) <= edgeIDLen {
-		return ""
-	}
-	return sid[:edgeIDLen]
-}
+// edge (bus.EdgeOfSID).
+func EdgeOfSID(sid string) string { return bus.EdgeOfSID(sid) }
 
 // cluster connects an edge to the bus: interest-based subscriptions for its
 // rooms, users and namespaces, the commands control sends, client events and
@@ -91,7 +72,6 @@ type cluster struct {
 	// that they and their subscriptions stay when their last socket goes.
 	configured []string
 
-	ackSeq  atomic.Uint64
 	flushed atomic.Uint64 // Interest.Created() as of the last completed flush
 	mu      sync.Mutex
 	seen    map[string]time.Time                     // guarded by mu; broadcast ids acted on (multi-copy only)
@@ -509,7 +489,7 @@ func (c *cluster) holdAck(s *socketio.Socket, id int64) (string, bool) {
 		mine = make(map[string]struct{}, 1)
 		c.acksOf[s] = mine
 	}
-	reply := c.subj.Ack(c.id, strconv.FormatUint(c.ackSeq.Add(1), 36))
+	reply := c.subj.Ack(c.id, bus.NewAckID())
 	mine[reply] = struct{}{}
 	c.pending[reply] = pendingAck{s: s, id: id, created: time.Now()}
 	return reply, true
@@ -671,26 +651,6 @@ func (c *cluster) selector(t *sbv1.Target) (*socketio.Namespace, *socketio.Broad
 	})
 }
 
-// copies is how many subjects control published a broadcast on, as the bus
-// contract defines it: one per room, per user, per distinct edge named by a
-// sid or by a room that has the form of a sid, or the namespace subject alone.
-func copies(t *sbv1.Target) int {
-	edges := map[string]bool{}
-	for _, sid := range t.GetSids() {
-		edges[EdgeOfSID(sid)] = true
-	}
-	for _, r := range t.GetRooms() {
-		if e := EdgeOfSID(r); validEdgeID(e) {
-			edges[e] = true
-		}
-	}
-	n := len(t.GetRooms()) + len(t.GetUsers()) + len(edges)
-	if n == 0 {
-		return 1
-	}
-	return n
-}
-
 // firstCopy reports whether this edge has not acted on broadcast id yet.
 func (c *cluster) firstCopy(id string) bool {
 	c.mu.Lock()
@@ -703,7 +663,7 @@ func (c *cluster) firstCopy(id string) bool {
 }
 
 func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
-	if copies(b.Target) > 1 && !c.firstCopy(b.Id) {
+	if bus.Copies(b.Target) > 1 && !c.firstCopy(b.Id) {
 		return
 	}
 	ns, op := c.selector(b.Target)

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
@@ -339,24 +340,12 @@ func CheckOrigin(origin string) error {
 	return nil
 }
 
-// CheckEdgeID checks an edge id: edgeIDLen lowercase letters or digits.
+// CheckEdgeID checks an edge id: bus.EdgeIDLen lowercase letters or digits.
 func CheckEdgeID(id string) error {
-	if !validEdgeID(id) {
-		return fmt.Errorf("want %d lowercase letters or digits", edgeIDLen)
+	if !bus.IsEdgeID(id) {
+		return fmt.Errorf("want %d lowercase letters or digits", bus.EdgeIDLen)
 	}
 	return nil
-}
-
-func validEdgeID(id string) bool {
-	if len(id) != edgeIDLen {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // Stats are an edge's counters.

@@ -21,7 +21,7 @@
 //   <prefix>.v1.cluster            EdgeCommand  control → every edge; scatter-gather
 //   <prefix>.v1.heartbeat          EdgeHeartbeat  edges → control instances
 //   <prefix>.v1.event.<ns>.<event> ClientEvent  edge → services (queue groups)
-//   <prefix>.v1.ack.<edge>.<n>     EventAck     service/control → edge (reply subject)
+//   <prefix>.v1.ack.<edge>.<id>     EventAck     service/control → edge (reply subject)
 //   <prefix>.v1.lifecycle.<ns>     LifecycleEvent  edge → services
 //
 // An edge subscribes to a room, user or namespace subject only while it holds
@@ -29,7 +29,7 @@
 //
 // Client events are published as a ClientEvent (control.proto) with args_json
 // and binary set, args and ack_token empty. The message has a NATS reply
-// subject (<prefix>.v1.ack.<edge>.<n>) exactly when the client asked for an
+// subject (<prefix>.v1.ack.<edge>.<id>) exactly when the client asked for an
 // ack; services answer with an EventAck there. Control's Ack token is that
 // subject, and control accepts only subjects under <prefix>.v1.ack.
 //
@@ -974,7 +974,7 @@ func (x *EdgeHeartbeat) GetCounters() *v1.EdgeCounters {
 }
 
 // EventAck answers a ClientEvent that asked for an ack. It is published to
-// the event's NATS reply subject (<prefix>.v1.ack.<edge>.<n>); the edge sends
+// the event's NATS reply subject (<prefix>.v1.ack.<edge>.<id>); the edge sends
 // it to the client as an ACK packet. Only the first answer counts. When the
 // EventAck itself comes with a reply subject (control's Ack RPC), the edge
 // answers with an EventAckReply.
