@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -65,6 +66,7 @@ type fanout struct {
 	msgs    []message
 	expect  []string // edges whose replies are awaited
 	replies int      // how many replies may arrive, to size their buffer
+	parts   bool     // a reply may come in parts (its field more): never a plain request
 }
 
 // encode marshals the command that build makes for a target.
@@ -236,6 +238,7 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 	if err != nil {
 		return nil, err
 	}
+	f.parts = true // the acks of many sockets may pass NATS's max payload
 	replies, missing, err := s.gather(ctx, f, timeout+s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, err
@@ -269,7 +272,7 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 // of those that did lost to DeadlineExceeded.
 func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[string][]byte, []string, error) {
 	wait = answerBy(ctx, wait)
-	if len(f.msgs) == 1 && len(f.expect) == 1 {
+	if len(f.msgs) == 1 && len(f.expect) == 1 && !f.parts {
 		return s.ask(ctx, f.msgs[0].subject, f.expect[0], f.msgs[0].payload, wait)
 	}
 	inbox := s.nc.NewRespInbox()
@@ -302,8 +305,13 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 		select {
 		case m := <-ch:
 			if id := replyEdge(m.Data); id != "" {
-				replies[id] = m.Data
-				delete(pending, id)
+				// A reply in parts: each merges into the ones before it
+				// (concatenated protobuf messages are merged), the last
+				// has no more.
+				replies[id] = append(replies[id], m.Data...)
+				if !replyMore(m.Data) {
+					delete(pending, id)
+				}
 			}
 			continue
 		case <-timer.C:
@@ -360,6 +368,37 @@ func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, 
 	return nil, nil, busError(err)
 }
 
+// replyMoreField is the field more of the replies that come in parts
+// (BroadcastReply, QueryReply).
+const replyMoreField = 15
+
+// replyMore reports whether a reply says more parts follow.
+func replyMore(b []byte) bool {
+	more := false
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if num == replyMoreField && typ == protowire.VarintType {
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return false
+			}
+			more = v != 0
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return false
+		}
+		b = b[m:]
+	}
+	return more
+}
+
 // replyEdge extracts the edge id (field 1 of every reply message).
 func replyEdge(b []byte) string {
 	var r busv1.QueryReply // edge_id is field 1 in every reply type
@@ -405,6 +444,7 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.Socket
 	if err != nil {
 		return nil, nil, err
 	}
+	f.parts = true // many sockets or rooms may pass NATS's max payload
 	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, nil, err
@@ -463,6 +503,7 @@ func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*
 	if err != nil {
 		return nil, nil, err
 	}
+	f.parts = true // many sockets or rooms may pass NATS's max payload
 	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, nil, err

@@ -98,6 +98,7 @@ type cluster struct {
 	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
 	opsDropped  atomic.Uint64 // operations dropped: the operations queue was full
 	pubFailed   atomic.Uint64 // client events and lifecycle events nats.go refused to publish
+	replyFails  atomic.Uint64 // replies to control that could not be sent
 
 	// hold, when set (tests only), is waited on by a path before it
 	// handles its next message.
@@ -146,6 +147,10 @@ type ClusterStats struct {
 	// saw them, and a client that asked for an ack gets none (its own
 	// timeout fires).
 	PublishFailures uint64
+	// ReplyFailures counts replies to control that could not be sent (one
+	// part over NATS's max payload, the connection closed): the call lists
+	// the edge in missing_edges.
+	ReplyFailures uint64
 }
 
 // ClusterStats returns the edge's bus counters; zero while the edge is not
@@ -163,6 +168,7 @@ func (e *Edge) ClusterStats() ClusterStats {
 	return ClusterStats{
 		AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load(),
 		BusDropped: c.busDropped(), OperationsDropped: c.opsDropped.Load(), PublishFailures: c.pubFailed.Load(),
+		ReplyFailures: c.replyFails.Load(),
 	}
 }
 
@@ -633,7 +639,7 @@ func (c *cluster) onEventAck(m *nats.Msg) {
 	if ok && proto.Unmarshal(m.Data, &ack) == nil && p.s.Connected() {
 		delivered = p.s.SendAck(p.id, ack.ArgsJson, ack.Attachments) == nil
 	}
-	_ = bus.Respond(m, &busv1.EventAckReply{Delivered: delivered})
+	c.respond(m, &busv1.EventAckReply{Delivered: delivered})
 }
 
 // selector turns a Target into the namespace and socketio selection.
@@ -668,7 +674,7 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 	}
 	ns, op := c.selector(b.Target)
 	if ns == nil {
-		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id})
+		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id})
 		return
 	}
 	if b.AckTimeout == nil {
@@ -676,7 +682,7 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 			op = op.Volatile()
 		}
 		n := op.Send(socketio.NewEncodedText(b.Packet, b.Attachments))
-		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(n)})
+		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(n)})
 		return
 	}
 	c.broadcastWithAck(m, ns, op, b)
@@ -689,7 +695,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 	p, _, err := socketio.ParseText(b.Packet)
 	if err != nil {
 		c.log.Warn("edge: bad broadcast packet", "err", err)
-		_ = bus.Respond(m, &busv1.BroadcastReply{EdgeId: c.id})
+		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id})
 		return
 	}
 	p.ID, p.HasID = id, true
@@ -754,7 +760,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 				reply.TimedOutSids = append(reply.TimedOutSids, s.ID())
 			}
 		}
-		_ = bus.Respond(m, reply)
+		c.respond(m, reply)
 	}()
 }
 
@@ -774,7 +780,7 @@ func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
 			reply.Sockets = uint32(sel.Disconnect(op.CloseConnection))
 		}
 	}
-	_ = bus.Respond(m, reply)
+	c.respond(m, reply)
 }
 
 func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
@@ -803,8 +809,7 @@ func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
 	if m.Reply == "" {
 		return
 	}
-	b, err := proto.Marshal(reply)
-	if err != nil {
+	if _, err := proto.Marshal(reply); err != nil {
 		kept := reply.Sockets[:0]
 		var omitted []string
 		for _, s := range reply.Sockets {
@@ -817,12 +822,8 @@ func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
 		reply.Sockets = kept
 		c.omitted.Add(uint64(len(omitted)))
 		c.log.Warn("edge: sockets left out of a reply: they cannot be encoded", "sids", omitted, "err", err)
-		if b, err = proto.Marshal(reply); err != nil {
-			c.log.Error("edge: query reply cannot be encoded", "err", err)
-			return
-		}
 	}
-	_ = m.Respond(b)
+	c.respond(m, reply)
 }
 
 // validUTF8 makes a string that a client chose fit for a protobuf string
@@ -1010,5 +1011,6 @@ func (c *cluster) counters() *sbv1.EdgeCounters {
 		BusDropped:            c.busDropped(),
 		OperationsDropped:     c.opsDropped.Load(),
 		PublishFailures:       c.pubFailed.Load(),
+		ReplyFailures:         c.replyFails.Load(),
 	}
 }

@@ -1778,8 +1778,11 @@ type EdgeCounters struct {
 	// Client events and lifecycle events the edge could not publish (NATS
 	// closed, its reconnect buffer full, a message over its max payload).
 	PublishFailures uint64 `protobuf:"varint,12,opt,name=publish_failures,json=publishFailures,proto3" json:"publish_failures,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Replies to control the edge could not send (a part over NATS's max
+	// payload, the connection closed): the call listed the edge missing.
+	ReplyFailures uint64 `protobuf:"varint,13,opt,name=reply_failures,json=replyFailures,proto3" json:"reply_failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EdgeCounters) Reset() {
@@ -1892,6 +1895,13 @@ func (x *EdgeCounters) GetOperationsDropped() uint64 {
 func (x *EdgeCounters) GetPublishFailures() uint64 {
 	if x != nil {
 		return x.PublishFailures
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetReplyFailures() uint64 {
+	if x != nil {
+		return x.ReplyFailures
 	}
 	return 0
 }
@@ -2601,7 +2611,7 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
 	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
 	"\asockets\x18\a \x01(\rR\asockets\x128\n" +
-	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\x83\x04\n" +
+	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\xaa\x04\n" +
 	"\fEdgeCounters\x126\n" +
 	"\x17refused_max_connections\x18\x01 \x01(\x04R\x15refusedMaxConnections\x12$\n" +
 	"\x0erefused_per_ip\x18\x02 \x01(\x04R\frefusedPerIp\x12#\n" +
@@ -2616,7 +2626,8 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	" \x01(\x04R\n" +
 	"busDropped\x12-\n" +
 	"\x12operations_dropped\x18\v \x01(\x04R\x11operationsDropped\x12)\n" +
-	"\x10publish_failures\x18\f \x01(\x04R\x0fpublishFailures\"\xb7\x01\n" +
+	"\x10publish_failures\x18\f \x01(\x04R\x0fpublishFailures\x12%\n" +
+	"\x0ereply_failures\x18\r \x01(\x04R\rreplyFailures\"\xb7\x01\n" +
 	"\x10SubscribeRequest\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\tR\n" +

@@ -415,7 +415,12 @@ type BroadcastReply struct {
 	// Ack replies of the sockets that acknowledged in time.
 	Acks []*BroadcastAck `protobuf:"bytes,3,rep,name=acks,proto3" json:"acks,omitempty"`
 	// Sids of sockets that did not acknowledge in time or disconnected first.
-	TimedOutSids  []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
+	TimedOutSids []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
+	// More parts of this reply follow: one that would pass the bus's max
+	// payload goes in parts, each a BroadcastReply that merges into the
+	// previous ones (protobuf merge: the repeated fields append), the last
+	// without more.
+	More          bool `protobuf:"varint,15,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -476,6 +481,13 @@ func (x *BroadcastReply) GetTimedOutSids() []string {
 		return x.TimedOutSids
 	}
 	return nil
+}
+
+func (x *BroadcastReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // BroadcastAck is one socket's ack reply, as the client sent it.
@@ -748,7 +760,9 @@ type QueryReply struct {
 	Sockets []*v1.Socket `protobuf:"bytes,2,rep,name=sockets,proto3" json:"sockets,omitempty"`
 	// Local rooms of the namespace with their local socket counts
 	// (QUERY_KIND_ROOMS); control sums them over edges.
-	Rooms         []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	Rooms []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// More parts of this reply follow, as in BroadcastReply.
+	More          bool `protobuf:"varint,15,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -802,6 +816,13 @@ func (x *QueryReply) GetRooms() []*v1.Room {
 		return x.Rooms
 	}
 	return nil
+}
+
+func (x *QueryReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
 }
 
 // Announce asks every edge to publish an EdgeHeartbeat now, so that a control
@@ -1186,12 +1207,13 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\vattachments\x18\x04 \x03(\fR\vattachments\x12\x1a\n" +
 	"\bvolatile\x18\x05 \x01(\bR\bvolatile\x12:\n" +
 	"\vack_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"ackTimeout\"\x9f\x01\n" +
+	"ackTimeout\"\xb3\x01\n" +
 	"\x0eBroadcastReply\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x124\n" +
 	"\x04acks\x18\x03 \x03(\v2 .switchboard.bus.v1.BroadcastAckR\x04acks\x12$\n" +
-	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSids\"_\n" +
+	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSids\x12\x12\n" +
+	"\x04more\x18\x0f \x01(\bR\x04more\"_\n" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
@@ -1207,12 +1229,13 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"j\n" +
 	"\x05Query\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.switchboard.bus.v1.QueryKindR\x04kind\x12.\n" +
-	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\x83\x01\n" +
+	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\x97\x01\n" +
 	"\n" +
 	"QueryReply\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x120\n" +
 	"\asockets\x18\x02 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12*\n" +
-	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\"\n" +
+	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12\x12\n" +
+	"\x04more\x18\x0f \x01(\bR\x04more\"\n" +
 	"\n" +
 	"\bAnnounce\"\x95\x03\n" +
 	"\rEdgeHeartbeat\x12\x17\n" +
