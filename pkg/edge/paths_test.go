@@ -32,26 +32,7 @@ func TestOperationsDoNotHoldDeliveries(t *testing.T) {
 	opts.Port = server.RANDOM_PORT
 	ns := natstest.RunServer(&opts)
 	t.Cleanup(ns.Shutdown)
-	e, err := edge.New(edge.Config{
-		Addr:    "127.0.0.1:0",
-		NATSURL: ns.ClientURL(),
-		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	e := runBusEdge(t, ns.ClientURL())
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -193,26 +174,7 @@ func TestPublishFailuresCounted(t *testing.T) {
 	opts.MaxPayload = 16 << 10
 	ns := natstest.RunServer(&opts)
 	t.Cleanup(ns.Shutdown)
-	e, err := edge.New(edge.Config{
-		Addr:    "127.0.0.1:0",
-		NATSURL: ns.ClientURL(),
-		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	e := runBusEdge(t, ns.ClientURL())
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+e.Addr().String()+"/socket.io/?EIO=4&transport=websocket", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +197,30 @@ func TestPublishFailuresCounted(t *testing.T) {
 		}
 	}
 	eventually(t, "the refused publishes to be counted", func() bool { return e.ClusterStats().PublishFailures == 3 })
+}
+
+// runBusEdge runs an edge on NATS at url until the test ends.
+func runBusEdge(t *testing.T, url string) *edge.Edge {
+	t.Helper()
+	e, err := edge.New(edge.Config{
+		Addr:    "127.0.0.1:0",
+		NATSURL: url,
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return e
 }
