@@ -4,45 +4,12 @@ import (
 	"context"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/rawgrpc"
 )
-
-// rawCodec sends and receives messages as the bytes they are, so that a
-// test can send what no protobuf library would marshal.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-
-func (rawCodec) Name() string { return "proto" }
-
-// field appends a length-delimited field.
-func field(b []byte, num protowire.Number, v []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-// deepValue is a google.protobuf.Value of depth nested lists.
-func deepValue(depth int) []byte {
-	var v []byte // Value{} (null)
-	for range depth {
-		list := field(nil, 1, v) // ListValue.values
-		v = field(nil, 6, list)  // Value.list_value
-	}
-	return v
-}
 
 // TestDecodeErrors: a request protobuf refuses to decode (a string that is
 // not UTF-8, Values nested past protobuf's recursion limit) is the
@@ -51,24 +18,9 @@ func deepValue(depth int) []byte {
 func TestDecodeErrors(t *testing.T) {
 	f := startCluster(t, options{edges: -1})
 	ctx := context.Background()
-	unary := func(method string, req []byte) error {
-		var resp []byte
-		return f.conn.Invoke(ctx, method, &req, &resp, grpc.ForceCodecV2(rawCodec{}))
-	}
-	stream := func(method string, req []byte) error {
-		st, err := f.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, grpc.ForceCodecV2(rawCodec{}))
-		if err != nil {
-			return err
-		}
-		if err := st.SendMsg(&req); err != nil {
-			return err
-		}
-		if err := st.CloseSend(); err != nil {
-			return err
-		}
-		var resp []byte
-		return st.RecvMsg(&resp)
-	}
+	unary := func(method string, req []byte) error { return rawgrpc.Unary(ctx, f.conn, method, req) }
+	stream := func(method string, req []byte) error { return rawgrpc.Stream(ctx, f.conn, method, req) }
+	field, deepValue := rawgrpc.Field, rawgrpc.DeepValue
 	event := field(nil, 2, []byte("chat"))
 	cases := []struct {
 		name string
@@ -89,14 +41,10 @@ func TestDecodeErrors(t *testing.T) {
 		})
 	}
 	// Values nested below the limit are still arguments like any other.
-	var resp []byte
-	err := f.conn.Invoke(ctx, "/switchboard.v1.Control/Emit", ptr(field(event, 3, deepValue(100))), &resp, grpc.ForceCodecV2(rawCodec{}))
-	if err != nil {
+	if err := unary("/switchboard.v1.Control/Emit", field(event, 3, deepValue(100))); err != nil {
 		t.Errorf("Emit with args nested 100 deep: %v", err)
 	}
 	if _, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "after"}); err != nil {
 		t.Errorf("Emit after the malformed requests: %v", status.Convert(err))
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -17,10 +17,10 @@ import (
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/switchboard-rt/switchboard/internal/rawgrpc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/internal/testfeed"
 )
@@ -276,43 +276,17 @@ func rawRequest(c net.Conn, method, target string) (*http.Response, string, erro
 
 // ---- gRPC with hand-made requests ----
 
-// rawCodec sends and receives messages as the bytes they are, so that a
-// test can send what no protobuf library would marshal.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-
-func (rawCodec) Name() string { return "proto" }
-
 // field appends a length-delimited protobuf field.
-func field(b []byte, num protowire.Number, v []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
+func field(b []byte, num protowire.Number, v []byte) []byte { return rawgrpc.Field(b, num, v) }
 
 // deepValue is a google.protobuf.Value of depth nested lists.
-func deepValue(depth int) []byte {
-	var v []byte // Value{} (null)
-	for range depth {
-		list := field(nil, 1, v) // ListValue.values
-		v = field(nil, 6, list)  // Value.list_value
-	}
-	return v
-}
+func deepValue(depth int) []byte { return rawgrpc.DeepValue(depth) }
 
 // rawUnary calls method with req as its request's bytes.
 func rawUnary(conn *grpc.ClientConn, method string, req []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	var resp []byte
-	return conn.Invoke(ctx, method, &req, &resp, grpc.ForceCodecV2(rawCodec{}))
+	return rawgrpc.Unary(ctx, conn, method, req)
 }
 
 // rawStream opens server-streaming method with req as its request's bytes
@@ -320,18 +294,7 @@ func rawUnary(conn *grpc.ClientConn, method string, req []byte) error {
 func rawStream(conn *grpc.ClientConn, method string, req []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	st, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, grpc.ForceCodecV2(rawCodec{}))
-	if err != nil {
-		return err
-	}
-	if err := st.SendMsg(&req); err != nil {
-		return err
-	}
-	if err := st.CloseSend(); err != nil {
-		return err
-	}
-	var resp []byte
-	return st.RecvMsg(&resp)
+	return rawgrpc.Stream(ctx, conn, method, req)
 }
 
 // wantInvalid fails the test unless err is InvalidArgument with a message
