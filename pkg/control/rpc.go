@@ -304,12 +304,12 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 	for grace || len(pending) > 0 {
 		select {
 		case m := <-ch:
-			if id := replyEdge(m.Data); id != "" {
+			if id, more := replyHeader(m.Data); id != "" {
 				// A reply in parts: each merges into the ones before it
 				// (concatenated protobuf messages are merged), the last
 				// has no more.
 				replies[id] = append(replies[id], m.Data...)
-				if !replyMore(m.Data) {
+				if !more {
 					delete(pending, id)
 				}
 			}
@@ -354,7 +354,7 @@ func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, 
 	msg, err := s.nc.RequestWithContext(rctx, subject, payload)
 	switch {
 	case err == nil:
-		if id := replyEdge(msg.Data); id != "" {
+		if id, _ := replyHeader(msg.Data); id != "" {
 			return map[string][]byte{id: msg.Data}, nil, nil
 		}
 		return nil, []string{edge}, nil
@@ -368,44 +368,44 @@ func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, 
 	return nil, nil, busError(err)
 }
 
-// replyMoreField is the field more of the replies that come in parts
-// (BroadcastReply, QueryReply).
-const replyMoreField = 15
+// Fields every reply shares (bus.proto): edge_id is field 1, and more,
+// in the replies that come in parts (BroadcastReply, QueryReply), field 15.
+const (
+	replyEdgeField = 1
+	replyMoreField = 15
+)
 
-// replyMore reports whether a reply says more parts follow.
-func replyMore(b []byte) bool {
-	more := false
+// replyHeader reads a reply's edge id and more flag, without decoding the
+// rest: "" if it is not a reply.
+func replyHeader(b []byte) (edge string, more bool) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return false
+			return "", false
 		}
 		b = b[n:]
-		if num == replyMoreField && typ == protowire.VarintType {
+		switch {
+		case num == replyEdgeField && typ == protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return "", false
+			}
+			edge, b = string(v), b[m:]
+		case num == replyMoreField && typ == protowire.VarintType:
 			v, m := protowire.ConsumeVarint(b)
 			if m < 0 {
-				return false
+				return "", false
 			}
-			more = v != 0
+			more, b = v != 0, b[m:]
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return "", false
+			}
 			b = b[m:]
-			continue
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return false
-		}
-		b = b[m:]
 	}
-	return more
-}
-
-// replyEdge extracts the edge id (field 1 of every reply message).
-func replyEdge(b []byte) string {
-	var r busv1.QueryReply // edge_id is field 1 in every reply type
-	if proto.Unmarshal(b, &r) != nil {
-		return ""
-	}
-	return r.EdgeId
+	return edge, more
 }
 
 func jsonToValues(b []byte) ([]*structpb.Value, error) {

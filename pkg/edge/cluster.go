@@ -443,10 +443,14 @@ func (c *cluster) publish(subject string, m proto.Message) {
 	}
 }
 
-// publishFailed counts a message nats.go refused, and logs the 1st, 2nd,
-// 4th, 8th… of them.
+// worthLogging reports whether the nth of a repeated failure is logged:
+// the 1st, 2nd, 4th, 8th…, so that the log stays short however many come.
+func worthLogging(n uint64) bool { return n&(n-1) == 0 }
+
+// publishFailed counts a message nats.go refused, and logs some of them
+// (worthLogging).
 func (c *cluster) publishFailed(subject string, err error) {
-	if n := c.pubFailed.Add(1); n&(n-1) == 0 {
+	if n := c.pubFailed.Add(1); worthLogging(n) {
 		c.log.Warn("edge: publish", "subject", subject, "err", err, "failures", n)
 	}
 }
@@ -569,7 +573,7 @@ func (c *cluster) toOps(o operation) {
 	select {
 	case c.ops <- o:
 	default:
-		if n := c.opsDropped.Add(1); n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th…: the log stays short
+		if n := c.opsDropped.Add(1); worthLogging(n) {
 			c.log.Warn("edge: operations queue full; operation dropped", "queue", opsQueue, "dropped", n)
 		}
 	}
@@ -809,7 +813,8 @@ func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
 	if m.Reply == "" {
 		return
 	}
-	if _, err := proto.Marshal(reply); err != nil {
+	b, err := proto.Marshal(reply)
+	if err != nil {
 		kept := reply.Sockets[:0]
 		var omitted []string
 		for _, s := range reply.Sockets {
@@ -822,8 +827,12 @@ func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
 		reply.Sockets = kept
 		c.omitted.Add(uint64(len(omitted)))
 		c.log.Warn("edge: sockets left out of a reply: they cannot be encoded", "sids", omitted, "err", err)
+		if b, err = proto.Marshal(reply); err != nil {
+			c.replyFailed(err)
+			return
+		}
 	}
-	c.respond(m, reply)
+	c.respondEncoded(m, reply, b)
 }
 
 // validUTF8 makes a string that a client chose fit for a protobuf string

@@ -12,16 +12,32 @@ import (
 const replyMargin = 1 << 10
 
 // respond answers m with reply, checked: a reply nats.go refuses is counted
-// (ClusterStats.ReplyFailures) and logged, never dropped silently. A
-// BroadcastReply or QueryReply over the bus's max payload goes in parts
-// (their field more), which control merges.
+// (ClusterStats.ReplyFailures) and logged, never dropped silently.
 func (c *cluster) respond(m *nats.Msg, reply proto.Message) {
 	if m.Reply == "" {
 		return
 	}
+	b, err := proto.Marshal(reply)
+	if err != nil {
+		c.replyFailed(err)
+		return
+	}
+	c.respondEncoded(m, reply, b)
+}
+
+// respondEncoded is respond for a reply already encoded as b. A
+// BroadcastReply or QueryReply over the bus's max payload goes in parts
+// (their field more), which control merges.
+func (c *cluster) respondEncoded(m *nats.Msg, reply proto.Message, b []byte) {
 	limit := 0 // no NATS connection (a test's cluster): one part
 	if c.nc != nil {
 		limit = int(c.nc.MaxPayload()) - replyMargin
+	}
+	if limit <= 0 || len(b) <= limit {
+		if err := m.Respond(b); err != nil {
+			c.replyFailed(err)
+		}
+		return
 	}
 	var parts []proto.Message
 	switch r := reply.(type) {
@@ -48,10 +64,10 @@ func (c *cluster) respond(m *nats.Msg, reply proto.Message) {
 	}
 }
 
-// replyFailed counts a reply that could not be sent, logging the 1st, 2nd,
-// 4th, 8th… of them.
+// replyFailed counts a reply that could not be sent, and logs some of them
+// (worthLogging).
 func (c *cluster) replyFailed(err error) {
-	if n := c.replyFails.Add(1); n&(n-1) == 0 {
+	if n := c.replyFails.Add(1); worthLogging(n) {
 		c.log.Warn("edge: reply not sent", "err", err, "failures", n)
 	}
 }
