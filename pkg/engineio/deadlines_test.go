@@ -189,25 +189,7 @@ func TestUnreadPollResponseCut(t *testing.T) {
 // takes over WriteTimeout; the close is counted as a write timeout, not as
 // a slow consumer.
 func TestUnreadWebSocketCut(t *testing.T) {
-	const writeTimeout = 300 * time.Millisecond
-	e := newEnvWith(t, engineio.Config{
-		PingInterval:   10 * time.Second,
-		PingTimeout:    10 * time.Second,
-		WriteTimeout:   writeTimeout,
-		WriteQueueSize: 64,
-		// Above the 24 MB queued: a write timeout, not a slow consumer.
-		WriteQueueBytes: 32 << 20,
-	}, false, nil)
-	_, sid := e.openWS(t) // and never read again
-	sess := e.srv.Session(sid)
-	big := engineio.NewBinaryMessage(make([]byte, 1<<20))
-	// 24 MB in 24 sends, under the queue's 64: the socket buffers fill and
-	// a write blocks.
-	for range 24 {
-		if err := sess.Send(big); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e, _, sid := unreadWebSocket(t)
 	if r := e.closeReason(t, sid); r != engineio.ReasonTransportError {
 		t.Errorf("session closed with %q, want %q", r, engineio.ReasonTransportError)
 	}
@@ -222,11 +204,27 @@ func TestUnreadWebSocketCut(t *testing.T) {
 // not stay "closing" with nobody to end it (it did, holding its
 // connection, until the process stopped).
 func TestUnreadWebSocketCutWhileClosing(t *testing.T) {
-	const writeTimeout = 300 * time.Millisecond
+	e, sess, sid := unreadWebSocket(t)
+	sess.Close()
+	if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
+		t.Errorf("session closed with %q, want %q", r, engineio.ReasonForcedClose)
+	}
+	e.waitGone(t, sid)
+	if st := e.srv.Stats(); st.Sessions != 0 || st.WriteTimeouts != 1 {
+		t.Errorf("Stats() = %+v, want no session and 1 write timeout", st)
+	}
+}
+
+// unreadWebSocket opens a WebSocket session whose client never reads, with
+// a 300 ms write timeout, and queues 24 MB for it in 24 sends (under the
+// queue's 64 packets and 32 MB: a write timeout, not a slow consumer): the
+// socket buffers fill and a write blocks.
+func unreadWebSocket(t *testing.T) (*env, *engineio.Session, string) {
+	t.Helper()
 	e := newEnvWith(t, engineio.Config{
 		PingInterval:    10 * time.Second,
 		PingTimeout:     10 * time.Second,
-		WriteTimeout:    writeTimeout,
+		WriteTimeout:    300 * time.Millisecond,
 		WriteQueueSize:  64,
 		WriteQueueBytes: 32 << 20,
 	}, false, nil)
@@ -238,12 +236,5 @@ func TestUnreadWebSocketCutWhileClosing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sess.Close()
-	if r := e.closeReason(t, sid); r != engineio.ReasonForcedClose {
-		t.Errorf("session closed with %q, want %q", r, engineio.ReasonForcedClose)
-	}
-	e.waitGone(t, sid)
-	if st := e.srv.Stats(); st.Sessions != 0 || st.WriteTimeouts != 1 {
-		t.Errorf("Stats() = %+v, want no session and 1 write timeout", st)
-	}
+	return e, sess, sid
 }

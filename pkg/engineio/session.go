@@ -798,13 +798,13 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	// its own goroutine so that net/http's connection state is released.
 	go func() {
 		defer s.srv.wg.Done()
-		s.probeLoop(conn, hj.br, hj.progress)
+		s.probeLoop(conn, hj.br)
 	}()
 }
 
 // probeLoop runs the upgrade probe on conn and, once upgraded, the session's
 // WebSocket reader.
-func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader, progress *probeProgress) {
+func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 	s.mu.Lock()
 	if s.transport != TransportPolling || s.state != stateOpen {
 		s.probing = false
@@ -814,9 +814,6 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader, progress *pr
 		return
 	}
 	s.probe = conn
-	if s.progress != nil && s.progress == progress && br != nil {
-		progress.done = progress.read.Load() - int64(br.Buffered())
-	}
 	s.mu.Unlock()
 	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
 	s.ownControlFrames(conn)
@@ -837,7 +834,7 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader, progress *pr
 			}
 			s.mu.Lock()
 			s.upgrading = true
-			if s.progress != nil {
+			if s.progress != nil && br != nil {
 				s.progress.movedLocked(br.Buffered())
 			}
 			// A waiting GET answers with a noop, unless the client has sent
