@@ -215,13 +215,13 @@ func TestPublishRequestRespond(t *testing.T) {
 		if proto.Unmarshal(m.Data, &q) != nil {
 			return
 		}
-		_ = bus.Respond(m, &busv1.QueryReply{EdgeId: "e-" + q.Kind.String()})
+		_ = bus.Respond(m, &busv1.EdgeReply{EdgeId: "e-" + q.Kind.String()})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	var reply busv1.QueryReply
+	var reply busv1.EdgeReply
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := bus.Request(ctx, nc, "t.q", &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_ROOMS}, &reply); err != nil {

@@ -94,6 +94,7 @@ type Server struct {
 
 	busErrors  atomic.Uint64 // asynchronous NATS errors: a subscription dropped messages (slow consumer), a permission refused
 	lastBusLog atomic.Int64  // unix nanos of the last bus error logged
+	edgeErrors atomic.Uint64 // edge replies with an error, or that did not decode
 
 	mu sync.Mutex
 	ln net.Listener // guarded by mu

@@ -188,18 +188,15 @@ func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitRes
 		return nil, err
 	}
 	resp.Subjects = uint32(len(f.msgs))
-	replies, _, err := s.gather(ctx, f, s.cfg.GatherTimeout)
+	g, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, err
 	}
 	var n uint32
-	for _, r := range replies {
-		var br busv1.BroadcastReply
-		if proto.Unmarshal(r, &br) == nil {
-			n += br.Sockets
-		}
+	for _, r := range g.replies {
+		n += r.GetBroadcast().GetSockets()
 	}
-	resp.Sockets = &n
+	resp.Sockets, resp.MissingEdges, resp.EdgeErrors = &n, g.missing, g.errors
 	return resp, nil
 }
 
@@ -239,38 +236,44 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 		return nil, err
 	}
 	f.parts = true // the acks of many sockets may pass NATS's max payload
-	replies, missing, err := s.gather(ctx, f, timeout+s.cfg.GatherTimeout)
+	g, err := s.gather(ctx, f, timeout+s.cfg.GatherTimeout)
 	if err != nil {
 		return nil, err
 	}
-	resp := &sbv1.EmitWithAckResponse{MissingEdges: missing}
-	for edge, r := range replies {
-		var br busv1.BroadcastReply
-		if proto.Unmarshal(r, &br) != nil {
-			continue
-		}
-		for _, a := range br.Acks {
+	resp := &sbv1.EmitWithAckResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
+	for edge, r := range g.replies {
+		br := r.GetBroadcast()
+		for _, a := range br.GetAcks() {
 			args, err := jsonToValues(a.ArgsJson)
 			if err != nil {
 				args = nil
 			}
 			resp.Acks = append(resp.Acks, &sbv1.SocketAck{Sid: a.Sid, EdgeId: edge, Args: args, Binary: a.Attachments})
 		}
-		resp.TimedOutSids = append(resp.TimedOutSids, br.TimedOutSids...)
+		resp.TimedOutSids = append(resp.TimedOutSids, br.GetTimedOutSids()...)
 	}
 	sort.Slice(resp.Acks, func(i, j int) bool { return resp.Acks[i].Sid < resp.Acks[j].Sid })
 	sort.Strings(resp.TimedOutSids)
 	return resp, nil
 }
 
+// gathered is what a cluster call collected: each edge's reply, by edge
+// id, the expected edges whose reply is not complete (missing: no reply,
+// a reply whose last part did not come, or one with an error) and, of
+// those, the edges that answered why (errors), both sorted by edge id.
+type gathered struct {
+	replies map[string]*busv1.EdgeReply
+	missing []string
+	errors  []*sbv1.EdgeError
+}
+
 // gather publishes f's messages with one reply inbox and collects a reply
-// per edge until every expected edge answered or wait passed. Replies are
-// keyed by edge id; expected edges that did not answer are missing.
+// per edge until every expected edge answered or wait passed.
 //
 // A call answers before the caller's deadline with what it has (answerBy):
 // edges that have not answered by then are missing, rather than the work
 // of those that did lost to DeadlineExceeded.
-func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[string][]byte, []string, error) {
+func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (gathered, error) {
 	wait = answerBy(ctx, wait)
 	if len(f.msgs) == 1 && len(f.expect) == 1 && !f.parts {
 		return s.ask(ctx, f.msgs[0].subject, f.expect[0], f.msgs[0].payload, wait)
@@ -280,12 +283,12 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 	ch := make(chan *nats.Msg, max(64, 2*f.replies))
 	sub, err := s.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
-		return nil, nil, busError(err)
+		return gathered{}, busError(err)
 	}
 	defer sub.Unsubscribe()
 	for _, m := range f.msgs {
 		if err := s.nc.PublishRequest(m.subject, inbox, m.payload); err != nil {
-			return nil, nil, busError(err)
+			return gathered{}, busError(err)
 		}
 	}
 	pending := map[string]bool{}
@@ -298,7 +301,7 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 	if grace {
 		wait = min(wait, 250*time.Millisecond)
 	}
-	replies := map[string][]byte{}
+	raw := map[string][]byte{}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for grace || len(pending) > 0 {
@@ -308,7 +311,7 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 				// A reply in parts: each merges into the ones before it
 				// (concatenated protobuf messages are merged), the last
 				// has no more.
-				replies[id] = append(replies[id], m.Data...)
+				raw[id] = append(raw[id], m.Data...)
 				if !more {
 					delete(pending, id)
 				}
@@ -316,20 +319,48 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (map[
 			continue
 		case <-timer.C:
 		case <-ctx.Done():
-			if len(replies) == 0 {
-				return nil, nil, busError(ctx.Err())
+			if len(raw) == 0 {
+				return gathered{}, busError(ctx.Err())
 			}
 		case <-s.stop:
-			return nil, nil, status.Error(codes.Unavailable, "control is shutting down")
+			return gathered{}, status.Error(codes.Unavailable, "control is shutting down")
 		}
 		break
 	}
-	missing := make([]string, 0, len(pending))
+	return s.decodeReplies(raw, pending), nil
+}
+
+// decodeReplies decodes the replies gather collected (raw, by edge id;
+// pending, the expected edges whose last part has not come). An edge whose
+// reply has an error or does not decode is missing and in errors; what it
+// did report is kept.
+func (s *Server) decodeReplies(raw map[string][]byte, pending map[string]bool) gathered {
+	g := gathered{replies: make(map[string]*busv1.EdgeReply, len(raw))}
+	miss := map[string]bool{}
 	for e := range pending {
-		missing = append(missing, e)
+		miss[e] = true
 	}
-	sort.Strings(missing)
-	return replies, missing, nil
+	for id, b := range raw {
+		r := new(busv1.EdgeReply)
+		if err := proto.Unmarshal(b, r); err != nil {
+			r.Error = &busv1.ReplyError{Code: sbv1.EdgeErrorCode_EDGE_ERROR_CODE_BAD_REPLY, Message: "reply does not decode: " + err.Error()}
+		} else {
+			g.replies[id] = r
+		}
+		if r.Error != nil {
+			miss[id] = true
+			g.errors = append(g.errors, &sbv1.EdgeError{EdgeId: id, Code: r.Error.Code, Message: r.Error.Message})
+			if n := s.edgeErrors.Add(1); n&(n-1) == 0 {
+				s.log.Warn("control: an edge answered with an error", "edge", id, "code", r.Error.Code, "err", r.Error.Message, "errors", n)
+			}
+		}
+	}
+	for e := range miss {
+		g.missing = append(g.missing, e)
+	}
+	sort.Strings(g.missing)
+	sort.Slice(g.errors, func(i, j int) bool { return g.errors[i].EdgeId < g.errors[j].EdgeId })
+	return g
 }
 
 // answerBy cuts wait so that an answer sent when it ends reaches the
@@ -348,28 +379,28 @@ func answerBy(ctx context.Context, wait time.Duration) time.Duration {
 // ask is gather for one edge (a unicast by sid, the common case): a plain
 // request on the connection's shared reply subscription, no subscription of
 // its own, and an edge that is gone is known at once (no responders).
-func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, wait time.Duration) (map[string][]byte, []string, error) {
+func (s *Server) ask(ctx context.Context, subject, edge string, payload []byte, wait time.Duration) (gathered, error) {
 	rctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	msg, err := s.nc.RequestWithContext(rctx, subject, payload)
+	missing := gathered{missing: []string{edge}}
 	switch {
 	case err == nil:
 		if id, _ := replyHeader(msg.Data); id != "" {
-			return map[string][]byte{id: msg.Data}, nil, nil
+			return s.decodeReplies(map[string][]byte{id: msg.Data}, nil), nil
 		}
-		return nil, []string{edge}, nil
+		return missing, nil
 	case errors.Is(err, nats.ErrNoResponders):
-		return nil, []string{edge}, nil
+		return missing, nil
 	case ctx.Err() != nil:
-		return nil, nil, busError(ctx.Err())
+		return gathered{}, busError(ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return nil, []string{edge}, nil
+		return missing, nil
 	}
-	return nil, nil, busError(err)
+	return gathered{}, busError(err)
 }
 
-// Fields every reply shares (bus.proto): edge_id is field 1, and more,
-// in the replies that come in parts (BroadcastReply, QueryReply), field 15.
+// Fields of an EdgeReply (bus.proto): edge_id is field 1, more field 15.
 const (
 	replyEdgeField = 1
 	replyMoreField = 15
@@ -429,35 +460,32 @@ func jsonToValues(b []byte) ([]*structpb.Value, error) {
 
 // socketsOp runs a join, leave or disconnect across the cluster; it sums
 // the edges' replies.
-func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.SocketsOperation) (*busv1.SocketsOperationReply, []string, error) {
+func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.SocketsOperation) (*busv1.SocketsOperationReply, gathered, error) {
 	tt, err := checkTarget(t)
 	if err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	if err := s.available(); err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *busv1.EdgeCommand {
 		o := &busv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Sockets{Sockets: o}}
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	f.parts = true // many sockets or rooms may pass NATS's max payload
-	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
+	g, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	sum := &busv1.SocketsOperationReply{}
-	for _, r := range replies {
-		var rep busv1.SocketsOperationReply
-		if proto.Unmarshal(r, &rep) == nil {
-			sum.Sockets += rep.Sockets
-			sum.SocketsFull += rep.SocketsFull
-		}
+	for _, r := range g.replies {
+		sum.Sockets += r.GetSockets().GetSockets()
+		sum.SocketsFull += r.GetSockets().GetSocketsFull()
 	}
-	return sum, missing, nil
+	return sum, g, nil
 }
 
 // JoinRoom implements switchboard.v1.Control.
@@ -465,11 +493,11 @@ func (s *Server) JoinRoom(ctx context.Context, req *sbv1.JoinRoomRequest) (*sbv1
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
+	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.JoinRoomResponse{Sockets: r.Sockets, SocketsFull: r.SocketsFull, MissingEdges: missing}, nil
+	return &sbv1.JoinRoomResponse{Sockets: r.Sockets, SocketsFull: r.SocketsFull, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
 }
 
 // LeaveRoom implements switchboard.v1.Control.
@@ -477,45 +505,44 @@ func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sb
 	if err := checkRooms(req.Rooms); err != nil {
 		return nil, err
 	}
-	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
+	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.LeaveRoomResponse{Sockets: r.Sockets, MissingEdges: missing}, nil
+	return &sbv1.LeaveRoomResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
 }
 
 // Disconnect implements switchboard.v1.Control.
 func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*sbv1.DisconnectResponse, error) {
-	r, missing, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
+	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
 	if err != nil {
 		return nil, err
 	}
-	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: missing}, nil
+	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
 }
 
-func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*busv1.QueryReply, []string, error) {
+func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*busv1.QueryReply, gathered, error) {
 	if err := s.available(); err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	f, err := s.commandFanout(t, func(tg *sbv1.Target) *busv1.EdgeCommand {
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Query{Query: &busv1.Query{Kind: kind, Target: tg}}}
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
 	f.parts = true // many sockets or rooms may pass NATS's max payload
-	replies, missing, err := s.gather(ctx, f, s.cfg.GatherTimeout)
+	g, err := s.gather(ctx, f, s.cfg.GatherTimeout)
 	if err != nil {
-		return nil, nil, err
+		return nil, gathered{}, err
 	}
-	out := make([]*busv1.QueryReply, 0, len(replies))
-	for _, r := range replies {
-		var q busv1.QueryReply
-		if proto.Unmarshal(r, &q) == nil {
-			out = append(out, &q)
+	out := make([]*busv1.QueryReply, 0, len(g.replies))
+	for _, r := range g.replies {
+		if q := r.GetQuery(); q != nil {
+			out = append(out, q)
 		}
 	}
-	return out, missing, nil
+	return out, g, nil
 }
 
 // ListSockets implements switchboard.v1.Control.
@@ -524,11 +551,11 @@ func (s *Server) ListSockets(ctx context.Context, req *sbv1.ListSocketsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	replies, missing, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_SOCKETS)
+	replies, g, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_SOCKETS)
 	if err != nil {
 		return nil, err
 	}
-	resp := &sbv1.ListSocketsResponse{MissingEdges: missing}
+	resp := &sbv1.ListSocketsResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
 	for _, r := range replies {
 		resp.Sockets = append(resp.Sockets, r.Sockets...)
 	}
@@ -543,7 +570,7 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 		return nil, err
 	}
 	t := target{Target: &sbv1.Target{Namespace: ns}, ns: ns}
-	replies, missing, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_ROOMS)
+	replies, g, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_ROOMS)
 	if err != nil {
 		return nil, err
 	}
@@ -553,7 +580,7 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 			counts[room.Name] += room.Sockets
 		}
 	}
-	resp := &sbv1.ListRoomsResponse{MissingEdges: missing}
+	resp := &sbv1.ListRoomsResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
 	for name, n := range counts {
 		resp.Rooms = append(resp.Rooms, &sbv1.Room{Name: name, Sockets: n})
 	}
@@ -569,6 +596,7 @@ func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) 
 		StreamEventsDropped: st.StreamEventsDropped,
 		BusErrors:           st.BusErrors,
 		BusReconnects:       st.BusReconnects,
+		EdgeErrors:          st.EdgeErrors,
 	}}
 	for _, e := range s.reg.live() {
 		hb := e.hb
@@ -610,6 +638,9 @@ func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckRespon
 		return nil, status.Error(codes.NotFound, "no edge waits for this ack: its socket is gone or it was answered")
 	case err != nil:
 		return nil, busError(err)
+	case reply.Error != nil:
+		s.edgeErrors.Add(1)
+		return nil, status.Errorf(codes.Unavailable, "the edge did not take the ack (%s): %s", reply.Error.Code, reply.Error.Message)
 	case !reply.Delivered:
 		return nil, status.Error(codes.NotFound, "the event was already answered or its socket is gone")
 	}

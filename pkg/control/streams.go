@@ -276,6 +276,9 @@ type Stats struct {
 	BusErrors uint64
 	// BusReconnects counts NATS reconnections.
 	BusReconnects uint64
+	// EdgeErrors counts edge replies that carried an error (an EdgeError
+	// in a response), or that did not decode.
+	EdgeErrors uint64
 }
 
 // Stats returns the instance's counters.
@@ -285,5 +288,6 @@ func (s *Server) Stats() Stats {
 		StreamEventsDropped: s.hub.dropped.Load(),
 		BusErrors:           s.busErrors.Load(),
 		BusReconnects:       s.nc.Stats().Reconnects,
+		EdgeErrors:          s.edgeErrors.Load(),
 	}
 }

@@ -47,8 +47,10 @@ func EdgeOfSID(sid string) string { return bus.EdgeOfSID(sid) }
 // broadcasts to the sockets' queues, which never blocks; everything else
 // (socket operations, queries, service acks, announces) goes on to the
 // operations path: a queue of opsQueue and one worker, so that a large
-// ListSockets or a slow join never holds up an emit. Each path drops what
-// overflows it and counts it (ClusterStats, the heartbeat's counters).
+// ListSockets or a slow join never holds up an emit. Each path counts what
+// overflows it (ClusterStats, the heartbeat's counters): the delivery path
+// drops it, the operations path refuses it (EDGE_ERROR_CODE_OVERLOADED to
+// whoever waits for a reply).
 // EmitWithAck waits run on goroutines of their own. The heartbeat goroutine
 // also expires dedupe entries and pending client acks.
 //
@@ -108,8 +110,9 @@ type cluster struct {
 // busQueue bounds the messages the bus has brought and the delivery path
 // has not taken yet; past it nats.go drops them (counted per subscription,
 // ClusterStats.BusDropped). opsQueue bounds the operations waiting for the
-// operations worker; past it one is dropped, unanswered (control counts the
-// edge missing for that call), and counted (ClusterStats.OperationsDropped).
+// operations worker; past it one is refused: answered at once with
+// EDGE_ERROR_CODE_OVERLOADED when it has a reply subject, dropped when not,
+// and counted (ClusterStats.OperationsDropped).
 const (
 	busQueue = 1 << 16
 	opsQueue = 1 << 10
@@ -137,9 +140,11 @@ type ClusterStats struct {
 	// had busQueue of them waiting: broadcasts and operations that never
 	// reached the edge's sockets or its operations worker.
 	BusDropped uint64
-	// OperationsDropped counts socket operations, queries and service acks
-	// dropped unanswered because the operations path had opsQueue of them
-	// waiting.
+	// OperationsDropped counts socket operations, queries and acks refused
+	// because the operations path had opsQueue of them waiting: a command
+	// or an Ack call is answered EDGE_ERROR_CODE_OVERLOADED at once; an ack
+	// a service published without a reply subject is dropped (the client's
+	// own ack timeout fires).
 	OperationsDropped uint64
 	// PublishFailures counts client events and lifecycle events that
 	// nats.go refused to publish (the connection closed, its reconnect
@@ -148,8 +153,10 @@ type ClusterStats struct {
 	// timeout fires).
 	PublishFailures uint64
 	// ReplyFailures counts replies to control that could not be sent (one
-	// part over NATS's max payload, the connection closed): the call lists
-	// the edge in missing_edges.
+	// part over NATS's max payload, the connection closed): the edge then
+	// tries a last part with EDGE_ERROR_CODE_REPLY_INCOMPLETE, and the call
+	// lists the edge in missing_edges (and, when that part went, in
+	// edge_errors).
 	ReplyFailures uint64
 }
 
@@ -559,24 +566,38 @@ func (c *cluster) route(m *nats.Msg) {
 	cmd := new(busv1.EdgeCommand)
 	if err := proto.Unmarshal(m.Data, cmd); err != nil {
 		c.log.Warn("edge: undecodable command", "subject", m.Subject, "err", err)
+		c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED, "command does not decode: %v", err)
 		return
 	}
-	if b, ok := cmd.Command.(*busv1.EdgeCommand_Broadcast); ok {
-		c.onBroadcast(m, b.Broadcast)
-		return
+	switch x := cmd.Command.(type) {
+	case *busv1.EdgeCommand_Broadcast:
+		c.onBroadcast(m, x.Broadcast)
+	case *busv1.EdgeCommand_Sockets, *busv1.EdgeCommand_Query, *busv1.EdgeCommand_Announce:
+		c.toOps(operation{m: m, cmd: cmd})
+	default:
+		// A command this edge does not know: a newer control.
+		c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED, "command not known to this edge (version %s)", Version)
 	}
-	c.toOps(operation{m: m, cmd: cmd})
 }
 
-// toOps queues an operation, or drops it if the operations path is full.
+// toOps queues an operation or, if the operations path is full, refuses
+// it: its sender gets EDGE_ERROR_CODE_OVERLOADED at once rather than
+// waiting for a reply that will not come.
 func (c *cluster) toOps(o operation) {
 	select {
 	case c.ops <- o:
+		return
 	default:
-		if n := c.opsDropped.Add(1); worthLogging(n) {
-			c.log.Warn("edge: operations queue full; operation dropped", "queue", opsQueue, "dropped", n)
-		}
 	}
+	if n := c.opsDropped.Add(1); worthLogging(n) {
+		c.log.Warn("edge: operations queue full; operation refused", "queue", opsQueue, "refused", n)
+	}
+	const why = "operations queue full (%d waiting): retry later"
+	if o.cmd == nil {
+		c.respond(o.m, &busv1.EventAckReply{Error: replyError(sbv1.EdgeErrorCode_EDGE_ERROR_CODE_OVERLOADED, why, opsQueue)})
+		return
+	}
+	c.refuse(o.m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_OVERLOADED, why, opsQueue)
 }
 
 // operate is the operations path's worker.
@@ -678,7 +699,7 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 	}
 	ns, op := c.selector(b.Target)
 	if ns == nil {
-		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id})
+		c.answerBroadcast(m, &busv1.BroadcastReply{})
 		return
 	}
 	if b.AckTimeout == nil {
@@ -686,10 +707,14 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 			op = op.Volatile()
 		}
 		n := op.Send(socketio.NewEncodedText(b.Packet, b.Attachments))
-		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(n)})
+		c.answerBroadcast(m, &busv1.BroadcastReply{Sockets: uint32(n)})
 		return
 	}
 	c.broadcastWithAck(m, ns, op, b)
+}
+
+func (c *cluster) answerBroadcast(m *nats.Msg, r *busv1.BroadcastReply) {
+	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Broadcast{Broadcast: r}})
 }
 
 // broadcastWithAck asks every selected socket for an ack under one id and
@@ -699,7 +724,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 	p, _, err := socketio.ParseText(b.Packet)
 	if err != nil {
 		c.log.Warn("edge: bad broadcast packet", "err", err)
-		c.respond(m, &busv1.BroadcastReply{EdgeId: c.id})
+		c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_INVALID, "broadcast packet does not parse: %v", err)
 		return
 	}
 	p.ID, p.HasID = id, true
@@ -735,7 +760,7 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		reply := &busv1.BroadcastReply{EdgeId: c.id, Sockets: uint32(len(asked))}
+		reply := &busv1.BroadcastReply{Sockets: uint32(len(asked))}
 		answered := map[string]bool{}
 		timer := time.NewTimer(timeout)
 		defer timer.Stop()
@@ -764,12 +789,12 @@ func (c *cluster) broadcastWithAck(m *nats.Msg, ns *socketio.Namespace, op *sock
 				reply.TimedOutSids = append(reply.TimedOutSids, s.ID())
 			}
 		}
-		c.respond(m, reply)
+		c.answerBroadcast(m, reply)
 	}()
 }
 
 func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
-	reply := &busv1.SocketsOperationReply{EdgeId: c.id}
+	reply := &busv1.SocketsOperationReply{}
 	if _, sel := c.selector(op.Target); sel != nil {
 		switch op.Action {
 		case busv1.SocketsAction_SOCKETS_ACTION_JOIN:
@@ -784,11 +809,11 @@ func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
 			reply.Sockets = uint32(sel.Disconnect(op.CloseConnection))
 		}
 	}
-	c.respond(m, reply)
+	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Sockets{Sockets: reply}})
 }
 
 func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
-	reply := &busv1.QueryReply{EdgeId: c.id}
+	reply := &busv1.QueryReply{}
 	ns, sel := c.selector(q.Target)
 	if ns != nil {
 		switch q.Kind {
@@ -802,37 +827,7 @@ func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
 			}
 		}
 	}
-	c.respondQuery(m, reply)
-}
-
-// respondQuery answers a query. describe makes every string valid, but
-// should a socket still make the reply unencodable, the reply goes without
-// it (counted, logged) rather than not at all: one socket's data must not
-// hide every other socket of the edge.
-func (c *cluster) respondQuery(m *nats.Msg, reply *busv1.QueryReply) {
-	if m.Reply == "" {
-		return
-	}
-	b, err := proto.Marshal(reply)
-	if err != nil {
-		kept := reply.Sockets[:0]
-		var omitted []string
-		for _, s := range reply.Sockets {
-			if _, err := proto.Marshal(s); err != nil {
-				omitted = append(omitted, s.GetSid())
-				continue
-			}
-			kept = append(kept, s)
-		}
-		reply.Sockets = kept
-		c.omitted.Add(uint64(len(omitted)))
-		c.log.Warn("edge: sockets left out of a reply: they cannot be encoded", "sids", omitted, "err", err)
-		if b, err = proto.Marshal(reply); err != nil {
-			c.replyFailed(err)
-			return
-		}
-	}
-	c.respondEncoded(m, reply, b)
+	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Query{Query: reply}})
 }
 
 // validUTF8 makes a string that a client chose fit for a protobuf string

@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natstest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
@@ -110,8 +112,10 @@ func TestOperationsDoNotHoldDeliveries(t *testing.T) {
 		t.Fatalf("got %q, want the broadcast", m)
 	}
 
-	// More operations than the path holds: the excess is dropped and
-	// counted; what was queued is answered once the path goes on.
+	// More operations than the path holds: the excess is refused at once,
+	// answered EDGE_ERROR_CODE_OVERLOADED, and counted; what was queued is
+	// answered once the path goes on. (The refused ones went unanswered,
+	// and their callers waited for the deadline and saw the edge missing.)
 	const extra = 100
 	for range edge.OpsQueue + extra {
 		if err := nc.PublishRequest(subj.Edge(edgeID), "replies", query); err != nil {
@@ -130,17 +134,35 @@ func TestOperationsDoNotHoldDeliveries(t *testing.T) {
 	if m := read("a broadcast while the operations queue is full"); m != `42["tick",2]` {
 		t.Fatalf("got %q, want the broadcast", m)
 	}
+	next := func() *busv1.EdgeReply {
+		m, err := replies.NextMsg(time.Second)
+		if err != nil {
+			return nil
+		}
+		r := new(busv1.EdgeReply)
+		if err := proto.Unmarshal(m.Data, r); err != nil || r.EdgeId != edgeID {
+			t.Fatalf("reply %q: %v, from %q", m.Data, err, r.EdgeId)
+		}
+		return r
+	}
+	refused := int(e.ClusterStats().OperationsDropped)
+	for i := range refused {
+		r := next()
+		if r.GetError().GetCode() != sbv1.EdgeErrorCode_EDGE_ERROR_CODE_OVERLOADED || r.Reply != nil {
+			t.Fatalf("reply %d of %d while the queue is held: %v, want OVERLOADED and no reply", i, refused, r)
+		}
+	}
 	release()
 	answered := 0
-	for {
-		if _, err := replies.NextMsg(time.Second); err != nil {
-			break
+	for r := next(); r != nil; r = next() {
+		if r.Error != nil || r.GetQuery() == nil {
+			t.Fatalf("reply %v, want a query reply", r)
 		}
 		answered++
 	}
 	st := e.ClusterStats()
-	if want := edge.OpsQueue + extra + 1 - int(st.OperationsDropped); answered != want || st.OperationsDropped > extra+1 {
-		t.Errorf("%d queries answered, %d dropped; want %d answered (all but the dropped), at most %d dropped", answered, st.OperationsDropped, want, extra+1)
+	if want := edge.OpsQueue + extra + 1 - refused; answered != want || refused > extra+1 || int(st.OperationsDropped) != refused {
+		t.Errorf("%d queries answered, %d refused (%d counted); want %d answered (all but the refused), at most %d refused", answered, refused, st.OperationsDropped, want, extra+1)
 	}
 
 	// The delivery path's own bound: held, it takes busQueue messages and
@@ -197,6 +219,49 @@ func TestPublishFailuresCounted(t *testing.T) {
 		}
 	}
 	eventually(t, "the refused publishes to be counted", func() bool { return e.ClusterStats().PublishFailures == 3 })
+}
+
+// TestCommandNotUnderstood: a command the edge cannot decode, or one it
+// does not know (a newer control's), gets EDGE_ERROR_CODE_UNSUPPORTED with
+// the edge's id, so that the caller learns why rather than counting the
+// edge missing after its deadline.
+func TestCommandNotUnderstood(t *testing.T) {
+	opts := natstest.DefaultTestOptions
+	opts.Port = server.RANDOM_PORT
+	ns := natstest.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	e := runBusEdge(t, ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	subj, err := bus.NewSubjects("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Field 9 of EdgeCommand: a command of a later version, say.
+	unknown := protowire.AppendBytes(protowire.AppendTag(nil, 9, protowire.BytesType), []byte{0x08, 0x01})
+	for name, payload := range map[string][]byte{
+		"undecodable": {0xff, 0xff, 0xff},
+		"unknown":     unknown,
+	} {
+		m, err := nc.Request(subj.Edge(e.ID()), payload, waitTimeout)
+		for deadline := time.Now().Add(waitTimeout); errors.Is(err, nats.ErrNoResponders) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // the edge is subscribing
+			m, err = nc.Request(subj.Edge(e.ID()), payload, waitTimeout)
+		}
+		if err != nil {
+			t.Fatalf("%s command: no reply: %v", name, err)
+		}
+		var r busv1.EdgeReply
+		if err := proto.Unmarshal(m.Data, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.EdgeId != e.ID() || r.GetError().GetCode() != sbv1.EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED || r.Error.Message == "" {
+			t.Errorf("%s command: reply %v, want UNSUPPORTED with a message from %s", name, &r, e.ID())
+		}
+	}
 }
 
 // runBusEdge runs an edge on NATS at url until the test ends.

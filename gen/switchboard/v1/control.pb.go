@@ -32,6 +32,76 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EdgeErrorCode is why an edge did not do what a call asked of it.
+type EdgeErrorCode int32
+
+const (
+	// Unknown: an edge newer than this control instance.
+	EdgeErrorCode_EDGE_ERROR_CODE_UNSPECIFIED EdgeErrorCode = 0
+	// The edge's operations queue was full (docs/queues.md): it did nothing.
+	// Retrying later may succeed.
+	EdgeErrorCode_EDGE_ERROR_CODE_OVERLOADED EdgeErrorCode = 1
+	// The edge does not know the command or cannot decode it: an edge older
+	// than this control instance. It did nothing.
+	EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED EdgeErrorCode = 2
+	// The command was not valid for the edge (for example a packet it cannot
+	// parse). It did nothing.
+	EdgeErrorCode_EDGE_ERROR_CODE_INVALID EdgeErrorCode = 3
+	// The edge did the work but could not send its whole reply: a part over
+	// the bus's max payload, or sockets whose data cannot be encoded. The
+	// response holds what it sent.
+	EdgeErrorCode_EDGE_ERROR_CODE_REPLY_INCOMPLETE EdgeErrorCode = 4
+	// Control could not decode the edge's reply.
+	EdgeErrorCode_EDGE_ERROR_CODE_BAD_REPLY EdgeErrorCode = 5
+)
+
+// Enum value maps for EdgeErrorCode.
+var (
+	EdgeErrorCode_name = map[int32]string{
+		0: "EDGE_ERROR_CODE_UNSPECIFIED",
+		1: "EDGE_ERROR_CODE_OVERLOADED",
+		2: "EDGE_ERROR_CODE_UNSUPPORTED",
+		3: "EDGE_ERROR_CODE_INVALID",
+		4: "EDGE_ERROR_CODE_REPLY_INCOMPLETE",
+		5: "EDGE_ERROR_CODE_BAD_REPLY",
+	}
+	EdgeErrorCode_value = map[string]int32{
+		"EDGE_ERROR_CODE_UNSPECIFIED":      0,
+		"EDGE_ERROR_CODE_OVERLOADED":       1,
+		"EDGE_ERROR_CODE_UNSUPPORTED":      2,
+		"EDGE_ERROR_CODE_INVALID":          3,
+		"EDGE_ERROR_CODE_REPLY_INCOMPLETE": 4,
+		"EDGE_ERROR_CODE_BAD_REPLY":        5,
+	}
+)
+
+func (x EdgeErrorCode) Enum() *EdgeErrorCode {
+	p := new(EdgeErrorCode)
+	*p = x
+	return p
+}
+
+func (x EdgeErrorCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EdgeErrorCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_switchboard_v1_control_proto_enumTypes[0].Descriptor()
+}
+
+func (EdgeErrorCode) Type() protoreflect.EnumType {
+	return &file_switchboard_v1_control_proto_enumTypes[0]
+}
+
+func (x EdgeErrorCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EdgeErrorCode.Descriptor instead.
+func (EdgeErrorCode) EnumDescriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+}
+
 // Transport is an Engine.IO transport.
 type Transport int32
 
@@ -69,11 +139,11 @@ func (x Transport) String() string {
 }
 
 func (Transport) Descriptor() protoreflect.EnumDescriptor {
-	return file_switchboard_v1_control_proto_enumTypes[0].Descriptor()
+	return file_switchboard_v1_control_proto_enumTypes[1].Descriptor()
 }
 
 func (Transport) Type() protoreflect.EnumType {
-	return &file_switchboard_v1_control_proto_enumTypes[0]
+	return &file_switchboard_v1_control_proto_enumTypes[1]
 }
 
 func (x Transport) Number() protoreflect.EnumNumber {
@@ -82,7 +152,7 @@ func (x Transport) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Transport.Descriptor instead.
 func (Transport) EnumDescriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
 }
 
 // EventKind is a kind of event a Subscribe stream carries.
@@ -126,11 +196,11 @@ func (x EventKind) String() string {
 }
 
 func (EventKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_switchboard_v1_control_proto_enumTypes[1].Descriptor()
+	return file_switchboard_v1_control_proto_enumTypes[2].Descriptor()
 }
 
 func (EventKind) Type() protoreflect.EnumType {
-	return &file_switchboard_v1_control_proto_enumTypes[1]
+	return &file_switchboard_v1_control_proto_enumTypes[2]
 }
 
 func (x EventKind) Number() protoreflect.EnumNumber {
@@ -139,7 +209,7 @@ func (x EventKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventKind.Descriptor instead.
 func (EventKind) EnumDescriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
 }
 
 // Target selects sockets, like socket.io's `io.of(namespace).to(rooms)
@@ -357,7 +427,13 @@ type EmitResponse struct {
 	Subjects uint32 `protobuf:"varint,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
 	// Sockets that received the emit. Set only when it is known: when the
 	// target names sockets by sids alone, each edge confirms its deliveries.
-	Sockets       *uint32 `protobuf:"varint,3,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,3,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
+	// When sockets is set: the edges named by a sid that did not confirm in
+	// full before the deadline. Their sockets are not counted and may or may
+	// not have received the emit.
+	MissingEdges []string `protobuf:"bytes,4,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,5,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -411,6 +487,20 @@ func (x *EmitResponse) GetSockets() uint32 {
 		return *x.Sockets
 	}
 	return 0
+}
+
+func (x *EmitResponse) GetMissingEdges() []string {
+	if x != nil {
+		return x.MissingEdges
+	}
+	return nil
+}
+
+func (x *EmitResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
+	}
+	return nil
 }
 
 // EmitWithAckRequest is an event that asks each selected socket for an
@@ -516,9 +606,12 @@ type EmitWithAckResponse struct {
 	// Sids of the sockets that received the event but did not acknowledge it
 	// within the timeout (or disconnected first).
 	TimedOutSids []string `protobuf:"bytes,2,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
-	// Edges that did not report before the deadline (for example an edge that
-	// just died). Their sockets appear in neither acks nor timed_out_sids.
-	MissingEdges  []string `protobuf:"bytes,3,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Edges that did not report in full before the deadline (for example an
+	// edge that just died). Their sockets appear in neither acks nor
+	// timed_out_sids, except what an edge in edge_errors did report.
+	MissingEdges []string `protobuf:"bytes,3,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,4,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -574,6 +667,79 @@ func (x *EmitWithAckResponse) GetMissingEdges() []string {
 	return nil
 }
 
+func (x *EmitWithAckResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
+	}
+	return nil
+}
+
+// EdgeError is an edge that answered a call with an error: it did not do
+// all the call asked of it, and says why. Such an edge is also in the
+// response's missing_edges.
+type EdgeError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Edge that answered.
+	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
+	// The kind of failure.
+	Code EdgeErrorCode `protobuf:"varint,2,opt,name=code,proto3,enum=switchboard.v1.EdgeErrorCode" json:"code,omitempty"`
+	// What happened, for people.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EdgeError) Reset() {
+	*x = EdgeError{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgeError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgeError) ProtoMessage() {}
+
+func (x *EdgeError) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgeError.ProtoReflect.Descriptor instead.
+func (*EdgeError) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *EdgeError) GetEdgeId() string {
+	if x != nil {
+		return x.EdgeId
+	}
+	return ""
+}
+
+func (x *EdgeError) GetCode() EdgeErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return EdgeErrorCode_EDGE_ERROR_CODE_UNSPECIFIED
+}
+
+func (x *EdgeError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // SocketAck is one socket's reply to an EmitWithAck.
 type SocketAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -592,7 +758,7 @@ type SocketAck struct {
 
 func (x *SocketAck) Reset() {
 	*x = SocketAck{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +770,7 @@ func (x *SocketAck) String() string {
 func (*SocketAck) ProtoMessage() {}
 
 func (x *SocketAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +783,7 @@ func (x *SocketAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketAck.ProtoReflect.Descriptor instead.
 func (*SocketAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SocketAck) GetSid() string {
@@ -661,7 +827,7 @@ type JoinRoomRequest struct {
 
 func (x *JoinRoomRequest) Reset() {
 	*x = JoinRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +839,7 @@ func (x *JoinRoomRequest) String() string {
 func (*JoinRoomRequest) ProtoMessage() {}
 
 func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +852,7 @@ func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomRequest.ProtoReflect.Descriptor instead.
 func (*JoinRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JoinRoomRequest) GetTarget() *Target {
@@ -715,14 +881,16 @@ type JoinRoomResponse struct {
 	// socket may be in (the edge's --max-rooms-per-socket, 1,000 by default)
 	// before they joined every room asked for. They joined the rooms that
 	// fitted, in the order given, and no more.
-	SocketsFull   uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
+	SocketsFull uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,4,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinRoomResponse) Reset() {
 	*x = JoinRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +902,7 @@ func (x *JoinRoomResponse) String() string {
 func (*JoinRoomResponse) ProtoMessage() {}
 
 func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +915,7 @@ func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomResponse.ProtoReflect.Descriptor instead.
 func (*JoinRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinRoomResponse) GetSockets() uint32 {
@@ -771,6 +939,13 @@ func (x *JoinRoomResponse) GetSocketsFull() uint32 {
 	return 0
 }
 
+func (x *JoinRoomResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
+	}
+	return nil
+}
+
 // LeaveRoomRequest removes the selected sockets from rooms.
 type LeaveRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -784,7 +959,7 @@ type LeaveRoomRequest struct {
 
 func (x *LeaveRoomRequest) Reset() {
 	*x = LeaveRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +971,7 @@ func (x *LeaveRoomRequest) String() string {
 func (*LeaveRoomRequest) ProtoMessage() {}
 
 func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +984,7 @@ func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LeaveRoomRequest) GetTarget() *Target {
@@ -834,14 +1009,16 @@ type LeaveRoomResponse struct {
 	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have left.
-	MissingEdges  []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LeaveRoomResponse) Reset() {
 	*x = LeaveRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1030,7 @@ func (x *LeaveRoomResponse) String() string {
 func (*LeaveRoomResponse) ProtoMessage() {}
 
 func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1043,7 @@ func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomResponse.ProtoReflect.Descriptor instead.
 func (*LeaveRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LeaveRoomResponse) GetSockets() uint32 {
@@ -879,6 +1056,13 @@ func (x *LeaveRoomResponse) GetSockets() uint32 {
 func (x *LeaveRoomResponse) GetMissingEdges() []string {
 	if x != nil {
 		return x.MissingEdges
+	}
+	return nil
+}
+
+func (x *LeaveRoomResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
 	}
 	return nil
 }
@@ -899,7 +1083,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1095,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1108,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DisconnectRequest) GetTarget() *Target {
@@ -948,14 +1132,16 @@ type DisconnectResponse struct {
 	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have been disconnected.
-	MissingEdges  []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DisconnectResponse) Reset() {
 	*x = DisconnectResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1153,7 @@ func (x *DisconnectResponse) String() string {
 func (*DisconnectResponse) ProtoMessage() {}
 
 func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1166,7 @@ func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DisconnectResponse) GetSockets() uint32 {
@@ -997,6 +1183,13 @@ func (x *DisconnectResponse) GetMissingEdges() []string {
 	return nil
 }
 
+func (x *DisconnectResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
+	}
+	return nil
+}
+
 // ListSocketsRequest selects the sockets to describe.
 type ListSocketsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1008,7 +1201,7 @@ type ListSocketsRequest struct {
 
 func (x *ListSocketsRequest) Reset() {
 	*x = ListSocketsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1213,7 @@ func (x *ListSocketsRequest) String() string {
 func (*ListSocketsRequest) ProtoMessage() {}
 
 func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1226,7 @@ func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsRequest.ProtoReflect.Descriptor instead.
 func (*ListSocketsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSocketsRequest) GetTarget() *Target {
@@ -1048,16 +1241,19 @@ type ListSocketsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sockets, in no particular order.
 	Sockets []*Socket `protobuf:"bytes,1,rep,name=sockets,proto3" json:"sockets,omitempty"`
-	// Edges that did not report before the deadline; their sockets are
-	// missing from the list.
-	MissingEdges  []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Edges that did not report in full before the deadline; their sockets
+	// are missing from the list, except what an edge in edge_errors did
+	// report.
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListSocketsResponse) Reset() {
 	*x = ListSocketsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1265,7 @@ func (x *ListSocketsResponse) String() string {
 func (*ListSocketsResponse) ProtoMessage() {}
 
 func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1278,7 @@ func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsResponse.ProtoReflect.Descriptor instead.
 func (*ListSocketsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListSocketsResponse) GetSockets() []*Socket {
@@ -1095,6 +1291,13 @@ func (x *ListSocketsResponse) GetSockets() []*Socket {
 func (x *ListSocketsResponse) GetMissingEdges() []string {
 	if x != nil {
 		return x.MissingEdges
+	}
+	return nil
+}
+
+func (x *ListSocketsResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
 	}
 	return nil
 }
@@ -1125,7 +1328,7 @@ type Socket struct {
 
 func (x *Socket) Reset() {
 	*x = Socket{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1340,7 @@ func (x *Socket) String() string {
 func (*Socket) ProtoMessage() {}
 
 func (x *Socket) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1353,7 @@ func (x *Socket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Socket.ProtoReflect.Descriptor instead.
 func (*Socket) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Socket) GetSid() string {
@@ -1229,7 +1432,7 @@ type Handshake struct {
 
 func (x *Handshake) Reset() {
 	*x = Handshake{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1444,7 @@ func (x *Handshake) String() string {
 func (*Handshake) ProtoMessage() {}
 
 func (x *Handshake) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1457,7 @@ func (x *Handshake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handshake.ProtoReflect.Descriptor instead.
 func (*Handshake) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Handshake) GetHeaders() map[string]string {
@@ -1310,7 +1513,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1525,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1538,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRoomsRequest) GetNamespace() string {
@@ -1350,16 +1553,18 @@ type ListRoomsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Rooms with at least one socket, sorted by name.
 	Rooms []*Room `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	// Edges that did not report before the deadline; their sockets are not
-	// counted.
-	MissingEdges  []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Edges that did not report in full before the deadline; their sockets
+	// are not counted, except what an edge in edge_errors did report.
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1576,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1589,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -1397,6 +1602,13 @@ func (x *ListRoomsResponse) GetRooms() []*Room {
 func (x *ListRoomsResponse) GetMissingEdges() []string {
 	if x != nil {
 		return x.MissingEdges
+	}
+	return nil
+}
+
+func (x *ListRoomsResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
 	}
 	return nil
 }
@@ -1414,7 +1626,7 @@ type Room struct {
 
 func (x *Room) Reset() {
 	*x = Room{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1638,7 @@ func (x *Room) String() string {
 func (*Room) ProtoMessage() {}
 
 func (x *Room) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1651,7 @@ func (x *Room) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Room.ProtoReflect.Descriptor instead.
 func (*Room) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Room) GetName() string {
@@ -1465,7 +1677,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1689,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1702,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 // ClusterInfoResponse describes the cluster.
@@ -1508,7 +1720,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1732,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1745,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ClusterInfoResponse) GetEdges() []*Edge {
@@ -1571,13 +1783,16 @@ type ControlCounters struct {
 	BusErrors uint64 `protobuf:"varint,3,opt,name=bus_errors,json=busErrors,proto3" json:"bus_errors,omitempty"`
 	// Times control's NATS connection was established again after a loss.
 	BusReconnects uint64 `protobuf:"varint,4,opt,name=bus_reconnects,json=busReconnects,proto3" json:"bus_reconnects,omitempty"`
+	// Edge replies that carried an error (EdgeError in a response), and edge
+	// replies control could not decode.
+	EdgeErrors    uint64 `protobuf:"varint,5,opt,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ControlCounters) Reset() {
 	*x = ControlCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1804,7 @@ func (x *ControlCounters) String() string {
 func (*ControlCounters) ProtoMessage() {}
 
 func (x *ControlCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1817,7 @@ func (x *ControlCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlCounters.ProtoReflect.Descriptor instead.
 func (*ControlCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ControlCounters) GetSlowStreams() uint64 {
@@ -1629,6 +1844,13 @@ func (x *ControlCounters) GetBusErrors() uint64 {
 func (x *ControlCounters) GetBusReconnects() uint64 {
 	if x != nil {
 		return x.BusReconnects
+	}
+	return 0
+}
+
+func (x *ControlCounters) GetEdgeErrors() uint64 {
+	if x != nil {
+		return x.EdgeErrors
 	}
 	return 0
 }
@@ -1660,7 +1882,7 @@ type Edge struct {
 
 func (x *Edge) Reset() {
 	*x = Edge{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1894,7 @@ func (x *Edge) String() string {
 func (*Edge) ProtoMessage() {}
 
 func (x *Edge) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1907,7 @@ func (x *Edge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Edge.ProtoReflect.Descriptor instead.
 func (*Edge) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Edge) GetId() string {
@@ -1772,14 +1994,17 @@ type EdgeCounters struct {
 	// Messages from the bus dropped before the edge took them: its delivery
 	// queue held 65,536 (broadcasts and operations both).
 	BusDropped uint64 `protobuf:"varint,10,opt,name=bus_dropped,json=busDropped,proto3" json:"bus_dropped,omitempty"`
-	// Socket operations, queries and service acks dropped unanswered: the
-	// edge's operations queue held 1,024.
+	// Socket operations, queries and acks refused: the edge's operations
+	// queue held 1,024. A call's edge answered EDGE_ERROR_CODE_OVERLOADED;
+	// an ack a service published without a reply subject was dropped.
 	OperationsDropped uint64 `protobuf:"varint,11,opt,name=operations_dropped,json=operationsDropped,proto3" json:"operations_dropped,omitempty"`
 	// Client events and lifecycle events the edge could not publish (NATS
 	// closed, its reconnect buffer full, a message over its max payload).
 	PublishFailures uint64 `protobuf:"varint,12,opt,name=publish_failures,json=publishFailures,proto3" json:"publish_failures,omitempty"`
 	// Replies to control the edge could not send (a part over NATS's max
-	// payload, the connection closed): the call listed the edge missing.
+	// payload, the connection closed): the call listed the edge missing, and
+	// in edge_errors (EDGE_ERROR_CODE_REPLY_INCOMPLETE) when the edge could
+	// still say so.
 	ReplyFailures uint64 `protobuf:"varint,13,opt,name=reply_failures,json=replyFailures,proto3" json:"reply_failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1787,7 +2012,7 @@ type EdgeCounters struct {
 
 func (x *EdgeCounters) Reset() {
 	*x = EdgeCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2024,7 @@ func (x *EdgeCounters) String() string {
 func (*EdgeCounters) ProtoMessage() {}
 
 func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2037,7 @@ func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeCounters.ProtoReflect.Descriptor instead.
 func (*EdgeCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EdgeCounters) GetRefusedMaxConnections() uint64 {
@@ -1933,7 +2158,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2170,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2183,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubscribeRequest) GetNamespaces() []string {
@@ -2013,7 +2238,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2250,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2263,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -2133,7 +2358,7 @@ type ClientEvent struct {
 
 func (x *ClientEvent) Reset() {
 	*x = ClientEvent{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2370,7 @@ func (x *ClientEvent) String() string {
 func (*ClientEvent) ProtoMessage() {}
 
 func (x *ClientEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2383,7 @@ func (x *ClientEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientEvent.ProtoReflect.Descriptor instead.
 func (*ClientEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ClientEvent) GetNamespace() string {
@@ -2243,7 +2468,7 @@ type SocketConnected struct {
 
 func (x *SocketConnected) Reset() {
 	*x = SocketConnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2255,7 +2480,7 @@ func (x *SocketConnected) String() string {
 func (*SocketConnected) ProtoMessage() {}
 
 func (x *SocketConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2268,7 +2493,7 @@ func (x *SocketConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketConnected.ProtoReflect.Descriptor instead.
 func (*SocketConnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SocketConnected) GetSocket() *Socket {
@@ -2303,7 +2528,7 @@ type SocketDisconnected struct {
 
 func (x *SocketDisconnected) Reset() {
 	*x = SocketDisconnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2540,7 @@ func (x *SocketDisconnected) String() string {
 func (*SocketDisconnected) ProtoMessage() {}
 
 func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2553,7 @@ func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketDisconnected.ProtoReflect.Descriptor instead.
 func (*SocketDisconnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SocketDisconnected) GetSid() string {
@@ -2402,7 +2627,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2639,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2652,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AckRequest) GetAckToken() string {
@@ -2460,7 +2685,9 @@ func (x *AckRequest) GetBinary() [][]byte {
 
 // AckResponse confirms that the ack reached the edge holding the socket.
 // Ack fails with NOT_FOUND when that edge no longer waits for this ack: the
-// socket disconnected, the event was already answered, or it expired.
+// socket disconnected, the event was already answered, or it expired; and
+// with UNAVAILABLE when the edge was too busy to take it (its operations
+// queue full): the ack still waits, and may be sent again.
 type AckResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2469,7 +2696,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2708,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2721,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 var File_switchboard_v1_control_proto protoreflect.FileDescriptor
@@ -2514,11 +2741,14 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x04args\x18\x03 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
 	"\targs_json\x18\x04 \x01(\fR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x05 \x03(\fR\x06binary\x12\x1a\n" +
-	"\bvolatile\x18\x06 \x01(\bR\bvolatile\"k\n" +
+	"\bvolatile\x18\x06 \x01(\bR\bvolatile\"\xcc\x01\n" +
 	"\fEmitResponse\x12\x14\n" +
 	"\x05edges\x18\x01 \x01(\rR\x05edges\x12\x1a\n" +
 	"\bsubjects\x18\x02 \x01(\rR\bsubjects\x12\x1d\n" +
-	"\asockets\x18\x03 \x01(\rH\x00R\asockets\x88\x01\x01B\n" +
+	"\asockets\x18\x03 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
+	"\rmissing_edges\x18\x04 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x05 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrorsB\n" +
 	"\n" +
 	"\b_sockets\"\xf0\x01\n" +
 	"\x12EmitWithAckRequest\x12.\n" +
@@ -2527,11 +2757,17 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x04args\x18\x03 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
 	"\targs_json\x18\x04 \x01(\fR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x05 \x03(\fR\x06binary\x123\n" +
-	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\x8f\x01\n" +
+	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xcb\x01\n" +
 	"\x13EmitWithAckResponse\x12-\n" +
 	"\x04acks\x18\x01 \x03(\v2\x19.switchboard.v1.SocketAckR\x04acks\x12$\n" +
 	"\x0etimed_out_sids\x18\x02 \x03(\tR\ftimedOutSids\x12#\n" +
-	"\rmissing_edges\x18\x03 \x03(\tR\fmissingEdges\"z\n" +
+	"\rmissing_edges\x18\x03 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x04 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"q\n" +
+	"\tEdgeError\x12\x17\n" +
+	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x121\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x1d.switchboard.v1.EdgeErrorCodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"z\n" +
 	"\tSocketAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x17\n" +
 	"\aedge_id\x18\x02 \x01(\tR\x06edgeId\x12*\n" +
@@ -2539,28 +2775,36 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x06binary\x18\x04 \x03(\fR\x06binary\"W\n" +
 	"\x0fJoinRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
-	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"t\n" +
+	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\xb0\x01\n" +
 	"\x10JoinRoomResponse\x12\x18\n" +
 	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"X\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\x12:\n" +
+	"\vedge_errors\x18\x04 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"X\n" +
 	"\x10LeaveRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
-	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"R\n" +
+	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\x8e\x01\n" +
 	"\x11LeaveRoomResponse\x12\x18\n" +
 	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\"n\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"n\n" +
 	"\x11DisconnectRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12)\n" +
-	"\x10close_connection\x18\x02 \x01(\bR\x0fcloseConnection\"S\n" +
+	"\x10close_connection\x18\x02 \x01(\bR\x0fcloseConnection\"\x8f\x01\n" +
 	"\x12DisconnectResponse\x12\x18\n" +
 	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\"D\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"D\n" +
 	"\x12ListSocketsRequest\x12.\n" +
-	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"l\n" +
+	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\xa8\x01\n" +
 	"\x13ListSocketsResponse\x120\n" +
 	"\asockets\x18\x01 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\"\xe0\x01\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"\xe0\x01\n" +
 	"\x06Socket\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x14\n" +
@@ -2584,10 +2828,12 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"0\n" +
 	"\x10ListRoomsRequest\x12\x1c\n" +
-	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"d\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xa0\x01\n" +
 	"\x11ListRoomsResponse\x12*\n" +
 	"\x05rooms\x18\x01 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\"4\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"4\n" +
 	"\x04Room\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\"\x14\n" +
@@ -2595,13 +2841,15 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x13ClusterInfoResponse\x12*\n" +
 	"\x05edges\x18\x01 \x03(\v2\x14.switchboard.v1.EdgeR\x05edges\x12'\n" +
 	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\x12J\n" +
-	"\x10control_counters\x18\x03 \x01(\v2\x1f.switchboard.v1.ControlCountersR\x0fcontrolCounters\"\xae\x01\n" +
+	"\x10control_counters\x18\x03 \x01(\v2\x1f.switchboard.v1.ControlCountersR\x0fcontrolCounters\"\xcf\x01\n" +
 	"\x0fControlCounters\x12!\n" +
 	"\fslow_streams\x18\x01 \x01(\x04R\vslowStreams\x122\n" +
 	"\x15stream_events_dropped\x18\x02 \x01(\x04R\x13streamEventsDropped\x12\x1d\n" +
 	"\n" +
 	"bus_errors\x18\x03 \x01(\x04R\tbusErrors\x12%\n" +
-	"\x0ebus_reconnects\x18\x04 \x01(\x04R\rbusReconnects\"\xbe\x02\n" +
+	"\x0ebus_reconnects\x18\x04 \x01(\x04R\rbusReconnects\x12\x1f\n" +
+	"\vedge_errors\x18\x05 \x01(\x04R\n" +
+	"edgeErrors\"\xbe\x02\n" +
 	"\x04Edge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
@@ -2671,7 +2919,14 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x04args\x18\x02 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
 	"\targs_json\x18\x03 \x01(\fR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x04 \x03(\fR\x06binary\"\r\n" +
-	"\vAckResponse*V\n" +
+	"\vAckResponse*\xd3\x01\n" +
+	"\rEdgeErrorCode\x12\x1f\n" +
+	"\x1bEDGE_ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aEDGE_ERROR_CODE_OVERLOADED\x10\x01\x12\x1f\n" +
+	"\x1bEDGE_ERROR_CODE_UNSUPPORTED\x10\x02\x12\x1b\n" +
+	"\x17EDGE_ERROR_CODE_INVALID\x10\x03\x12$\n" +
+	" EDGE_ERROR_CODE_REPLY_INCOMPLETE\x10\x04\x12\x1d\n" +
+	"\x19EDGE_ERROR_CODE_BAD_REPLY\x10\x05*V\n" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11TRANSPORT_POLLING\x10\x01\x12\x17\n" +
@@ -2706,109 +2961,119 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_control_proto_rawDescData
 }
 
-var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_switchboard_v1_control_proto_goTypes = []any{
-	(Transport)(0),                // 0: switchboard.v1.Transport
-	(EventKind)(0),                // 1: switchboard.v1.EventKind
-	(*Target)(nil),                // 2: switchboard.v1.Target
-	(*EmitRequest)(nil),           // 3: switchboard.v1.EmitRequest
-	(*EmitResponse)(nil),          // 4: switchboard.v1.EmitResponse
-	(*EmitWithAckRequest)(nil),    // 5: switchboard.v1.EmitWithAckRequest
-	(*EmitWithAckResponse)(nil),   // 6: switchboard.v1.EmitWithAckResponse
-	(*SocketAck)(nil),             // 7: switchboard.v1.SocketAck
-	(*JoinRoomRequest)(nil),       // 8: switchboard.v1.JoinRoomRequest
-	(*JoinRoomResponse)(nil),      // 9: switchboard.v1.JoinRoomResponse
-	(*LeaveRoomRequest)(nil),      // 10: switchboard.v1.LeaveRoomRequest
-	(*LeaveRoomResponse)(nil),     // 11: switchboard.v1.LeaveRoomResponse
-	(*DisconnectRequest)(nil),     // 12: switchboard.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),    // 13: switchboard.v1.DisconnectResponse
-	(*ListSocketsRequest)(nil),    // 14: switchboard.v1.ListSocketsRequest
-	(*ListSocketsResponse)(nil),   // 15: switchboard.v1.ListSocketsResponse
-	(*Socket)(nil),                // 16: switchboard.v1.Socket
-	(*Handshake)(nil),             // 17: switchboard.v1.Handshake
-	(*ListRoomsRequest)(nil),      // 18: switchboard.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 19: switchboard.v1.ListRoomsResponse
-	(*Room)(nil),                  // 20: switchboard.v1.Room
-	(*ClusterInfoRequest)(nil),    // 21: switchboard.v1.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),   // 22: switchboard.v1.ClusterInfoResponse
-	(*ControlCounters)(nil),       // 23: switchboard.v1.ControlCounters
-	(*Edge)(nil),                  // 24: switchboard.v1.Edge
-	(*EdgeCounters)(nil),          // 25: switchboard.v1.EdgeCounters
-	(*SubscribeRequest)(nil),      // 26: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 27: switchboard.v1.SubscribeResponse
-	(*ClientEvent)(nil),           // 28: switchboard.v1.ClientEvent
-	(*SocketConnected)(nil),       // 29: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 30: switchboard.v1.SocketDisconnected
-	(*AckRequest)(nil),            // 31: switchboard.v1.AckRequest
-	(*AckResponse)(nil),           // 32: switchboard.v1.AckResponse
-	nil,                           // 33: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 34: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 35: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 36: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 37: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(EdgeErrorCode)(0),            // 0: switchboard.v1.EdgeErrorCode
+	(Transport)(0),                // 1: switchboard.v1.Transport
+	(EventKind)(0),                // 2: switchboard.v1.EventKind
+	(*Target)(nil),                // 3: switchboard.v1.Target
+	(*EmitRequest)(nil),           // 4: switchboard.v1.EmitRequest
+	(*EmitResponse)(nil),          // 5: switchboard.v1.EmitResponse
+	(*EmitWithAckRequest)(nil),    // 6: switchboard.v1.EmitWithAckRequest
+	(*EmitWithAckResponse)(nil),   // 7: switchboard.v1.EmitWithAckResponse
+	(*EdgeError)(nil),             // 8: switchboard.v1.EdgeError
+	(*SocketAck)(nil),             // 9: switchboard.v1.SocketAck
+	(*JoinRoomRequest)(nil),       // 10: switchboard.v1.JoinRoomRequest
+	(*JoinRoomResponse)(nil),      // 11: switchboard.v1.JoinRoomResponse
+	(*LeaveRoomRequest)(nil),      // 12: switchboard.v1.LeaveRoomRequest
+	(*LeaveRoomResponse)(nil),     // 13: switchboard.v1.LeaveRoomResponse
+	(*DisconnectRequest)(nil),     // 14: switchboard.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),    // 15: switchboard.v1.DisconnectResponse
+	(*ListSocketsRequest)(nil),    // 16: switchboard.v1.ListSocketsRequest
+	(*ListSocketsResponse)(nil),   // 17: switchboard.v1.ListSocketsResponse
+	(*Socket)(nil),                // 18: switchboard.v1.Socket
+	(*Handshake)(nil),             // 19: switchboard.v1.Handshake
+	(*ListRoomsRequest)(nil),      // 20: switchboard.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 21: switchboard.v1.ListRoomsResponse
+	(*Room)(nil),                  // 22: switchboard.v1.Room
+	(*ClusterInfoRequest)(nil),    // 23: switchboard.v1.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),   // 24: switchboard.v1.ClusterInfoResponse
+	(*ControlCounters)(nil),       // 25: switchboard.v1.ControlCounters
+	(*Edge)(nil),                  // 26: switchboard.v1.Edge
+	(*EdgeCounters)(nil),          // 27: switchboard.v1.EdgeCounters
+	(*SubscribeRequest)(nil),      // 28: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 29: switchboard.v1.SubscribeResponse
+	(*ClientEvent)(nil),           // 30: switchboard.v1.ClientEvent
+	(*SocketConnected)(nil),       // 31: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 32: switchboard.v1.SocketDisconnected
+	(*AckRequest)(nil),            // 33: switchboard.v1.AckRequest
+	(*AckResponse)(nil),           // 34: switchboard.v1.AckResponse
+	nil,                           // 35: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 36: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 37: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 39: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
-	2,  // 0: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	35, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
-	2,  // 2: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	35, // 3: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	36, // 4: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
-	7,  // 5: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	35, // 6: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
-	2,  // 7: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
-	2,  // 8: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
-	2,  // 9: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
-	2,  // 10: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
-	16, // 11: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	35, // 12: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
-	17, // 13: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	33, // 14: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	34, // 15: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	37, // 16: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
-	38, // 17: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
-	0,  // 18: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
-	20, // 19: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
-	24, // 20: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	23, // 21: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
-	38, // 22: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	38, // 23: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	25, // 24: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
-	1,  // 25: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	28, // 26: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	29, // 27: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	30, // 28: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	35, // 29: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
-	38, // 30: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	16, // 31: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	38, // 32: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	35, // 33: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	3,  // 34: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	5,  // 35: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	8,  // 36: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	10, // 37: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	12, // 38: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	14, // 39: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	18, // 40: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	21, // 41: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	26, // 42: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	31, // 43: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	4,  // 44: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	6,  // 45: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	9,  // 46: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	11, // 47: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	13, // 48: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	15, // 49: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	19, // 50: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	22, // 51: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	27, // 52: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	32, // 53: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	44, // [44:54] is the sub-list for method output_type
-	34, // [34:44] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	3,  // 0: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
+	37, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	8,  // 2: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	3,  // 3: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
+	37, // 4: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	38, // 5: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	9,  // 6: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
+	8,  // 7: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	0,  // 8: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
+	37, // 9: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
+	3,  // 10: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
+	8,  // 11: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	3,  // 12: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
+	8,  // 13: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	3,  // 14: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
+	8,  // 15: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	3,  // 16: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
+	18, // 17: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
+	8,  // 18: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	37, // 19: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
+	19, // 20: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
+	35, // 21: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	36, // 22: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	39, // 23: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
+	40, // 24: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	1,  // 25: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
+	22, // 26: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
+	8,  // 27: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	26, // 28: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
+	25, // 29: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
+	40, // 30: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	40, // 31: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	27, // 32: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	2,  // 33: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	30, // 34: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	31, // 35: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	32, // 36: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	37, // 37: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
+	40, // 38: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	18, // 39: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	40, // 40: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	37, // 41: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	4,  // 42: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	6,  // 43: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	10, // 44: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	12, // 45: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	14, // 46: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	16, // 47: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	20, // 48: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	23, // 49: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	28, // 50: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	33, // 51: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	5,  // 52: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	7,  // 53: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	11, // 54: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	13, // 55: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	15, // 56: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	17, // 57: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	21, // 58: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	24, // 59: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	29, // 60: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	34, // 61: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	52, // [52:62] is the sub-list for method output_type
+	42, // [42:52] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -2817,7 +3082,7 @@ func file_switchboard_v1_control_proto_init() {
 		return
 	}
 	file_switchboard_v1_control_proto_msgTypes[2].OneofWrappers = []any{}
-	file_switchboard_v1_control_proto_msgTypes[25].OneofWrappers = []any{
+	file_switchboard_v1_control_proto_msgTypes[26].OneofWrappers = []any{
 		(*SubscribeResponse_ClientEvent)(nil),
 		(*SubscribeResponse_Connected)(nil),
 		(*SubscribeResponse_Disconnected)(nil),
@@ -2827,8 +3092,8 @@ func file_switchboard_v1_control_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   33,
+			NumEnums:      3,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,9 +35,10 @@
 //
 // Scatter-gather: control sends an EdgeCommand with a NATS reply subject on
 // the cluster subject (or on the edge subjects of the edges it names) and
-// collects one reply per edge. It knows which edges to wait for from their
-// heartbeats; those that have not answered by the deadline are reported as
-// missing_edges in the RPC response.
+// collects one EdgeReply per edge. It knows which edges to wait for from
+// their heartbeats; those that have not answered in full by the deadline are
+// reported as missing_edges in the RPC response, and those that answered
+// with an error also as edge_errors, with the reason.
 
 package busv1
 
@@ -402,32 +403,221 @@ func (x *Broadcast) GetAckTimeout() *durationpb.Duration {
 	return nil
 }
 
+// EdgeReply is an edge's answer to an EdgeCommand that came with a NATS
+// reply subject, whatever the command: its edge id, the reply for the
+// command's kind, and an error when the edge could not do all the command
+// asked. An edge answers every such command it receives, if only with an
+// error: an edge control waits for and that does not answer is one that did
+// not receive the command (dead, cut off) or is too slow.
+//
+// A reply that would pass the bus's max payload goes in parts, each an
+// EdgeReply with more set but the last; concatenated, the parts decode as
+// one EdgeReply (protobuf merge: repeated fields append).
+type EdgeReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Edge answering.
+	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
+	// The reply; none when the edge did nothing (error says why).
+	//
+	// Types that are valid to be assigned to Reply:
+	//
+	//	*EdgeReply_Broadcast
+	//	*EdgeReply_Sockets
+	//	*EdgeReply_Query
+	Reply isEdgeReply_Reply `protobuf_oneof:"reply"`
+	// Why the edge did not do all the command asked; reply then holds what it
+	// did, if anything.
+	Error *ReplyError `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// More parts of this reply follow.
+	More          bool `protobuf:"varint,15,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EdgeReply) Reset() {
+	*x = EdgeReply{}
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgeReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgeReply) ProtoMessage() {}
+
+func (x *EdgeReply) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgeReply.ProtoReflect.Descriptor instead.
+func (*EdgeReply) Descriptor() ([]byte, []int) {
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EdgeReply) GetEdgeId() string {
+	if x != nil {
+		return x.EdgeId
+	}
+	return ""
+}
+
+func (x *EdgeReply) GetReply() isEdgeReply_Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *EdgeReply) GetBroadcast() *BroadcastReply {
+	if x != nil {
+		if x, ok := x.Reply.(*EdgeReply_Broadcast); ok {
+			return x.Broadcast
+		}
+	}
+	return nil
+}
+
+func (x *EdgeReply) GetSockets() *SocketsOperationReply {
+	if x != nil {
+		if x, ok := x.Reply.(*EdgeReply_Sockets); ok {
+			return x.Sockets
+		}
+	}
+	return nil
+}
+
+func (x *EdgeReply) GetQuery() *QueryReply {
+	if x != nil {
+		if x, ok := x.Reply.(*EdgeReply_Query); ok {
+			return x.Query
+		}
+	}
+	return nil
+}
+
+func (x *EdgeReply) GetError() *ReplyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *EdgeReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+type isEdgeReply_Reply interface {
+	isEdgeReply_Reply()
+}
+
+type EdgeReply_Broadcast struct {
+	// To a Broadcast.
+	Broadcast *BroadcastReply `protobuf:"bytes,2,opt,name=broadcast,proto3,oneof"`
+}
+
+type EdgeReply_Sockets struct {
+	// To a SocketsOperation.
+	Sockets *SocketsOperationReply `protobuf:"bytes,3,opt,name=sockets,proto3,oneof"`
+}
+
+type EdgeReply_Query struct {
+	// To a Query.
+	Query *QueryReply `protobuf:"bytes,4,opt,name=query,proto3,oneof"`
+}
+
+func (*EdgeReply_Broadcast) isEdgeReply_Reply() {}
+
+func (*EdgeReply_Sockets) isEdgeReply_Reply() {}
+
+func (*EdgeReply_Query) isEdgeReply_Reply() {}
+
+// ReplyError is why an edge did not do (all of) what a message asked.
+type ReplyError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of failure, as the API reports it.
+	Code v1.EdgeErrorCode `protobuf:"varint,1,opt,name=code,proto3,enum=switchboard.v1.EdgeErrorCode" json:"code,omitempty"`
+	// What happened, for people.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyError) Reset() {
+	*x = ReplyError{}
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyError) ProtoMessage() {}
+
+func (x *ReplyError) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyError.ProtoReflect.Descriptor instead.
+func (*ReplyError) Descriptor() ([]byte, []int) {
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReplyError) GetCode() v1.EdgeErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return v1.EdgeErrorCode(0)
+}
+
+func (x *ReplyError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // BroadcastReply is an edge's answer to a Broadcast that came with a NATS
 // reply subject. The edge answers even when it selected no socket. Without
 // ack_timeout it answers at once; with ack_timeout, once every socket it
 // delivered to has acknowledged or timed out.
 type BroadcastReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Edge answering.
-	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Sockets the edge delivered the packet to.
 	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Ack replies of the sockets that acknowledged in time.
 	Acks []*BroadcastAck `protobuf:"bytes,3,rep,name=acks,proto3" json:"acks,omitempty"`
 	// Sids of sockets that did not acknowledge in time or disconnected first.
-	TimedOutSids []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
-	// More parts of this reply follow: one that would pass the bus's max
-	// payload goes in parts, each a BroadcastReply that merges into the
-	// previous ones (protobuf merge: the repeated fields append), the last
-	// without more.
-	More          bool `protobuf:"varint,15,opt,name=more,proto3" json:"more,omitempty"`
+	TimedOutSids  []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BroadcastReply) Reset() {
 	*x = BroadcastReply{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +629,7 @@ func (x *BroadcastReply) String() string {
 func (*BroadcastReply) ProtoMessage() {}
 
 func (x *BroadcastReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,14 +642,7 @@ func (x *BroadcastReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastReply.ProtoReflect.Descriptor instead.
 func (*BroadcastReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *BroadcastReply) GetEdgeId() string {
-	if x != nil {
-		return x.EdgeId
-	}
-	return ""
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BroadcastReply) GetSockets() uint32 {
@@ -483,13 +666,6 @@ func (x *BroadcastReply) GetTimedOutSids() []string {
 	return nil
 }
 
-func (x *BroadcastReply) GetMore() bool {
-	if x != nil {
-		return x.More
-	}
-	return false
-}
-
 // BroadcastAck is one socket's ack reply, as the client sent it.
 type BroadcastAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -505,7 +681,7 @@ type BroadcastAck struct {
 
 func (x *BroadcastAck) Reset() {
 	*x = BroadcastAck{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +693,7 @@ func (x *BroadcastAck) String() string {
 func (*BroadcastAck) ProtoMessage() {}
 
 func (x *BroadcastAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +706,7 @@ func (x *BroadcastAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAck.ProtoReflect.Descriptor instead.
 func (*BroadcastAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BroadcastAck) GetSid() string {
@@ -573,7 +749,7 @@ type SocketsOperation struct {
 
 func (x *SocketsOperation) Reset() {
 	*x = SocketsOperation{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +761,7 @@ func (x *SocketsOperation) String() string {
 func (*SocketsOperation) ProtoMessage() {}
 
 func (x *SocketsOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[4]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +774,7 @@ func (x *SocketsOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketsOperation.ProtoReflect.Descriptor instead.
 func (*SocketsOperation) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SocketsOperation) GetTarget() *v1.Target {
@@ -632,8 +808,6 @@ func (x *SocketsOperation) GetCloseConnection() bool {
 // SocketsOperationReply is an edge's answer to a SocketsOperation.
 type SocketsOperationReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Edge answering.
-	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Local sockets the target selected.
 	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Of those, the sockets that were in the most rooms allowed before they
@@ -645,7 +819,7 @@ type SocketsOperationReply struct {
 
 func (x *SocketsOperationReply) Reset() {
 	*x = SocketsOperationReply{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +831,7 @@ func (x *SocketsOperationReply) String() string {
 func (*SocketsOperationReply) ProtoMessage() {}
 
 func (x *SocketsOperationReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[5]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,14 +844,7 @@ func (x *SocketsOperationReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketsOperationReply.ProtoReflect.Descriptor instead.
 func (*SocketsOperationReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *SocketsOperationReply) GetEdgeId() string {
-	if x != nil {
-		return x.EdgeId
-	}
-	return ""
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SocketsOperationReply) GetSockets() uint32 {
@@ -709,7 +876,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +888,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[6]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +901,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Query) GetKind() QueryKind {
@@ -754,22 +921,18 @@ func (x *Query) GetTarget() *v1.Target {
 // QueryReply is an edge's answer to a Query.
 type QueryReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Edge answering.
-	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Local sockets selected (QUERY_KIND_SOCKETS).
 	Sockets []*v1.Socket `protobuf:"bytes,2,rep,name=sockets,proto3" json:"sockets,omitempty"`
 	// Local rooms of the namespace with their local socket counts
 	// (QUERY_KIND_ROOMS); control sums them over edges.
-	Rooms []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	// More parts of this reply follow, as in BroadcastReply.
-	More          bool `protobuf:"varint,15,opt,name=more,proto3" json:"more,omitempty"`
+	Rooms         []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryReply) Reset() {
 	*x = QueryReply{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +944,7 @@ func (x *QueryReply) String() string {
 func (*QueryReply) ProtoMessage() {}
 
 func (x *QueryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[7]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,14 +957,7 @@ func (x *QueryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
 func (*QueryReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *QueryReply) GetEdgeId() string {
-	if x != nil {
-		return x.EdgeId
-	}
-	return ""
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *QueryReply) GetSockets() []*v1.Socket {
@@ -818,13 +974,6 @@ func (x *QueryReply) GetRooms() []*v1.Room {
 	return nil
 }
 
-func (x *QueryReply) GetMore() bool {
-	if x != nil {
-		return x.More
-	}
-	return false
-}
-
 // Announce asks every edge to publish an EdgeHeartbeat now, so that a control
 // instance that just started knows the cluster without waiting a full
 // heartbeat interval.
@@ -836,7 +985,7 @@ type Announce struct {
 
 func (x *Announce) Reset() {
 	*x = Announce{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +997,7 @@ func (x *Announce) String() string {
 func (*Announce) ProtoMessage() {}
 
 func (x *Announce) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[8]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1010,7 @@ func (x *Announce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Announce.ProtoReflect.Descriptor instead.
 func (*Announce) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{10}
 }
 
 // EdgeHeartbeat tells control instances that an edge is alive. Edges publish
@@ -896,7 +1045,7 @@ type EdgeHeartbeat struct {
 
 func (x *EdgeHeartbeat) Reset() {
 	*x = EdgeHeartbeat{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1057,7 @@ func (x *EdgeHeartbeat) String() string {
 func (*EdgeHeartbeat) ProtoMessage() {}
 
 func (x *EdgeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[9]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1070,7 @@ func (x *EdgeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeHeartbeat.ProtoReflect.Descriptor instead.
 func (*EdgeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EdgeHeartbeat) GetEdgeId() string {
@@ -1012,7 +1161,7 @@ type EventAck struct {
 
 func (x *EventAck) Reset() {
 	*x = EventAck{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1173,7 @@ func (x *EventAck) String() string {
 func (*EventAck) ProtoMessage() {}
 
 func (x *EventAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[10]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1186,7 @@ func (x *EventAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAck.ProtoReflect.Descriptor instead.
 func (*EventAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EventAck) GetArgsJson() []byte {
@@ -1059,14 +1208,17 @@ type EventAckReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// False when the edge no longer waited for this ack: the socket
 	// disconnected, the event was already answered, or it expired.
-	Delivered     bool `protobuf:"varint,1,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	Delivered bool `protobuf:"varint,1,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Set when the edge did not handle the EventAck (its operations queue
+	// was full): delivered is then false, and the ack may be sent again.
+	Error         *ReplyError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EventAckReply) Reset() {
 	*x = EventAckReply{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1230,7 @@ func (x *EventAckReply) String() string {
 func (*EventAckReply) ProtoMessage() {}
 
 func (x *EventAckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[11]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1243,7 @@ func (x *EventAckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAckReply.ProtoReflect.Descriptor instead.
 func (*EventAckReply) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EventAckReply) GetDelivered() bool {
@@ -1099,6 +1251,13 @@ func (x *EventAckReply) GetDelivered() bool {
 		return x.Delivered
 	}
 	return false
+}
+
+func (x *EventAckReply) GetError() *ReplyError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
 }
 
 // LifecycleEvent is published on <prefix>.v1.lifecycle.<ns> when a socket
@@ -1118,7 +1277,7 @@ type LifecycleEvent struct {
 
 func (x *LifecycleEvent) Reset() {
 	*x = LifecycleEvent{}
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1289,7 @@ func (x *LifecycleEvent) String() string {
 func (*LifecycleEvent) ProtoMessage() {}
 
 func (x *LifecycleEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[12]
+	mi := &file_switchboard_bus_v1_bus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1302,7 @@ func (x *LifecycleEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleEvent.ProtoReflect.Descriptor instead.
 func (*LifecycleEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_bus_v1_bus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LifecycleEvent) GetEvent() isLifecycleEvent_Event {
@@ -1207,13 +1366,23 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\vattachments\x18\x04 \x03(\fR\vattachments\x12\x1a\n" +
 	"\bvolatile\x18\x05 \x01(\bR\bvolatile\x12:\n" +
 	"\vack_timeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"ackTimeout\"\xb3\x01\n" +
-	"\x0eBroadcastReply\x12\x17\n" +
-	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
+	"ackTimeout\"\xba\x02\n" +
+	"\tEdgeReply\x12\x17\n" +
+	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12B\n" +
+	"\tbroadcast\x18\x02 \x01(\v2\".switchboard.bus.v1.BroadcastReplyH\x00R\tbroadcast\x12E\n" +
+	"\asockets\x18\x03 \x01(\v2).switchboard.bus.v1.SocketsOperationReplyH\x00R\asockets\x126\n" +
+	"\x05query\x18\x04 \x01(\v2\x1e.switchboard.bus.v1.QueryReplyH\x00R\x05query\x124\n" +
+	"\x05error\x18\x05 \x01(\v2\x1e.switchboard.bus.v1.ReplyErrorR\x05error\x12\x12\n" +
+	"\x04more\x18\x0f \x01(\bR\x04moreB\a\n" +
+	"\x05reply\"Y\n" +
+	"\n" +
+	"ReplyError\x121\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x1d.switchboard.v1.EdgeErrorCodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x92\x01\n" +
+	"\x0eBroadcastReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x124\n" +
 	"\x04acks\x18\x03 \x03(\v2 .switchboard.bus.v1.BroadcastAckR\x04acks\x12$\n" +
-	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSids\x12\x12\n" +
-	"\x04more\x18\x0f \x01(\bR\x04more\"_\n" +
+	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSidsJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"_\n" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
@@ -1222,20 +1391,17 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x129\n" +
 	"\x06action\x18\x02 \x01(\x0e2!.switchboard.bus.v1.SocketsActionR\x06action\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12)\n" +
-	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"m\n" +
-	"\x15SocketsOperationReply\x12\x17\n" +
-	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
+	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"Z\n" +
+	"\x15SocketsOperationReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\"j\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFullJ\x04\b\x01\x10\x02\"j\n" +
 	"\x05Query\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.switchboard.bus.v1.QueryKindR\x04kind\x12.\n" +
-	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\x97\x01\n" +
+	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"v\n" +
 	"\n" +
-	"QueryReply\x12\x17\n" +
-	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x120\n" +
+	"QueryReply\x120\n" +
 	"\asockets\x18\x02 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12*\n" +
-	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12\x12\n" +
-	"\x04more\x18\x0f \x01(\bR\x04more\"\n" +
+	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05roomsJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"\n" +
 	"\n" +
 	"\bAnnounce\"\x95\x03\n" +
 	"\rEdgeHeartbeat\x12\x17\n" +
@@ -1253,9 +1419,10 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	" \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"I\n" +
 	"\bEventAck\x12\x1b\n" +
 	"\targs_json\x18\x01 \x01(\fR\bargsJson\x12 \n" +
-	"\vattachments\x18\x02 \x03(\fR\vattachments\"-\n" +
+	"\vattachments\x18\x02 \x03(\fR\vattachments\"c\n" +
 	"\rEventAckReply\x12\x1c\n" +
-	"\tdelivered\x18\x01 \x01(\bR\tdelivered\"\xa4\x01\n" +
+	"\tdelivered\x18\x01 \x01(\bR\tdelivered\x124\n" +
+	"\x05error\x18\x02 \x01(\v2\x1e.switchboard.bus.v1.ReplyErrorR\x05error\"\xa4\x01\n" +
 	"\x0eLifecycleEvent\x12?\n" +
 	"\tconnected\x18\x01 \x01(\v2\x1f.switchboard.v1.SocketConnectedH\x00R\tconnected\x12H\n" +
 	"\fdisconnected\x18\x02 \x01(\v2\".switchboard.v1.SocketDisconnectedH\x00R\fdisconnectedB\a\n" +
@@ -1283,57 +1450,66 @@ func file_switchboard_bus_v1_bus_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_bus_v1_bus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_switchboard_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_switchboard_bus_v1_bus_proto_goTypes = []any{
 	(SocketsAction)(0),            // 0: switchboard.bus.v1.SocketsAction
 	(QueryKind)(0),                // 1: switchboard.bus.v1.QueryKind
 	(*EdgeCommand)(nil),           // 2: switchboard.bus.v1.EdgeCommand
 	(*Broadcast)(nil),             // 3: switchboard.bus.v1.Broadcast
-	(*BroadcastReply)(nil),        // 4: switchboard.bus.v1.BroadcastReply
-	(*BroadcastAck)(nil),          // 5: switchboard.bus.v1.BroadcastAck
-	(*SocketsOperation)(nil),      // 6: switchboard.bus.v1.SocketsOperation
-	(*SocketsOperationReply)(nil), // 7: switchboard.bus.v1.SocketsOperationReply
-	(*Query)(nil),                 // 8: switchboard.bus.v1.Query
-	(*QueryReply)(nil),            // 9: switchboard.bus.v1.QueryReply
-	(*Announce)(nil),              // 10: switchboard.bus.v1.Announce
-	(*EdgeHeartbeat)(nil),         // 11: switchboard.bus.v1.EdgeHeartbeat
-	(*EventAck)(nil),              // 12: switchboard.bus.v1.EventAck
-	(*EventAckReply)(nil),         // 13: switchboard.bus.v1.EventAckReply
-	(*LifecycleEvent)(nil),        // 14: switchboard.bus.v1.LifecycleEvent
-	(*v1.Target)(nil),             // 15: switchboard.v1.Target
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*v1.Socket)(nil),             // 17: switchboard.v1.Socket
-	(*v1.Room)(nil),               // 18: switchboard.v1.Room
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
-	(*v1.EdgeCounters)(nil),       // 20: switchboard.v1.EdgeCounters
-	(*v1.SocketConnected)(nil),    // 21: switchboard.v1.SocketConnected
-	(*v1.SocketDisconnected)(nil), // 22: switchboard.v1.SocketDisconnected
+	(*EdgeReply)(nil),             // 4: switchboard.bus.v1.EdgeReply
+	(*ReplyError)(nil),            // 5: switchboard.bus.v1.ReplyError
+	(*BroadcastReply)(nil),        // 6: switchboard.bus.v1.BroadcastReply
+	(*BroadcastAck)(nil),          // 7: switchboard.bus.v1.BroadcastAck
+	(*SocketsOperation)(nil),      // 8: switchboard.bus.v1.SocketsOperation
+	(*SocketsOperationReply)(nil), // 9: switchboard.bus.v1.SocketsOperationReply
+	(*Query)(nil),                 // 10: switchboard.bus.v1.Query
+	(*QueryReply)(nil),            // 11: switchboard.bus.v1.QueryReply
+	(*Announce)(nil),              // 12: switchboard.bus.v1.Announce
+	(*EdgeHeartbeat)(nil),         // 13: switchboard.bus.v1.EdgeHeartbeat
+	(*EventAck)(nil),              // 14: switchboard.bus.v1.EventAck
+	(*EventAckReply)(nil),         // 15: switchboard.bus.v1.EventAckReply
+	(*LifecycleEvent)(nil),        // 16: switchboard.bus.v1.LifecycleEvent
+	(*v1.Target)(nil),             // 17: switchboard.v1.Target
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(v1.EdgeErrorCode)(0),         // 19: switchboard.v1.EdgeErrorCode
+	(*v1.Socket)(nil),             // 20: switchboard.v1.Socket
+	(*v1.Room)(nil),               // 21: switchboard.v1.Room
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*v1.EdgeCounters)(nil),       // 23: switchboard.v1.EdgeCounters
+	(*v1.SocketConnected)(nil),    // 24: switchboard.v1.SocketConnected
+	(*v1.SocketDisconnected)(nil), // 25: switchboard.v1.SocketDisconnected
 }
 var file_switchboard_bus_v1_bus_proto_depIdxs = []int32{
 	3,  // 0: switchboard.bus.v1.EdgeCommand.broadcast:type_name -> switchboard.bus.v1.Broadcast
-	6,  // 1: switchboard.bus.v1.EdgeCommand.sockets:type_name -> switchboard.bus.v1.SocketsOperation
-	8,  // 2: switchboard.bus.v1.EdgeCommand.query:type_name -> switchboard.bus.v1.Query
-	10, // 3: switchboard.bus.v1.EdgeCommand.announce:type_name -> switchboard.bus.v1.Announce
-	15, // 4: switchboard.bus.v1.Broadcast.target:type_name -> switchboard.v1.Target
-	16, // 5: switchboard.bus.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
-	5,  // 6: switchboard.bus.v1.BroadcastReply.acks:type_name -> switchboard.bus.v1.BroadcastAck
-	15, // 7: switchboard.bus.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
-	0,  // 8: switchboard.bus.v1.SocketsOperation.action:type_name -> switchboard.bus.v1.SocketsAction
-	1,  // 9: switchboard.bus.v1.Query.kind:type_name -> switchboard.bus.v1.QueryKind
-	15, // 10: switchboard.bus.v1.Query.target:type_name -> switchboard.v1.Target
-	17, // 11: switchboard.bus.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
-	18, // 12: switchboard.bus.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
-	19, // 13: switchboard.bus.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
-	19, // 14: switchboard.bus.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	16, // 15: switchboard.bus.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
-	20, // 16: switchboard.bus.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
-	21, // 17: switchboard.bus.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
-	22, // 18: switchboard.bus.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	8,  // 1: switchboard.bus.v1.EdgeCommand.sockets:type_name -> switchboard.bus.v1.SocketsOperation
+	10, // 2: switchboard.bus.v1.EdgeCommand.query:type_name -> switchboard.bus.v1.Query
+	12, // 3: switchboard.bus.v1.EdgeCommand.announce:type_name -> switchboard.bus.v1.Announce
+	17, // 4: switchboard.bus.v1.Broadcast.target:type_name -> switchboard.v1.Target
+	18, // 5: switchboard.bus.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
+	6,  // 6: switchboard.bus.v1.EdgeReply.broadcast:type_name -> switchboard.bus.v1.BroadcastReply
+	9,  // 7: switchboard.bus.v1.EdgeReply.sockets:type_name -> switchboard.bus.v1.SocketsOperationReply
+	11, // 8: switchboard.bus.v1.EdgeReply.query:type_name -> switchboard.bus.v1.QueryReply
+	5,  // 9: switchboard.bus.v1.EdgeReply.error:type_name -> switchboard.bus.v1.ReplyError
+	19, // 10: switchboard.bus.v1.ReplyError.code:type_name -> switchboard.v1.EdgeErrorCode
+	7,  // 11: switchboard.bus.v1.BroadcastReply.acks:type_name -> switchboard.bus.v1.BroadcastAck
+	17, // 12: switchboard.bus.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
+	0,  // 13: switchboard.bus.v1.SocketsOperation.action:type_name -> switchboard.bus.v1.SocketsAction
+	1,  // 14: switchboard.bus.v1.Query.kind:type_name -> switchboard.bus.v1.QueryKind
+	17, // 15: switchboard.bus.v1.Query.target:type_name -> switchboard.v1.Target
+	20, // 16: switchboard.bus.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
+	21, // 17: switchboard.bus.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
+	22, // 18: switchboard.bus.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
+	22, // 19: switchboard.bus.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	18, // 20: switchboard.bus.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
+	23, // 21: switchboard.bus.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
+	5,  // 22: switchboard.bus.v1.EventAckReply.error:type_name -> switchboard.bus.v1.ReplyError
+	24, // 23: switchboard.bus.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
+	25, // 24: switchboard.bus.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_bus_v1_bus_proto_init() }
@@ -1347,7 +1523,12 @@ func file_switchboard_bus_v1_bus_proto_init() {
 		(*EdgeCommand_Query)(nil),
 		(*EdgeCommand_Announce)(nil),
 	}
-	file_switchboard_bus_v1_bus_proto_msgTypes[12].OneofWrappers = []any{
+	file_switchboard_bus_v1_bus_proto_msgTypes[2].OneofWrappers = []any{
+		(*EdgeReply_Broadcast)(nil),
+		(*EdgeReply_Sockets)(nil),
+		(*EdgeReply_Query)(nil),
+	}
+	file_switchboard_bus_v1_bus_proto_msgTypes[14].OneofWrappers = []any{
 		(*LifecycleEvent_Connected)(nil),
 		(*LifecycleEvent_Disconnected)(nil),
 	}
@@ -1357,7 +1538,7 @@ func file_switchboard_bus_v1_bus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_bus_v1_bus_proto_rawDesc), len(file_switchboard_bus_v1_bus_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
