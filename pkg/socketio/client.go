@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
@@ -51,6 +52,10 @@ func (c *client) send(e *Encoded, volatile bool) error {
 }
 
 var errDropped = errors.New("socketio: volatile packet dropped")
+
+// connectQueued is a test hook (export_test.go), called once a socket's
+// CONNECT packet is queued.
+var connectQueued atomic.Pointer[func(*Socket)]
 
 // OnMessage implements engineio.SessionHandler.
 func (c *client) OnMessage(data []byte, binary bool) {
@@ -207,8 +212,12 @@ func (c *client) connect(p *Packet) {
 	payload, _ := json.Marshal(struct {
 		SID string `json:"sid"`
 	}{s.id})
-	_ = c.send(NewEncoded(&Packet{Type: PacketConnect, Namespace: p.Namespace, Data: payload}), false)
-	ns.told(s)
+	ns.tell(s, func() {
+		_ = c.send(NewEncoded(&Packet{Type: PacketConnect, Namespace: p.Namespace, Data: payload}), false)
+	})
+	if fn := connectQueued.Load(); fn != nil {
+		(*fn)(s)
+	}
 	ns.connected(s)
 }
 

@@ -164,11 +164,15 @@ func (n *Namespace) add(s *Socket, rooms []string) {
 	}
 }
 
-// told makes s selectable, once its CONNECT packet is queued: a
-// broadcast that selected it before would have reached the client ahead of
-// the CONNECT.
-func (n *Namespace) told(s *Socket) {
+// tell queues s's CONNECT packet (queue) and makes s selectable, in one
+// step under the namespace's lock, which every selection takes: a broadcast
+// that selected s before its CONNECT was queued would reach the client ahead
+// of it, and a selection made once the client could read its CONNECT (a
+// service's JoinRoom of its sid, the client's own request) must find it.
+// queue must not block (Session.Send does not).
+func (n *Namespace) tell(s *Socket, queue func()) {
 	n.mu.Lock()
+	queue()
 	s.told = true
 	n.mu.Unlock()
 }

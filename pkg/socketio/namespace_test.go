@@ -839,3 +839,34 @@ func TestNothingBeforeConnect(t *testing.T) {
 		c.close()
 	}
 }
+
+// TestSelectableOnceConnected: once a client has read its CONNECT, a
+// selection by its sid finds its socket. The socket became selectable only
+// after its CONNECT was queued, on the connection's goroutine: a client that
+// read the CONNECT and at once had a service JoinRoom its sid (the soak does)
+// sometimes got "0 sockets" when that goroutine had not run on yet.
+func TestSelectableOnceConnected(t *testing.T) {
+	ts := newServer(t, socketio.Config{}, nil)
+	ns := ts.Of("/")
+	release := make(chan struct{})
+	socketio.SetConnectQueuedHook(func(s *socketio.Socket) {
+		if s.Namespace() != ns {
+			return // another test's server
+		}
+		select { // hold the connection's goroutine while the test looks
+		case <-release:
+		case <-time.After(waitTimeout):
+		}
+	})
+	t.Cleanup(func() { socketio.SetConnectQueuedHook(nil) })
+	for i := range 3 {
+		c := ts.dial(t)
+		sid := c.connect("/", "")
+		n := len(ns.Select(socketio.Selector{SIDs: []string{sid}}).Sockets())
+		release <- struct{}{}
+		if n != 1 {
+			t.Fatalf("client %d read its CONNECT (sid %s); a selection by that sid found %d sockets, want 1", i, sid, n)
+		}
+		c.close()
+	}
+}
