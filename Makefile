@@ -20,7 +20,7 @@ TEST_FUZZTIME ?= 20000x
 NET_FUZZTIME ?= $(FUZZTIME)
 TEST_NET_FUZZTIME ?= 10000x
 
-.PHONY: run test test-deps test-build lint fmt vet fuzz bench help
+.PHONY: run test test-deps test-build lint fmt vet fuzz bench help soak
 
 ## help: list the targets
 help:
@@ -52,6 +52,15 @@ test: test-deps lint test-build
 	$(TEST_ENV) $(GO) test $(GOFLAGS_T) ./...
 	$(TEST_ENV) SWITCHBOARD_BENCH_SMOKE=1 $(GO) test -count=1 ./bench -run '^TestSmoke$$'
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) NET_FUZZTIME=$(TEST_NET_FUZZTIME)
+
+# The soak's duration, a Go duration; go test's -timeout is SOAK plus 5
+# minutes, written "$(SOAK)5m" (Go adds up a duration's parts: 10m5m is 15m).
+SOAK ?= 10m
+
+## soak: SOAK (10m) of client churn, fan-out and Subscribe against two edges and control, no -race; fails on growth or drops; writes bin/soak/ (docs/soak.md)
+soak: test-build
+	$(TEST_ENV) SWITCHBOARD_SOAK=$(SOAK) SWITCHBOARD_SOAK_OUT=$(CURDIR)/bin/soak \
+		$(GO) test -count=1 -v -run '^TestSoak$$' -timeout $(SOAK)5m ./test/soak
 
 ## fuzz: run each parser's fuzz target for FUZZTIME
 fuzz:
