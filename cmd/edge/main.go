@@ -49,9 +49,10 @@ func run(cfg edge.Config, debugAddr string) error {
 // configuration and the debug server's address, every value checked.
 func configure(args []string) (edge.Config, string, error) {
 	var cfg edge.Config
-	var namespaces, origins, transports envflag.List
+	var namespaces, origins, transports, exposeHeaders envflag.List
 	var logLevel, debugAddr string
 	var level slog.Level
+	var auth authFlags
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "listen address, host:port; port 0 picks a free one")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "Socket.IO path")
@@ -83,6 +84,8 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.IntVar(&cfg.MaxRoomsPerSocket, "max-rooms-per-socket", 1000, "rooms one socket may be in besides its own; joins over it are not made (JoinRoom's sockets_full) and counted; -1: no cap")
 	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", 100, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
 	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
+	fs.Var(&exposeHeaders, "expose-headers", "comma-separated handshake headers that ListSockets and lifecycle events show although hidden by default (cookie, authorization, proxy-authorization; the auth payload's token goes with authorization); * for all; empty: those three hidden")
+	auth.define(fs)
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(os.Stdout) // --help
@@ -168,6 +171,7 @@ fails, 2 for a bad flag or variable.
 		"max-pending-acks":     func() error { return envflag.PositiveOrOff(cfg.MaxPendingAcks) },
 		"max-rooms-per-socket": func() error { return envflag.PositiveOrOff(cfg.MaxRoomsPerSocket) },
 		"pending-ack-ttl":      func() error { return envflag.Positive(cfg.PendingAckTTL) },
+		"expose-headers":       func() error { return envflag.Each(exposeHeaders, edge.CheckHeaderName) },
 		"debug-addr": func() error {
 			if debugAddr == "" {
 				return nil
@@ -179,13 +183,19 @@ fails, 2 for a bad flag or variable.
 			return err
 		},
 	}
+	for name, check := range auth.checks(&cfg.NATSURL) {
+		checks[name] = check
+	}
 	if err := envflag.Parse(fs, envPrefix, args, checks); err != nil {
 		return cfg, "", err
 	}
 	cfg.Namespaces = namespaces
 	cfg.Engine.AllowedOrigins = origins
 	cfg.Engine.Transports = transports
+	cfg.ExposeHeaders = exposeHeaders
 	cfg.Logger = daemon.Logger(level)
+	cfg.Auth = auth.config()
+	auth.warn(cfg.Logger)
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("edge: ignoring an environment variable that names no flag", "var", v)
 	}

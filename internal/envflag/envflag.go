@@ -258,8 +258,11 @@ func explain(v flag.Value, s string, err error) error {
 }
 
 func isSecret(v flag.Value) bool {
-	_, ok := v.(*Secrets)
-	return ok
+	switch v.(type) {
+	case *Secrets, *Secret:
+		return true
+	}
+	return false
 }
 
 // List is a flag holding a comma-separated list; empty items are dropped.

@@ -83,6 +83,11 @@ func (s Subjects) Cluster() string { return s.prefix + "cluster" }
 // Heartbeat is where edges publish their heartbeats.
 func (s Subjects) Heartbeat() string { return s.prefix + "heartbeat" }
 
+// EdgeLost is where control instances publish the edges whose heartbeats
+// stopped (switchboard.v1.EdgeLost), for every instance's Subscribe
+// streams.
+func (s Subjects) EdgeLost() string { return s.prefix + "edgelost" }
+
 // Event is where edges publish a client event.
 func (s Subjects) Event(ns, event string) string {
 	return s.prefix + "event." + Token(ns) + "." + Token(event)

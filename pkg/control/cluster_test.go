@@ -1150,9 +1150,9 @@ func TestSubscribe(t *testing.T) {
 		f.subscribe(&sbv1.SubscribeRequest{QueueGroup: "workers", Events: []string{"job"}}),
 	}
 
-	c0 := n.connect(0, dial{edge: 1, auth: map[string]any{"user": "alice", "token": "t0"}})
+	c0 := n.connect(0, dial{edge: 1, auth: map[string]any{"user": "alice", "hint": "t0"}})
 	conn := all.Wait(t, "client 0's connect", connectedSID(c0.sid)).GetConnected().GetSocket()
-	if conn.EdgeId != c0.edgeID || conn.User != "alice" || conn.Namespace != "/" || conn.GetHandshake().GetAuth().AsMap()["token"] != "t0" {
+	if conn.EdgeId != c0.edgeID || conn.User != "alice" || conn.Namespace != "/" || conn.GetHandshake().GetAuth().AsMap()["hint"] != "t0" {
 		t.Errorf("connected = %v", conn)
 	}
 

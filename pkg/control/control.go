@@ -92,6 +92,11 @@ type Server struct {
 	hbSub    *nats.Subscription
 	hub      *hub // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
 
+	// The sweep goroutine (edgelost.go): started by New, stopped by
+	// closeNATS, which closes sweepQuit and waits for sweepDone.
+	sweepQuit, sweepDone chan struct{}
+	sweepOnce            sync.Once
+
 	busErrors  atomic.Uint64 // asynchronous NATS errors: a subscription dropped messages (slow consumer), a permission refused
 	lastBusLog atomic.Int64  // unix nanos of the last bus error logged
 	edgeErrors atomic.Uint64 // edge replies with an error, or that did not decode
@@ -153,6 +158,8 @@ func New(cfg Config) (*Server, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			// No heartbeat arrives now: that loses no edge.
+			s.reg.pause()
 			switch {
 			case err == nil: // control closed the connection itself
 			case s.stoppingWithin(stopGrace):
@@ -190,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
+			s.reg.resume()
 			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		}),
 	}
@@ -202,11 +210,16 @@ func New(cfg Config) (*Server, error) {
 		s.closeNATS()
 		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
 	}
-	s.hub = newHub(s.nc)
+	if s.hub, err = newHub(s.nc, subj.EdgeLost()); err != nil {
+		s.closeNATS()
+		return nil, fmt.Errorf("NATS: %w", err)
+	}
 	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
 		var hb busv1.EdgeHeartbeat
 		if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
-			s.reg.observe(&hb)
+			if old := s.reg.observe(&hb); old != nil {
+				s.publishLost(old, "restarted under the same id")
+			}
 		}
 	})
 	if err == nil {
@@ -224,6 +237,8 @@ func New(cfg Config) (*Server, error) {
 		s.closeNATS()
 		return nil, err
 	}
+	s.sweepQuit, s.sweepDone = make(chan struct{}), make(chan struct{})
+	go s.sweep(s.sweepQuit, s.sweepDone)
 	return s, nil
 }
 
@@ -427,6 +442,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 }
 
 func (s *Server) closeNATS() {
+	if s.sweepQuit != nil {
+		s.sweepOnce.Do(func() { close(s.sweepQuit) })
+		<-s.sweepDone
+	}
 	if s.nc != nil {
 		s.nc.Close()
 	}

@@ -458,8 +458,8 @@ func jsonToValues(b []byte) ([]*structpb.Value, error) {
 	return out, nil
 }
 
-// socketsOp runs a join, leave or disconnect across the cluster; it sums
-// the edges' replies.
+// socketsOp runs a join, leave, disconnect or set data across the cluster;
+// it sums the edges' replies.
 func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.SocketsOperation) (*busv1.SocketsOperationReply, gathered, error) {
 	tt, err := checkTarget(t)
 	if err != nil {
@@ -469,7 +469,10 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.Socket
 		return nil, gathered{}, err
 	}
 	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *busv1.EdgeCommand {
-		o := &busv1.SocketsOperation{Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection}
+		o := &busv1.SocketsOperation{
+			Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection,
+			DataJson: op.DataJson, Merge: op.Merge,
+		}
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Sockets{Sockets: o}}
 	})
 	if err != nil {
@@ -519,6 +522,19 @@ func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*
 		return nil, err
 	}
 	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
+}
+
+// SetSocketData implements switchboard.v1.Control.
+func (s *Server) SetSocketData(ctx context.Context, req *sbv1.SetSocketDataRequest) (*sbv1.SetSocketDataResponse, error) {
+	data, err := checkData(req.Data, req.Merge)
+	if err != nil {
+		return nil, err
+	}
+	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_SET_DATA, DataJson: data, Merge: req.Merge})
+	if err != nil {
+		return nil, err
+	}
+	return &sbv1.SetSocketDataResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
 }
 
 func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*busv1.QueryReply, gathered, error) {

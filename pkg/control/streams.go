@@ -124,6 +124,7 @@ type hubSub struct {
 	sub     *nats.Subscription
 	streams []*streamQueue // guarded by hub.mu; replaced, never modified, so run may use a copy it loaded
 	next    uint64         // owned by hub.run: round robin within a queue group
+	keep    bool           // held without streams: the edge-lost subscription
 }
 
 // hub owns the shared subscriptions of one control instance and the
@@ -140,21 +141,37 @@ type hub struct {
 	subs  map[hubKey]*hubSub             // guarded by mu
 	bySub map[*nats.Subscription]*hubSub // guarded by mu; the same, by subscription
 
+	// lost is the edge-lost subscription (edgelost.go), held from newHub
+	// to close whether or not a stream wants it, so that losses owns every
+	// copy of every loss and drops those it delivered already.
+	lost   *hubSub
+	losses *lossMemory // owned by run
+
 	slowStreams atomic.Uint64 // streams that fell behind
 	dropped     atomic.Uint64 // messages not queued for a stream that had fallen behind
 }
 
-func newHub(nc *nats.Conn) *hub {
+// newHub starts the hub of nc, holding the edge-lost subscription on
+// lostSubject.
+func newHub(nc *nats.Conn, lostSubject string) (*hub, error) {
 	h := &hub{
-		nc:    nc,
-		in:    make(chan *nats.Msg, hubBuffer),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
-		subs:  make(map[hubKey]*hubSub),
-		bySub: make(map[*nats.Subscription]*hubSub),
+		nc:     nc,
+		in:     make(chan *nats.Msg, hubBuffer),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		subs:   make(map[hubKey]*hubSub),
+		bySub:  make(map[*nats.Subscription]*hubSub),
+		losses: newLossMemory(),
 	}
+	sub, err := nc.ChanSubscribe(lostSubject, h.in)
+	if err != nil {
+		return nil, err
+	}
+	h.lost = &hubSub{key: hubKey{subject: lostSubject}, sub: sub, keep: true}
+	h.subs[h.lost.key] = h.lost
+	h.bySub[sub] = h.lost
 	go h.run()
-	return h
+	return h, nil
 }
 
 // close stops run and waits for it. Streams must have left, or the NATS
@@ -200,7 +217,7 @@ func (h *hub) leave(hs *hubSub, q *streamQueue) {
 		}
 	}
 	hs.streams = next
-	if len(next) == 0 {
+	if len(next) == 0 && !hs.keep {
 		// Messages of hs still in h.in find no subscription in bySub:
 		// no stream is left to want them.
 		_ = hs.sub.Unsubscribe()
@@ -225,6 +242,9 @@ func (h *hub) run() {
 				streams = hs.streams
 			}
 			h.mu.Unlock()
+			if hs == h.lost && !h.firstLoss(m) {
+				continue
+			}
 			if len(streams) > 0 {
 				h.deliver(hs, streams, m)
 			}
@@ -250,6 +270,13 @@ func (h *hub) deliver(hs *hubSub, streams []*streamQueue, m *nats.Msg) {
 		}
 	}
 	h.offer(streams[start], m) // every member is full: the turn's one falls behind
+}
+
+// firstLoss reports whether m, on the edge-lost subject, is the first copy
+// of its loss (one that does not decode is no loss).
+func (h *hub) firstLoss(m *nats.Msg) bool {
+	lost := decodeLost(m.Data)
+	return lost != nil && h.losses.first(lost)
 }
 
 func (h *hub) offer(q *streamQueue, m *nats.Msg) {

@@ -14,7 +14,8 @@ import (
 
 // Subscribe implements switchboard.v1.Control: it subscribes NATS for the
 // requested namespaces, events and kinds and forwards until the caller
-// leaves or control shuts down.
+// leaves or control shuts down. Edges lost come from the hub's own
+// edge-lost subscription, copies of one loss dropped (edgelost.go).
 func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_SubscribeServer) error {
 	kinds, err := checkSubscribe(req)
 	if err != nil {
@@ -29,6 +30,7 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 	wantEvents := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_CLIENT_EVENT)
 	wantConnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_CONNECT)
 	wantDisconnect := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_DISCONNECT)
+	wantLost := slices.Contains(kinds, sbv1.EventKind_EVENT_KIND_EDGE_LOST)
 
 	// A subject named twice (a namespace or event repeated in the request)
 	// is subscribed once, or each event would be streamed twice.
@@ -58,6 +60,16 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 	q := newStreamQueue(s.cfg.StreamQueue, s.cfg.StreamQueueBytes)
 	for _, subj := range subjects {
 		leave, err := s.hub.join(subj, req.QueueGroup, q)
+		if err != nil {
+			return busError(err)
+		}
+		defer leave()
+	}
+	if wantLost {
+		// Every instance holds the edge-lost subscription, and every stream
+		// that wants losses gets each once: queue groups do not share them,
+		// and namespaces and events do not filter them.
+		leave, err := s.hub.join(s.subj.EdgeLost(), "", q)
 		if err != nil {
 			return busError(err)
 		}
@@ -104,6 +116,12 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 }
 
 func (s *Server) toSubscribeResponse(m *nats.Msg, raw, wantConnect, wantDisconnect bool) *sbv1.SubscribeResponse {
+	if m.Subject == s.subj.EdgeLost() {
+		if lost := decodeLost(m.Data); lost != nil {
+			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_EdgeLost{EdgeLost: lost}}
+		}
+		return nil
+	}
 	if _, isEvent := s.subj.IsEvent(m.Subject); isEvent {
 		var ev sbv1.ClientEvent
 		if proto.Unmarshal(m.Data, &ev) != nil {

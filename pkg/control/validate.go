@@ -55,6 +55,9 @@ const (
 	maxSubscriptions = 256
 	// maxQueueGroupLen bounds Subscribe's queue_group, in bytes.
 	maxQueueGroupLen = 256
+	// maxDataBytes bounds SetSocketData's data as JSON: it travels in each
+	// of the sockets' client events and lifecycle events.
+	maxDataBytes = 64 << 10
 )
 
 func invalid(format string, args ...any) error {
@@ -275,6 +278,22 @@ func checkAckTimeout(d *durationpb.Duration) (time.Duration, error) {
 	return timeout, nil
 }
 
+// checkData turns SetSocketData's data into JSON (unset is null) within
+// maxDataBytes; with merge it must be an object.
+func checkData(v *structpb.Value, merge bool) ([]byte, error) {
+	if merge && v.GetStructValue() == nil {
+		return nil, invalid("data: must be an object when merge is set")
+	}
+	b, err := json.Marshal(v.AsInterface())
+	if err != nil {
+		return nil, invalid("data: %v", err)
+	}
+	if len(b) > maxDataBytes {
+		return nil, invalid("data: at most %d bytes as JSON, got %d", maxDataBytes, len(b))
+	}
+	return b, nil
+}
+
 // checkRooms checks JoinRoom's and LeaveRoom's rooms.
 func checkRooms(rooms []string) error {
 	if len(rooms) == 0 {
@@ -329,7 +348,10 @@ func checkSubscribe(req *sbv1.SubscribeRequest) ([]sbv1.EventKind, error) {
 	}
 	kinds := req.Kinds
 	if len(kinds) == 0 {
-		kinds = []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT, sbv1.EventKind_EVENT_KIND_CONNECT, sbv1.EventKind_EVENT_KIND_DISCONNECT}
+		kinds = []sbv1.EventKind{
+			sbv1.EventKind_EVENT_KIND_CLIENT_EVENT, sbv1.EventKind_EVENT_KIND_CONNECT,
+			sbv1.EventKind_EVENT_KIND_DISCONNECT, sbv1.EventKind_EVENT_KIND_EDGE_LOST,
+		}
 	}
 	for i, k := range kinds {
 		if k == sbv1.EventKind_EVENT_KIND_UNSPECIFIED {

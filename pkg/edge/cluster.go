@@ -73,6 +73,9 @@ type cluster struct {
 	// configured are the namespaces Config names: registered for good, so
 	// that they and their subscriptions stay when their last socket goes.
 	configured []string
+	// hidden are the headers describe leaves out, by lower-case name
+	// (hiddenHeaders); read-only after newCluster.
+	hidden map[string]bool
 
 	flushed atomic.Uint64 // Interest.Created() as of the last completed flush
 	mu      sync.Mutex
@@ -101,6 +104,7 @@ type cluster struct {
 	opsDropped  atomic.Uint64 // operations dropped: the operations queue was full
 	pubFailed   atomic.Uint64 // client events and lifecycle events nats.go refused to publish
 	replyFails  atomic.Uint64 // replies to control that could not be sent
+	noResponder atomic.Uint64 // client events with an ack that no service subscribed to
 
 	// hold, when set (tests only), is waited on by a path before it
 	// handles its next message.
@@ -158,6 +162,10 @@ type ClusterStats struct {
 	// lists the edge in missing_edges (and, when that part went, in
 	// edge_errors).
 	ReplyFailures uint64
+	// AcksNoResponder counts client events that asked for an ack while no
+	// service subscribed to them (NATS answered "no responders"): the ack
+	// is forgotten, not answered, and the client's own timeout fires.
+	AcksNoResponder uint64
 }
 
 // ClusterStats returns the edge's bus counters; zero while the edge is not
@@ -175,7 +183,7 @@ func (e *Edge) ClusterStats() ClusterStats {
 	return ClusterStats{
 		AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load(),
 		BusDropped: c.busDropped(), OperationsDropped: c.opsDropped.Load(), PublishFailures: c.pubFailed.Load(),
-		ReplyFailures: c.replyFails.Load(),
+		ReplyFailures: c.replyFails.Load(), AcksNoResponder: c.noResponder.Load(),
 	}
 }
 
@@ -253,6 +261,7 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		}
 	}
 	c.maxAcks, c.ackTTL = ackLimits(cfg)
+	c.hidden = hiddenHeaders(cfg.ExposeHeaders)
 	opts := []nats.Option{
 		nats.Name("switchboard-edge " + cfg.EdgeID),
 		nats.MaxReconnects(-1),
@@ -414,6 +423,7 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 			Disconnected: &sbv1.SocketDisconnected{
 				Sid: s.ID(), Namespace: validUTF8(name), User: validUTF8(s.User()), EdgeId: c.id,
 				Rooms: validUTF8s(s.Rooms()), Reason: validUTF8(reason), DisconnectedAt: timestamppb.Now(),
+				Data: dataValue(s.Data()),
 			},
 		}})
 	})
@@ -476,6 +486,7 @@ func (c *cluster) onClientEvent(s *socketio.Socket, ev *socketio.Event) {
 		ArgsJson:   ev.Args,
 		Binary:     ev.Attachments,
 		ReceivedAt: timestamppb.Now(),
+		Data:       dataValue(s.Data()),
 	}
 	subject := c.subj.Event(ce.Namespace, ce.Event)
 	if !ev.WantsAck() {
@@ -657,6 +668,7 @@ func (c *cluster) onEventAck(m *nats.Msg) {
 		// NATS's "no responders": no service subscribes to the event, so no
 		// answer will come. The client's own ack timeout fires; an empty
 		// ack would tell it a service answered with nothing.
+		c.noResponderFor(p, ok)
 		return
 	}
 	var ack busv1.EventAck
@@ -665,6 +677,21 @@ func (c *cluster) onEventAck(m *nats.Msg) {
 		delivered = p.s.SendAck(p.id, ack.ArgsJson, ack.Attachments) == nil
 	}
 	c.respond(m, &busv1.EventAckReply{Delivered: delivered})
+}
+
+// noResponderFor counts a client event with an ack that no service
+// subscribed to, and logs some (worthLogging): an application that asks
+// for acks nothing gives.
+func (c *cluster) noResponderFor(p pendingAck, ok bool) {
+	n := c.noResponder.Add(1)
+	if !worthLogging(n) {
+		return
+	}
+	attrs := []any{"no_responder", n}
+	if ok {
+		attrs = append(attrs, "sid", p.s.ID(), "ns", p.s.Namespace().Name())
+	}
+	c.log.Warn("edge: a client event asked for an ack, but no service subscribes to it; the client's ack timeout will fire", attrs...)
 }
 
 // selector turns a Target into the namespace and socketio selection.
@@ -807,9 +834,58 @@ func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
 			reply.Sockets = uint32(sel.Leave(op.Rooms...))
 		case busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
 			reply.Sockets = uint32(sel.Disconnect(op.CloseConnection))
+		case busv1.SocketsAction_SOCKETS_ACTION_SET_DATA:
+			n, err := setData(sel, op.DataJson, op.Merge)
+			if err != nil {
+				c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_INVALID, "set data: %v", err)
+				return
+			}
+			reply.Sockets = uint32(n)
+		default:
+			// An action of a newer control: saying 0 sockets would be a lie.
+			c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED, "sockets action %v not known to this edge (version %s)", op.Action, Version)
+			return
 		}
 	}
 	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Sockets{Sockets: reply}})
+}
+
+// maxSocketData bounds a socket's data as JSON, as control bounds
+// SetSocketData's: a merge whose result would pass it is not made.
+const maxSocketData = 64 << 10
+
+// setData sets (or, with merge, merges) the data of the selected sockets
+// from JSON and returns how many it set. The value decoded is shared by
+// every socket, read-only (socketio.Socket.Data). A socket whose merged
+// data would pass maxSocketData keeps its data and is not counted.
+func setData(sel *socketio.BroadcastOperator, data []byte, merge bool) (int, error) {
+	var v any
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &v); err != nil {
+			return 0, fmt.Errorf("data_json does not decode: %w", err)
+		}
+	}
+	if !merge {
+		return sel.Each(func(s *socketio.Socket) { s.SetData(v) }), nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return 0, errors.New("data_json must be an object to merge")
+	}
+	fits := func(merged map[string]any) bool {
+		if len(merged) == len(obj) {
+			return true // obj's keys alone, which control bounded
+		}
+		b, err := json.Marshal(merged)
+		return err == nil && len(b) <= maxSocketData
+	}
+	n := 0
+	for _, s := range sel.Sockets() {
+		if s.MergeData(obj, fits) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
@@ -884,7 +960,7 @@ func (c *cluster) describe(s *socketio.Socket) *sbv1.Socket {
 		User:      validUTF8(s.User()),
 		EdgeId:    c.id,
 		Handshake: &sbv1.Handshake{
-			Headers:       joinHeader(hs.Header),
+			Headers:       joinHeader(hs.Header, c.hidden),
 			Query:         make(map[string]string, len(hs.Query)),
 			RemoteAddress: validUTF8(hs.Address),
 			ConnectedAt:   timestamppb.New(hs.Time),
@@ -896,16 +972,30 @@ func (c *cluster) describe(s *socketio.Socket) *sbv1.Socket {
 	}
 	var auth map[string]any
 	if json.Unmarshal(hs.Auth, &auth) == nil { // JSON strings decode to UTF-8
+		if c.hidden["authorization"] {
+			// The payload's token is a credential as the header is (the
+			// JWT mode reads both): hidden with it.
+			delete(auth, "token")
+		}
 		if st, err := structpb.NewStruct(auth); err == nil {
 			out.Handshake.Auth = st
 		}
 	}
-	if d := s.Data(); d != nil {
-		if v, err := structpb.NewValue(validValue(d)); err == nil {
-			out.Data = v
-		}
-	}
+	out.Data = dataValue(s.Data())
 	return out
+}
+
+// dataValue renders a socket's data (socketio.Socket.Data) for protobuf;
+// nil when there is none or it is not JSON-like.
+func dataValue(d any) *structpb.Value {
+	if d == nil {
+		return nil
+	}
+	v, err := structpb.NewValue(validValue(d))
+	if err != nil {
+		return nil
+	}
+	return v
 }
 
 // addJoined sets m[k] to v, or appends v with sep when k is there already:
@@ -917,16 +1007,58 @@ func addJoined(m map[string]string, k, v, sep string) {
 	m[k] = v
 }
 
-func joinHeader(h http.Header) map[string]string {
+// joinHeader renders a handshake's headers by lower-case name, without
+// those hidden names.
+func joinHeader(h http.Header, hidden map[string]bool) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
+		name := strings.ToLower(k)
+		if hidden[name] {
+			continue
+		}
 		sep := ", "
-		if k == "Cookie" {
+		if name == "cookie" {
 			sep = "; "
 		}
-		addJoined(out, validUTF8(strings.ToLower(k)), validUTF8(strings.Join(v, sep)), sep)
+		addJoined(out, validUTF8(name), validUTF8(strings.Join(v, sep)), sep)
 	}
 	return out
+}
+
+// hiddenByDefault are the handshake headers ListSockets and lifecycle
+// events leave out unless Config.ExposeHeaders names them: they hold a
+// browser's credentials, which any API caller could otherwise read. The
+// auth payload's "token" is hidden with authorization.
+var hiddenByDefault = []string{"cookie", "authorization", "proxy-authorization"}
+
+// hiddenHeaders returns hiddenByDefault less those expose names (any
+// case); "*" exposes all.
+func hiddenHeaders(expose []string) map[string]bool {
+	hidden := make(map[string]bool, len(hiddenByDefault))
+	for _, h := range hiddenByDefault {
+		hidden[h] = true
+	}
+	for _, e := range expose {
+		if e == "*" {
+			return nil
+		}
+		delete(hidden, strings.ToLower(e))
+	}
+	return hidden
+}
+
+// CheckHeaderName checks a name of Config.ExposeHeaders: "*" or an HTTP
+// header name (a token: letters, digits and !#$%&'*+-.^_`|~).
+func CheckHeaderName(name string) error {
+	if name == "*" {
+		return nil
+	}
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool {
+		return r > 0x7e || !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("!#$%&'*+-.^_`|~", r))
+	}) {
+		return errors.New("want an HTTP header name, such as cookie, or *")
+	}
+	return nil
 }
 
 func transportEnum(t string) sbv1.Transport {
@@ -1009,6 +1141,8 @@ func (c *cluster) counters() *sbv1.EdgeCounters {
 		SlowConsumers:         st.Engine.SlowConsumers,
 		WriteTimeouts:         st.Engine.WriteTimeouts,
 		NamespacesRefused:     st.SocketIO.NamespacesRefused,
+		ConnectsRefused:       st.ConnectsRefused,
+		AuthFailures:          st.AuthFailures,
 		RoomJoinsRefused:      st.SocketIO.RoomJoinsRefused,
 		AcksRefused:           c.acksRefused.Load(),
 		SocketsOmitted:        c.omitted.Load(),
@@ -1016,5 +1150,6 @@ func (c *cluster) counters() *sbv1.EdgeCounters {
 		OperationsDropped:     c.opsDropped.Load(),
 		PublishFailures:       c.pubFailed.Load(),
 		ReplyFailures:         c.replyFails.Load(),
+		AcksNoResponder:       c.noResponder.Load(),
 	}
 }

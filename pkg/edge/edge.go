@@ -105,6 +105,16 @@ type Config struct {
 	// PendingAckTTL is how long an event waits for a service's ack. Zero
 	// means 10m.
 	PendingAckTTL time.Duration
+	// ExposeHeaders names handshake headers (any case) that ListSockets and
+	// lifecycle events show although they hide them by default: cookie,
+	// authorization, proxy-authorization; "*" shows all. Empty hides those
+	// three. The auth payload's "token" is hidden with authorization.
+	// Connect hooks always receive every header and the whole payload.
+	ExposeHeaders []string
+	// Auth chooses who may connect to each namespace (auth.go): open
+	// unless it says otherwise. Its refusals are counted in
+	// Stats.ConnectsRefused and Stats.AuthFailures.
+	Auth AuthConfig
 	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives logs. Nil means slog.Default().
@@ -123,6 +133,7 @@ type Edge struct {
 	mux  *http.ServeMux
 
 	limiter *connLimiter
+	auth    *edgeAuth
 
 	mu      sync.Mutex
 	ln      net.Listener // guarded by mu
@@ -196,13 +207,21 @@ func New(cfg Config) (*Edge, error) {
 		allowed[n] = true
 	}
 	scfg.AllowNamespace = func(name string) bool { return allowAny || allowed[name] }
+	auth, err := newEdgeAuth(cfg, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	sio := socketio.NewServer(scfg)
+	// Installed before anything can create a namespace: every one, "/" and
+	// those made for a client's CONNECT included, asks its authorizer.
+	sio.OnNamespace(auth.hookNamespace)
 	e := &Edge{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		sio:     sio,
 		mux:     http.NewServeMux(),
 		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
+		auth:    auth,
 	}
 	if fdKnown && cfg.MaxConnections > 0 && cfg.MaxConnections >= fdLimit {
 		cfg.Logger.Warn("edge: max connections is not below the descriptor limit: past it, accept fails and new clients time out",
@@ -211,6 +230,7 @@ func New(cfg Config) (*Edge, error) {
 	e.mux.Handle(cfg.Path, sio)
 	if cfg.Demo {
 		if err := e.mountDemo(); err != nil {
+			auth.close()
 			return nil, err
 		}
 	}
@@ -281,8 +301,16 @@ func (c *Config) check() error {
 	if err := CheckEdgeID(c.EdgeID); err != nil {
 		return fmt.Errorf("edge id %q: %w", c.EdgeID, err)
 	}
+	for _, h := range c.ExposeHeaders {
+		if err := CheckHeaderName(h); err != nil {
+			return fmt.Errorf("exposed header %q: %w", h, err)
+		}
+	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("TLS needs both a certificate and a key file")
+	}
+	if err := c.Auth.check(c.NATSURL != ""); err != nil {
+		return fmt.Errorf("auth: %w", err)
 	}
 	return nil
 }
@@ -358,6 +386,14 @@ type Stats struct {
 	// RefusedPerIP counts connections closed at accept because their
 	// client address held MaxConnectionsPerIP.
 	RefusedPerIP uint64
+	// ConnectsRefused counts CONNECTs the namespace's authorization
+	// refused: a token missing or not valid, a connect hook's deny.
+	ConnectsRefused uint64
+	// AuthFailures counts CONNECTs refused because authorization could not
+	// decide: a connect hook down, slow (past AuthConfig.HookTimeout) or
+	// answering neither allow nor deny (or granting more than a socket may
+	// hold); JWKS keys that could not be fetched.
+	AuthFailures uint64
 	// Engine is the Engine.IO server's counters.
 	Engine engineio.Stats
 	// SocketIO is the Socket.IO server's counters.
@@ -368,10 +404,13 @@ type Stats struct {
 // any goroutine.
 func (e *Edge) Stats() Stats {
 	open, refusedMax, refusedIP := e.limiter.stats()
+	authRefused, authFailures := e.auth.counts()
 	return Stats{
 		Connections:           open,
 		RefusedMaxConnections: refusedMax,
 		RefusedPerIP:          refusedIP,
+		ConnectsRefused:       authRefused,
+		AuthFailures:          authFailures,
 		Engine:                e.sio.Engine().Stats(),
 		SocketIO:              e.sio.Stats(),
 	}
@@ -431,13 +470,16 @@ func (e *Edge) Run(ctx context.Context) error {
 		c, err := newCluster(e.cfg, e.sio, e.log)
 		if err != nil {
 			ln.Close()
+			e.auth.close()
 			return err
 		}
 		c.addr = ln.Addr().String()
 		c.stats = e.Stats
+		e.auth.setBus(c.nc)
 		if err := c.start(); err != nil {
 			c.close()
 			ln.Close()
+			e.auth.close()
 			return err
 		}
 		e.mu.Lock()
@@ -484,6 +526,9 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	if c != nil {
 		c.leave() // from now on, losing the bus is part of stopping
 	}
+	// Connect checks in flight give up (the clients are told "connect hook
+	// unavailable"), so that no session waits for a hook to close.
+	e.auth.stop()
 	// Sessions first: that releases pending long-polling GETs, which the HTTP
 	// server's Shutdown would otherwise wait for.
 	serr := e.sio.Shutdown(ctx)
@@ -491,5 +536,6 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	if c != nil {
 		c.close() // after the sockets: their disconnects reach the bus first
 	}
+	e.auth.close()
 	return errors.Join(herr, serr)
 }

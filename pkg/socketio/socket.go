@@ -3,9 +3,11 @@ package socketio
 import (
 	"context"
 	"errors"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Disconnect reasons, as socket.io names them.
@@ -42,11 +44,18 @@ type Socket struct {
 type ackFunc func(args []byte, attachments [][]byte, err error)
 
 func newSocket(ns *Namespace, c *client, hs *Handshake, grant ConnectResult) *Socket {
+	// The socket's Handshake.Time is when it is admitted to its namespace,
+	// not when its connection's first request came (which may be long
+	// before: a connection joins namespaces whenever it likes, and
+	// authorization takes its time). A copy, so that nothing Authenticate
+	// may still hold is written to.
+	admitted := *hs
+	admitted.Time = time.Now()
 	return &Socket{
 		id:        ns.srv.cfg.NewSocketID(),
 		ns:        ns,
 		client:    c,
-		handshake: hs,
+		handshake: &admitted,
 		user:      grant.User,
 		data:      grant.Data,
 	}
@@ -58,7 +67,8 @@ func (s *Socket) ID() string { return s.id }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
-// Handshake returns how the socket connected.
+// Handshake returns how the socket connected; its Time is when the socket
+// was admitted to its namespace.
 func (s *Socket) Handshake() *Handshake { return s.handshake }
 
 // User returns the user id granted at connect, "" if anonymous.
@@ -67,18 +77,45 @@ func (s *Socket) User() string { return s.user }
 // Transport returns the connection's current transport.
 func (s *Socket) Transport() string { return s.client.sess.Transport() }
 
-// Data returns the application data attached to the socket.
+// Data returns the application data attached to the socket. The value is
+// shared with whoever else reads it: treat it as read-only. SetData and
+// MergeData replace it and never modify it, so that a reader needs no lock
+// past this call.
 func (s *Socket) Data() any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.data
 }
 
-// SetData attaches application data to the socket.
+// SetData attaches application data to the socket, replacing what it had.
+// v is kept as it is, maybe by many sockets: it must not be modified after.
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
 	s.mu.Unlock()
+}
+
+// MergeData merges m into the socket's data, atomically: when the data is a
+// map[string]any, m's keys replace its keys (a shallow merge, as Python's
+// dict.update) in a new map; otherwise m replaces the data. fits, when not
+// nil, may refuse the result (a size limit), which leaves the data as it
+// was; it runs under the socket's lock and must not call its methods.
+// MergeData reports whether the data changed. m is kept, maybe by many
+// sockets: it must not be modified after.
+func (s *Socket) MergeData(m map[string]any, fits func(merged map[string]any) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	merged := m
+	if old, ok := s.data.(map[string]any); ok && len(old) > 0 {
+		merged = make(map[string]any, len(old)+len(m))
+		maps.Copy(merged, old)
+		maps.Copy(merged, m)
+	}
+	if fits != nil && !fits(merged) {
+		return false
+	}
+	s.data = merged
+	return true
 }
 
 // Connected reports whether the socket is still connected.

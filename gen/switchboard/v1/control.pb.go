@@ -167,6 +167,10 @@ const (
 	EventKind_EVENT_KIND_CONNECT EventKind = 2
 	// A socket disconnected from a namespace (SocketDisconnected).
 	EventKind_EVENT_KIND_DISCONNECT EventKind = 3
+	// An edge stopped sending heartbeats (EdgeLost). Not filtered by
+	// namespace or event name, and not shared by a queue group: every stream
+	// that asks for it receives it.
+	EventKind_EVENT_KIND_EDGE_LOST EventKind = 4
 )
 
 // Enum value maps for EventKind.
@@ -176,12 +180,14 @@ var (
 		1: "EVENT_KIND_CLIENT_EVENT",
 		2: "EVENT_KIND_CONNECT",
 		3: "EVENT_KIND_DISCONNECT",
+		4: "EVENT_KIND_EDGE_LOST",
 	}
 	EventKind_value = map[string]int32{
 		"EVENT_KIND_UNSPECIFIED":  0,
 		"EVENT_KIND_CLIENT_EVENT": 1,
 		"EVENT_KIND_CONNECT":      2,
 		"EVENT_KIND_DISCONNECT":   3,
+		"EVENT_KIND_EDGE_LOST":    4,
 	}
 )
 
@@ -210,6 +216,138 @@ func (x EventKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use EventKind.Descriptor instead.
 func (EventKind) EnumDescriptor() ([]byte, []int) {
 	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
+}
+
+// SetSocketDataRequest sets the data of the selected sockets.
+type SetSocketDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sockets whose data to set.
+	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// The data; at most 64 KiB as JSON. Unset means null.
+	Data *structpb.Value `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// Merge data, which must then be an object, into each socket's data: its
+	// keys replace those of the socket's data when that is an object (a
+	// shallow merge, as Python's dict.update), else data replaces it. False
+	// replaces the data.
+	Merge         bool `protobuf:"varint,3,opt,name=merge,proto3" json:"merge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSocketDataRequest) Reset() {
+	*x = SetSocketDataRequest{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSocketDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSocketDataRequest) ProtoMessage() {}
+
+func (x *SetSocketDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSocketDataRequest.ProtoReflect.Descriptor instead.
+func (*SetSocketDataRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SetSocketDataRequest) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *SetSocketDataRequest) GetData() *structpb.Value {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *SetSocketDataRequest) GetMerge() bool {
+	if x != nil {
+		return x.Merge
+	}
+	return false
+}
+
+// SetSocketDataResponse reports the effect of a SetSocketData.
+type SetSocketDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sockets whose data was set.
+	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// Edges that did not report before the deadline; their sockets may or
+	// may not have their new data.
+	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
+	// Of missing_edges, those that answered with an error, and why.
+	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetSocketDataResponse) Reset() {
+	*x = SetSocketDataResponse{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetSocketDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetSocketDataResponse) ProtoMessage() {}
+
+func (x *SetSocketDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetSocketDataResponse.ProtoReflect.Descriptor instead.
+func (*SetSocketDataResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetSocketDataResponse) GetSockets() uint32 {
+	if x != nil {
+		return x.Sockets
+	}
+	return 0
+}
+
+func (x *SetSocketDataResponse) GetMissingEdges() []string {
+	if x != nil {
+		return x.MissingEdges
+	}
+	return nil
+}
+
+func (x *SetSocketDataResponse) GetEdgeErrors() []*EdgeError {
+	if x != nil {
+		return x.EdgeErrors
+	}
+	return nil
 }
 
 // Target selects sockets, like socket.io's `io.of(namespace).to(rooms)
@@ -248,7 +386,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	mi := &file_switchboard_v1_control_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +398,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	mi := &file_switchboard_v1_control_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +411,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Target) GetNamespace() string {
@@ -342,7 +480,7 @@ type EmitRequest struct {
 
 func (x *EmitRequest) Reset() {
 	*x = EmitRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	mi := &file_switchboard_v1_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +492,7 @@ func (x *EmitRequest) String() string {
 func (*EmitRequest) ProtoMessage() {}
 
 func (x *EmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	mi := &file_switchboard_v1_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +505,7 @@ func (x *EmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitRequest.ProtoReflect.Descriptor instead.
 func (*EmitRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EmitRequest) GetTarget() *Target {
@@ -440,7 +578,7 @@ type EmitResponse struct {
 
 func (x *EmitResponse) Reset() {
 	*x = EmitResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	mi := &file_switchboard_v1_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +590,7 @@ func (x *EmitResponse) String() string {
 func (*EmitResponse) ProtoMessage() {}
 
 func (x *EmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	mi := &file_switchboard_v1_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +603,7 @@ func (x *EmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitResponse.ProtoReflect.Descriptor instead.
 func (*EmitResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EmitResponse) GetEdges() uint32 {
@@ -528,7 +666,7 @@ type EmitWithAckRequest struct {
 
 func (x *EmitWithAckRequest) Reset() {
 	*x = EmitWithAckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[3]
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +678,7 @@ func (x *EmitWithAckRequest) String() string {
 func (*EmitWithAckRequest) ProtoMessage() {}
 
 func (x *EmitWithAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[3]
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +691,7 @@ func (x *EmitWithAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitWithAckRequest.ProtoReflect.Descriptor instead.
 func (*EmitWithAckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EmitWithAckRequest) GetTarget() *Target {
@@ -618,7 +756,7 @@ type EmitWithAckResponse struct {
 
 func (x *EmitWithAckResponse) Reset() {
 	*x = EmitWithAckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[4]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +768,7 @@ func (x *EmitWithAckResponse) String() string {
 func (*EmitWithAckResponse) ProtoMessage() {}
 
 func (x *EmitWithAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[4]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +781,7 @@ func (x *EmitWithAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitWithAckResponse.ProtoReflect.Descriptor instead.
 func (*EmitWithAckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EmitWithAckResponse) GetAcks() []*SocketAck {
@@ -691,7 +829,7 @@ type EdgeError struct {
 
 func (x *EdgeError) Reset() {
 	*x = EdgeError{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +841,7 @@ func (x *EdgeError) String() string {
 func (*EdgeError) ProtoMessage() {}
 
 func (x *EdgeError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +854,7 @@ func (x *EdgeError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeError.ProtoReflect.Descriptor instead.
 func (*EdgeError) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EdgeError) GetEdgeId() string {
@@ -758,7 +896,7 @@ type SocketAck struct {
 
 func (x *SocketAck) Reset() {
 	*x = SocketAck{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +908,7 @@ func (x *SocketAck) String() string {
 func (*SocketAck) ProtoMessage() {}
 
 func (x *SocketAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +921,7 @@ func (x *SocketAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketAck.ProtoReflect.Descriptor instead.
 func (*SocketAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SocketAck) GetSid() string {
@@ -827,7 +965,7 @@ type JoinRoomRequest struct {
 
 func (x *JoinRoomRequest) Reset() {
 	*x = JoinRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +977,7 @@ func (x *JoinRoomRequest) String() string {
 func (*JoinRoomRequest) ProtoMessage() {}
 
 func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +990,7 @@ func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomRequest.ProtoReflect.Descriptor instead.
 func (*JoinRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JoinRoomRequest) GetTarget() *Target {
@@ -890,7 +1028,7 @@ type JoinRoomResponse struct {
 
 func (x *JoinRoomResponse) Reset() {
 	*x = JoinRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1040,7 @@ func (x *JoinRoomResponse) String() string {
 func (*JoinRoomResponse) ProtoMessage() {}
 
 func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1053,7 @@ func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomResponse.ProtoReflect.Descriptor instead.
 func (*JoinRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinRoomResponse) GetSockets() uint32 {
@@ -959,7 +1097,7 @@ type LeaveRoomRequest struct {
 
 func (x *LeaveRoomRequest) Reset() {
 	*x = LeaveRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1109,7 @@ func (x *LeaveRoomRequest) String() string {
 func (*LeaveRoomRequest) ProtoMessage() {}
 
 func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1122,7 @@ func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LeaveRoomRequest) GetTarget() *Target {
@@ -1018,7 +1156,7 @@ type LeaveRoomResponse struct {
 
 func (x *LeaveRoomResponse) Reset() {
 	*x = LeaveRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1168,7 @@ func (x *LeaveRoomResponse) String() string {
 func (*LeaveRoomResponse) ProtoMessage() {}
 
 func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1181,7 @@ func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomResponse.ProtoReflect.Descriptor instead.
 func (*LeaveRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LeaveRoomResponse) GetSockets() uint32 {
@@ -1083,7 +1221,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1233,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1246,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DisconnectRequest) GetTarget() *Target {
@@ -1141,7 +1279,7 @@ type DisconnectResponse struct {
 
 func (x *DisconnectResponse) Reset() {
 	*x = DisconnectResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1291,7 @@ func (x *DisconnectResponse) String() string {
 func (*DisconnectResponse) ProtoMessage() {}
 
 func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1304,7 @@ func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DisconnectResponse) GetSockets() uint32 {
@@ -1201,7 +1339,7 @@ type ListSocketsRequest struct {
 
 func (x *ListSocketsRequest) Reset() {
 	*x = ListSocketsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1351,7 @@ func (x *ListSocketsRequest) String() string {
 func (*ListSocketsRequest) ProtoMessage() {}
 
 func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1364,7 @@ func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsRequest.ProtoReflect.Descriptor instead.
 func (*ListSocketsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSocketsRequest) GetTarget() *Target {
@@ -1253,7 +1391,7 @@ type ListSocketsResponse struct {
 
 func (x *ListSocketsResponse) Reset() {
 	*x = ListSocketsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1403,7 @@ func (x *ListSocketsResponse) String() string {
 func (*ListSocketsResponse) ProtoMessage() {}
 
 func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1416,7 @@ func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsResponse.ProtoReflect.Descriptor instead.
 func (*ListSocketsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListSocketsResponse) GetSockets() []*Socket {
@@ -1312,11 +1450,13 @@ type Socket struct {
 	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Rooms the socket is in.
 	Rooms []string `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	// User id of the socket. Not yet set: JWT claims or a connect hook are to
-	// set it at connect and neither exists yet, so it is empty.
+	// User id of the socket, as its namespace's authorization set it at
+	// connect (the token's subject, or the connect hook's user); empty for an
+	// anonymous socket.
 	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
-	// Application data (socket.io's `socket.data`). Not yet set: a connect
-	// hook is to set it and does not exist yet, so it is null.
+	// Application data (socket.io's `socket.data`): set at connect by the
+	// token's data claim or the connect hook, and by SetSocketData; null when
+	// none.
 	Data *structpb.Value `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
 	// What the client sent when it connected.
 	Handshake *Handshake `protobuf:"bytes,6,opt,name=handshake,proto3" json:"handshake,omitempty"`
@@ -1328,7 +1468,7 @@ type Socket struct {
 
 func (x *Socket) Reset() {
 	*x = Socket{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1480,7 @@ func (x *Socket) String() string {
 func (*Socket) ProtoMessage() {}
 
 func (x *Socket) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1493,7 @@ func (x *Socket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Socket.ProtoReflect.Descriptor instead.
 func (*Socket) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Socket) GetSid() string {
@@ -1432,7 +1572,7 @@ type Handshake struct {
 
 func (x *Handshake) Reset() {
 	*x = Handshake{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1584,7 @@ func (x *Handshake) String() string {
 func (*Handshake) ProtoMessage() {}
 
 func (x *Handshake) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1597,7 @@ func (x *Handshake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handshake.ProtoReflect.Descriptor instead.
 func (*Handshake) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Handshake) GetHeaders() map[string]string {
@@ -1513,7 +1653,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1665,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1678,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRoomsRequest) GetNamespace() string {
@@ -1564,7 +1704,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1716,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1729,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -1626,7 +1766,7 @@ type Room struct {
 
 func (x *Room) Reset() {
 	*x = Room{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1778,7 @@ func (x *Room) String() string {
 func (*Room) ProtoMessage() {}
 
 func (x *Room) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1791,7 @@ func (x *Room) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Room.ProtoReflect.Descriptor instead.
 func (*Room) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Room) GetName() string {
@@ -1677,7 +1817,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1829,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1842,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 // ClusterInfoResponse describes the cluster.
@@ -1720,7 +1860,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1872,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1885,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ClusterInfoResponse) GetEdges() []*Edge {
@@ -1792,7 +1932,7 @@ type ControlCounters struct {
 
 func (x *ControlCounters) Reset() {
 	*x = ControlCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1944,7 @@ func (x *ControlCounters) String() string {
 func (*ControlCounters) ProtoMessage() {}
 
 func (x *ControlCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1957,7 @@ func (x *ControlCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlCounters.ProtoReflect.Descriptor instead.
 func (*ControlCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ControlCounters) GetSlowStreams() uint64 {
@@ -1882,7 +2022,7 @@ type Edge struct {
 
 func (x *Edge) Reset() {
 	*x = Edge{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +2034,7 @@ func (x *Edge) String() string {
 func (*Edge) ProtoMessage() {}
 
 func (x *Edge) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +2047,7 @@ func (x *Edge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Edge.ProtoReflect.Descriptor instead.
 func (*Edge) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Edge) GetId() string {
@@ -2006,13 +2146,24 @@ type EdgeCounters struct {
 	// in edge_errors (EDGE_ERROR_CODE_REPLY_INCOMPLETE) when the edge could
 	// still say so.
 	ReplyFailures uint64 `protobuf:"varint,13,opt,name=reply_failures,json=replyFailures,proto3" json:"reply_failures,omitempty"`
+	// Client events that asked for an ack while no service subscribed to
+	// them (NATS "no responders"): not answered, so the client's own ack
+	// timeout fires.
+	AcksNoResponder uint64 `protobuf:"varint,14,opt,name=acks_no_responder,json=acksNoResponder,proto3" json:"acks_no_responder,omitempty"`
+	// CONNECTs refused by the namespace's authorization: a token that is
+	// missing or not valid, or a connect hook's deny.
+	ConnectsRefused uint64 `protobuf:"varint,15,opt,name=connects_refused,json=connectsRefused,proto3" json:"connects_refused,omitempty"`
+	// CONNECTs refused because authorization could not decide: a connect hook
+	// that failed, did not answer in time or answered neither allow nor deny;
+	// keys of a JWKS URL that could not be fetched.
+	AuthFailures  uint64 `protobuf:"varint,16,opt,name=auth_failures,json=authFailures,proto3" json:"auth_failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EdgeCounters) Reset() {
 	*x = EdgeCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2175,7 @@ func (x *EdgeCounters) String() string {
 func (*EdgeCounters) ProtoMessage() {}
 
 func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2188,7 @@ func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeCounters.ProtoReflect.Descriptor instead.
 func (*EdgeCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EdgeCounters) GetRefusedMaxConnections() uint64 {
@@ -2131,6 +2282,27 @@ func (x *EdgeCounters) GetReplyFailures() uint64 {
 	return 0
 }
 
+func (x *EdgeCounters) GetAcksNoResponder() uint64 {
+	if x != nil {
+		return x.AcksNoResponder
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetConnectsRefused() uint64 {
+	if x != nil {
+		return x.ConnectsRefused
+	}
+	return 0
+}
+
+func (x *EdgeCounters) GetAuthFailures() uint64 {
+	if x != nil {
+		return x.AuthFailures
+	}
+	return 0
+}
+
 // SubscribeRequest chooses what a Subscribe stream receives.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2158,7 +2330,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2342,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2355,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubscribeRequest) GetNamespaces() []string {
@@ -2231,6 +2403,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_ClientEvent
 	//	*SubscribeResponse_Connected
 	//	*SubscribeResponse_Disconnected
+	//	*SubscribeResponse_EdgeLost
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2238,7 +2411,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2423,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2436,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -2300,6 +2473,15 @@ func (x *SubscribeResponse) GetDisconnected() *SocketDisconnected {
 	return nil
 }
 
+func (x *SubscribeResponse) GetEdgeLost() *EdgeLost {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_EdgeLost); ok {
+			return x.EdgeLost
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
@@ -2319,11 +2501,119 @@ type SubscribeResponse_Disconnected struct {
 	Disconnected *SocketDisconnected `protobuf:"bytes,3,opt,name=disconnected,proto3,oneof"`
 }
 
+type SubscribeResponse_EdgeLost struct {
+	// An edge was lost.
+	EdgeLost *EdgeLost `protobuf:"bytes,4,opt,name=edge_lost,json=edgeLost,proto3,oneof"`
+}
+
 func (*SubscribeResponse_ClientEvent) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Connected) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Disconnected) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_EdgeLost) isSubscribeResponse_Event() {}
+
+// EdgeLost tells that an edge's heartbeats stopped without its stopping
+// heartbeat (killed, cut off from NATS) for three of its heartbeat
+// intervals, or that it restarted under the same id without one: its
+// sockets are gone (or, when it was only cut off, unreachable), and no
+// SocketDisconnected will come for them. Each stream that asks for
+// EVENT_KIND_EDGE_LOST receives it once, whatever the number of control
+// instances and whichever one the stream is on, queue group or not. An edge
+// cut off that comes back is listed again by ClusterInfo; losing it again
+// is another EdgeLost.
+type EdgeLost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The edge.
+	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
+	// Sockets it held, by its last heartbeat.
+	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// Connections it held, by its last heartbeat.
+	Connections uint32 `protobuf:"varint,3,opt,name=connections,proto3" json:"connections,omitempty"`
+	// When the edge sent its last heartbeat, by the edge's clock.
+	LastHeartbeat *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
+	// When the edge started: with edge_id, it names the edge's instance (an
+	// edge restarted with the same id is another one).
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The edge's heartbeat interval: it was lost after three without a
+	// heartbeat.
+	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *EdgeLost) Reset() {
+	*x = EdgeLost{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgeLost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgeLost) ProtoMessage() {}
+
+func (x *EdgeLost) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgeLost.ProtoReflect.Descriptor instead.
+func (*EdgeLost) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *EdgeLost) GetEdgeId() string {
+	if x != nil {
+		return x.EdgeId
+	}
+	return ""
+}
+
+func (x *EdgeLost) GetSockets() uint32 {
+	if x != nil {
+		return x.Sockets
+	}
+	return 0
+}
+
+func (x *EdgeLost) GetConnections() uint32 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
+func (x *EdgeLost) GetLastHeartbeat() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastHeartbeat
+	}
+	return nil
+}
+
+func (x *EdgeLost) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *EdgeLost) GetHeartbeatInterval() *durationpb.Duration {
+	if x != nil {
+		return x.HeartbeatInterval
+	}
+	return nil
+}
 
 // ClientEvent is an event a client sent (`socket.emit(event, ...args)`).
 type ClientEvent struct {
@@ -2351,14 +2641,16 @@ type ClientEvent struct {
 	// answer. Empty otherwise. Opaque; do not parse it.
 	AckToken string `protobuf:"bytes,9,opt,name=ack_token,json=ackToken,proto3" json:"ack_token,omitempty"`
 	// When the edge received the event.
-	ReceivedAt    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	// The socket's application data when the event was received (Socket.data).
+	Data          *structpb.Value `protobuf:"bytes,11,opt,name=data,proto3" json:"data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientEvent) Reset() {
 	*x = ClientEvent{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2662,7 @@ func (x *ClientEvent) String() string {
 func (*ClientEvent) ProtoMessage() {}
 
 func (x *ClientEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2675,7 @@ func (x *ClientEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientEvent.ProtoReflect.Descriptor instead.
 func (*ClientEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClientEvent) GetNamespace() string {
@@ -2456,6 +2748,13 @@ func (x *ClientEvent) GetReceivedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ClientEvent) GetData() *structpb.Value {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // SocketConnected reports that a socket connected to a namespace, after the
 // namespace's authentication accepted it.
 type SocketConnected struct {
@@ -2468,7 +2767,7 @@ type SocketConnected struct {
 
 func (x *SocketConnected) Reset() {
 	*x = SocketConnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2779,7 @@ func (x *SocketConnected) String() string {
 func (*SocketConnected) ProtoMessage() {}
 
 func (x *SocketConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2792,7 @@ func (x *SocketConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketConnected.ProtoReflect.Descriptor instead.
 func (*SocketConnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SocketConnected) GetSocket() *Socket {
@@ -2522,13 +2821,15 @@ type SocketDisconnected struct {
 	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// When the socket disconnected.
 	DisconnectedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=disconnected_at,json=disconnectedAt,proto3" json:"disconnected_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The socket's application data when it disconnected (Socket.data).
+	Data          *structpb.Value `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SocketDisconnected) Reset() {
 	*x = SocketDisconnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +2841,7 @@ func (x *SocketDisconnected) String() string {
 func (*SocketDisconnected) ProtoMessage() {}
 
 func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +2854,7 @@ func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketDisconnected.ProtoReflect.Descriptor instead.
 func (*SocketDisconnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SocketDisconnected) GetSid() string {
@@ -2605,6 +2906,13 @@ func (x *SocketDisconnected) GetDisconnectedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SocketDisconnected) GetData() *structpb.Value {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // AckRequest answers a client event that asked for an acknowledgement.
 type AckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2627,7 +2935,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2947,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2960,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AckRequest) GetAckToken() string {
@@ -2696,7 +3004,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[31]
+	mi := &file_switchboard_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +3016,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[31]
+	mi := &file_switchboard_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,14 +3029,23 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 var File_switchboard_v1_control_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/control.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
+	"\x1cswitchboard/v1/control.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x01\n" +
+	"\x14SetSocketDataRequest\x12.\n" +
+	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12*\n" +
+	"\x04data\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04data\x12\x14\n" +
+	"\x05merge\x18\x03 \x01(\bR\x05merge\"\x92\x01\n" +
+	"\x15SetSocketDataResponse\x12\x18\n" +
+	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
+	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
+	"edgeErrors\"\x89\x01\n" +
 	"\x06Target\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05rooms\x18\x02 \x03(\tR\x05rooms\x12!\n" +
@@ -2859,7 +3176,7 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
 	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
 	"\asockets\x18\a \x01(\rR\asockets\x128\n" +
-	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\xaa\x04\n" +
+	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\xa6\x05\n" +
 	"\fEdgeCounters\x126\n" +
 	"\x17refused_max_connections\x18\x01 \x01(\x04R\x15refusedMaxConnections\x12$\n" +
 	"\x0erefused_per_ip\x18\x02 \x01(\x04R\frefusedPerIp\x12#\n" +
@@ -2875,7 +3192,10 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"busDropped\x12-\n" +
 	"\x12operations_dropped\x18\v \x01(\x04R\x11operationsDropped\x12)\n" +
 	"\x10publish_failures\x18\f \x01(\x04R\x0fpublishFailures\x12%\n" +
-	"\x0ereply_failures\x18\r \x01(\x04R\rreplyFailures\"\xb7\x01\n" +
+	"\x0ereply_failures\x18\r \x01(\x04R\rreplyFailures\x12*\n" +
+	"\x11acks_no_responder\x18\x0e \x01(\x04R\x0facksNoResponder\x12)\n" +
+	"\x10connects_refused\x18\x0f \x01(\x04R\x0fconnectsRefused\x12#\n" +
+	"\rauth_failures\x18\x10 \x01(\x04R\fauthFailures\"\xb7\x01\n" +
 	"\x10SubscribeRequest\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\tR\n" +
@@ -2884,12 +3204,21 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x05kinds\x18\x03 \x03(\x0e2\x19.switchboard.v1.EventKindR\x05kinds\x12\x1f\n" +
 	"\vqueue_group\x18\x04 \x01(\tR\n" +
 	"queueGroup\x12\x19\n" +
-	"\braw_json\x18\x05 \x01(\bR\arawJson\"\xe9\x01\n" +
+	"\braw_json\x18\x05 \x01(\bR\arawJson\"\xa2\x02\n" +
 	"\x11SubscribeResponse\x12@\n" +
 	"\fclient_event\x18\x01 \x01(\v2\x1b.switchboard.v1.ClientEventH\x00R\vclientEvent\x12?\n" +
 	"\tconnected\x18\x02 \x01(\v2\x1f.switchboard.v1.SocketConnectedH\x00R\tconnected\x12H\n" +
-	"\fdisconnected\x18\x03 \x01(\v2\".switchboard.v1.SocketDisconnectedH\x00R\fdisconnectedB\a\n" +
-	"\x05event\"\xbb\x02\n" +
+	"\fdisconnected\x18\x03 \x01(\v2\".switchboard.v1.SocketDisconnectedH\x00R\fdisconnected\x127\n" +
+	"\tedge_lost\x18\x04 \x01(\v2\x18.switchboard.v1.EdgeLostH\x00R\bedgeLostB\a\n" +
+	"\x05event\"\xa7\x02\n" +
+	"\bEdgeLost\x12\x17\n" +
+	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
+	"\asockets\x18\x02 \x01(\rR\asockets\x12 \n" +
+	"\vconnections\x18\x03 \x01(\rR\vconnections\x12A\n" +
+	"\x0elast_heartbeat\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x129\n" +
+	"\n" +
+	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12H\n" +
+	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xe7\x02\n" +
 	"\vClientEvent\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03sid\x18\x02 \x01(\tR\x03sid\x12\x12\n" +
@@ -2902,9 +3231,10 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\tack_token\x18\t \x01(\tR\backToken\x12;\n" +
 	"\vreceived_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"receivedAt\"A\n" +
+	"receivedAt\x12*\n" +
+	"\x04data\x18\v \x01(\v2\x16.google.protobuf.ValueR\x04data\"A\n" +
 	"\x0fSocketConnected\x12.\n" +
-	"\x06socket\x18\x01 \x01(\v2\x16.switchboard.v1.SocketR\x06socket\"\xe4\x01\n" +
+	"\x06socket\x18\x01 \x01(\v2\x16.switchboard.v1.SocketR\x06socket\"\x90\x02\n" +
 	"\x12SocketDisconnected\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
@@ -2912,7 +3242,8 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\aedge_id\x18\x04 \x01(\tR\x06edgeId\x12\x14\n" +
 	"\x05rooms\x18\x05 \x03(\tR\x05rooms\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12C\n" +
-	"\x0fdisconnected_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edisconnectedAt\"\x8a\x01\n" +
+	"\x0fdisconnected_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edisconnectedAt\x12*\n" +
+	"\x04data\x18\b \x01(\v2\x16.google.protobuf.ValueR\x04data\"\x8a\x01\n" +
 	"\n" +
 	"AckRequest\x12\x1b\n" +
 	"\tack_token\x18\x01 \x01(\tR\backToken\x12*\n" +
@@ -2930,12 +3261,13 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11TRANSPORT_POLLING\x10\x01\x12\x17\n" +
-	"\x13TRANSPORT_WEBSOCKET\x10\x02*w\n" +
+	"\x13TRANSPORT_WEBSOCKET\x10\x02*\x91\x01\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17EVENT_KIND_CLIENT_EVENT\x10\x01\x12\x16\n" +
 	"\x12EVENT_KIND_CONNECT\x10\x02\x12\x19\n" +
-	"\x15EVENT_KIND_DISCONNECT\x10\x032\xb0\x06\n" +
+	"\x15EVENT_KIND_DISCONNECT\x10\x03\x12\x18\n" +
+	"\x14EVENT_KIND_EDGE_LOST\x10\x042\x8e\a\n" +
 	"\aControl\x12A\n" +
 	"\x04Emit\x12\x1b.switchboard.v1.EmitRequest\x1a\x1c.switchboard.v1.EmitResponse\x12V\n" +
 	"\vEmitWithAck\x12\".switchboard.v1.EmitWithAckRequest\x1a#.switchboard.v1.EmitWithAckResponse\x12M\n" +
@@ -2947,7 +3279,8 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\tListRooms\x12 .switchboard.v1.ListRoomsRequest\x1a!.switchboard.v1.ListRoomsResponse\x12V\n" +
 	"\vClusterInfo\x12\".switchboard.v1.ClusterInfoRequest\x1a#.switchboard.v1.ClusterInfoResponse\x12R\n" +
 	"\tSubscribe\x12 .switchboard.v1.SubscribeRequest\x1a!.switchboard.v1.SubscribeResponse0\x01\x12>\n" +
-	"\x03Ack\x12\x1a.switchboard.v1.AckRequest\x1a\x1b.switchboard.v1.AckResponseBHZFgithub.com/switchboard-rt/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\x03Ack\x12\x1a.switchboard.v1.AckRequest\x1a\x1b.switchboard.v1.AckResponse\x12\\\n" +
+	"\rSetSocketData\x12$.switchboard.v1.SetSocketDataRequest\x1a%.switchboard.v1.SetSocketDataResponseBHZFgithub.com/switchboard-rt/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_control_proto_rawDescOnce sync.Once
@@ -2962,118 +3295,132 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_switchboard_v1_control_proto_goTypes = []any{
 	(EdgeErrorCode)(0),            // 0: switchboard.v1.EdgeErrorCode
 	(Transport)(0),                // 1: switchboard.v1.Transport
 	(EventKind)(0),                // 2: switchboard.v1.EventKind
-	(*Target)(nil),                // 3: switchboard.v1.Target
-	(*EmitRequest)(nil),           // 4: switchboard.v1.EmitRequest
-	(*EmitResponse)(nil),          // 5: switchboard.v1.EmitResponse
-	(*EmitWithAckRequest)(nil),    // 6: switchboard.v1.EmitWithAckRequest
-	(*EmitWithAckResponse)(nil),   // 7: switchboard.v1.EmitWithAckResponse
-	(*EdgeError)(nil),             // 8: switchboard.v1.EdgeError
-	(*SocketAck)(nil),             // 9: switchboard.v1.SocketAck
-	(*JoinRoomRequest)(nil),       // 10: switchboard.v1.JoinRoomRequest
-	(*JoinRoomResponse)(nil),      // 11: switchboard.v1.JoinRoomResponse
-	(*LeaveRoomRequest)(nil),      // 12: switchboard.v1.LeaveRoomRequest
-	(*LeaveRoomResponse)(nil),     // 13: switchboard.v1.LeaveRoomResponse
-	(*DisconnectRequest)(nil),     // 14: switchboard.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),    // 15: switchboard.v1.DisconnectResponse
-	(*ListSocketsRequest)(nil),    // 16: switchboard.v1.ListSocketsRequest
-	(*ListSocketsResponse)(nil),   // 17: switchboard.v1.ListSocketsResponse
-	(*Socket)(nil),                // 18: switchboard.v1.Socket
-	(*Handshake)(nil),             // 19: switchboard.v1.Handshake
-	(*ListRoomsRequest)(nil),      // 20: switchboard.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 21: switchboard.v1.ListRoomsResponse
-	(*Room)(nil),                  // 22: switchboard.v1.Room
-	(*ClusterInfoRequest)(nil),    // 23: switchboard.v1.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),   // 24: switchboard.v1.ClusterInfoResponse
-	(*ControlCounters)(nil),       // 25: switchboard.v1.ControlCounters
-	(*Edge)(nil),                  // 26: switchboard.v1.Edge
-	(*EdgeCounters)(nil),          // 27: switchboard.v1.EdgeCounters
-	(*SubscribeRequest)(nil),      // 28: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 29: switchboard.v1.SubscribeResponse
-	(*ClientEvent)(nil),           // 30: switchboard.v1.ClientEvent
-	(*SocketConnected)(nil),       // 31: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 32: switchboard.v1.SocketDisconnected
-	(*AckRequest)(nil),            // 33: switchboard.v1.AckRequest
-	(*AckResponse)(nil),           // 34: switchboard.v1.AckResponse
-	nil,                           // 35: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 36: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 37: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 39: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*SetSocketDataRequest)(nil),  // 3: switchboard.v1.SetSocketDataRequest
+	(*SetSocketDataResponse)(nil), // 4: switchboard.v1.SetSocketDataResponse
+	(*Target)(nil),                // 5: switchboard.v1.Target
+	(*EmitRequest)(nil),           // 6: switchboard.v1.EmitRequest
+	(*EmitResponse)(nil),          // 7: switchboard.v1.EmitResponse
+	(*EmitWithAckRequest)(nil),    // 8: switchboard.v1.EmitWithAckRequest
+	(*EmitWithAckResponse)(nil),   // 9: switchboard.v1.EmitWithAckResponse
+	(*EdgeError)(nil),             // 10: switchboard.v1.EdgeError
+	(*SocketAck)(nil),             // 11: switchboard.v1.SocketAck
+	(*JoinRoomRequest)(nil),       // 12: switchboard.v1.JoinRoomRequest
+	(*JoinRoomResponse)(nil),      // 13: switchboard.v1.JoinRoomResponse
+	(*LeaveRoomRequest)(nil),      // 14: switchboard.v1.LeaveRoomRequest
+	(*LeaveRoomResponse)(nil),     // 15: switchboard.v1.LeaveRoomResponse
+	(*DisconnectRequest)(nil),     // 16: switchboard.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),    // 17: switchboard.v1.DisconnectResponse
+	(*ListSocketsRequest)(nil),    // 18: switchboard.v1.ListSocketsRequest
+	(*ListSocketsResponse)(nil),   // 19: switchboard.v1.ListSocketsResponse
+	(*Socket)(nil),                // 20: switchboard.v1.Socket
+	(*Handshake)(nil),             // 21: switchboard.v1.Handshake
+	(*ListRoomsRequest)(nil),      // 22: switchboard.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 23: switchboard.v1.ListRoomsResponse
+	(*Room)(nil),                  // 24: switchboard.v1.Room
+	(*ClusterInfoRequest)(nil),    // 25: switchboard.v1.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),   // 26: switchboard.v1.ClusterInfoResponse
+	(*ControlCounters)(nil),       // 27: switchboard.v1.ControlCounters
+	(*Edge)(nil),                  // 28: switchboard.v1.Edge
+	(*EdgeCounters)(nil),          // 29: switchboard.v1.EdgeCounters
+	(*SubscribeRequest)(nil),      // 30: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 31: switchboard.v1.SubscribeResponse
+	(*EdgeLost)(nil),              // 32: switchboard.v1.EdgeLost
+	(*ClientEvent)(nil),           // 33: switchboard.v1.ClientEvent
+	(*SocketConnected)(nil),       // 34: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 35: switchboard.v1.SocketDisconnected
+	(*AckRequest)(nil),            // 36: switchboard.v1.AckRequest
+	(*AckResponse)(nil),           // 37: switchboard.v1.AckResponse
+	nil,                           // 38: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 39: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 40: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 41: google.protobuf.Duration
+	(*structpb.Struct)(nil),       // 42: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
-	3,  // 0: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	37, // 1: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
-	8,  // 2: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	3,  // 3: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	37, // 4: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	38, // 5: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
-	9,  // 6: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	8,  // 7: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	0,  // 8: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
-	37, // 9: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
-	3,  // 10: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
-	8,  // 11: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	3,  // 12: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
-	8,  // 13: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	3,  // 14: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
-	8,  // 15: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	3,  // 16: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
-	18, // 17: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	8,  // 18: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	37, // 19: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
-	19, // 20: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	35, // 21: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	36, // 22: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	39, // 23: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
-	40, // 24: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
-	1,  // 25: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
-	22, // 26: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
-	8,  // 27: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	26, // 28: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	25, // 29: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
-	40, // 30: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	40, // 31: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	27, // 32: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
-	2,  // 33: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	30, // 34: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	31, // 35: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	32, // 36: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	37, // 37: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
-	40, // 38: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	18, // 39: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	40, // 40: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	37, // 41: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	4,  // 42: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	6,  // 43: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	10, // 44: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	12, // 45: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	14, // 46: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	16, // 47: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	20, // 48: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	23, // 49: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	28, // 50: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	33, // 51: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	5,  // 52: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	7,  // 53: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	11, // 54: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	13, // 55: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	15, // 56: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	17, // 57: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	21, // 58: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	24, // 59: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	29, // 60: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	34, // 61: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	52, // [52:62] is the sub-list for method output_type
-	42, // [42:52] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	5,  // 0: switchboard.v1.SetSocketDataRequest.target:type_name -> switchboard.v1.Target
+	40, // 1: switchboard.v1.SetSocketDataRequest.data:type_name -> google.protobuf.Value
+	10, // 2: switchboard.v1.SetSocketDataResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	5,  // 3: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
+	40, // 4: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	10, // 5: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	5,  // 6: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
+	40, // 7: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	41, // 8: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	11, // 9: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
+	10, // 10: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	0,  // 11: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
+	40, // 12: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
+	5,  // 13: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
+	10, // 14: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	5,  // 15: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
+	10, // 16: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	5,  // 17: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
+	10, // 18: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	5,  // 19: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
+	20, // 20: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
+	10, // 21: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	40, // 22: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
+	21, // 23: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
+	38, // 24: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	39, // 25: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	42, // 26: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
+	43, // 27: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	1,  // 28: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
+	24, // 29: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
+	10, // 30: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	28, // 31: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
+	27, // 32: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
+	43, // 33: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	43, // 34: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	29, // 35: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	2,  // 36: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	33, // 37: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	34, // 38: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	35, // 39: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	32, // 40: switchboard.v1.SubscribeResponse.edge_lost:type_name -> switchboard.v1.EdgeLost
+	43, // 41: switchboard.v1.EdgeLost.last_heartbeat:type_name -> google.protobuf.Timestamp
+	43, // 42: switchboard.v1.EdgeLost.started_at:type_name -> google.protobuf.Timestamp
+	41, // 43: switchboard.v1.EdgeLost.heartbeat_interval:type_name -> google.protobuf.Duration
+	40, // 44: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
+	43, // 45: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	40, // 46: switchboard.v1.ClientEvent.data:type_name -> google.protobuf.Value
+	20, // 47: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	43, // 48: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	40, // 49: switchboard.v1.SocketDisconnected.data:type_name -> google.protobuf.Value
+	40, // 50: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	6,  // 51: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	8,  // 52: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	12, // 53: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	14, // 54: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	16, // 55: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	18, // 56: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	22, // 57: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	25, // 58: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	30, // 59: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	36, // 60: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	3,  // 61: switchboard.v1.Control.SetSocketData:input_type -> switchboard.v1.SetSocketDataRequest
+	7,  // 62: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	9,  // 63: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	13, // 64: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	15, // 65: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	17, // 66: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	19, // 67: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	23, // 68: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	26, // 69: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	31, // 70: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	37, // 71: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	4,  // 72: switchboard.v1.Control.SetSocketData:output_type -> switchboard.v1.SetSocketDataResponse
+	62, // [62:73] is the sub-list for method output_type
+	51, // [51:62] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -3081,11 +3428,12 @@ func file_switchboard_v1_control_proto_init() {
 	if File_switchboard_v1_control_proto != nil {
 		return
 	}
-	file_switchboard_v1_control_proto_msgTypes[2].OneofWrappers = []any{}
-	file_switchboard_v1_control_proto_msgTypes[26].OneofWrappers = []any{
+	file_switchboard_v1_control_proto_msgTypes[4].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[28].OneofWrappers = []any{
 		(*SubscribeResponse_ClientEvent)(nil),
 		(*SubscribeResponse_Connected)(nil),
 		(*SubscribeResponse_Disconnected)(nil),
+		(*SubscribeResponse_EdgeLost)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3093,7 +3441,7 @@ func file_switchboard_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   34,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,16 +27,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Control_Emit_FullMethodName        = "/switchboard.v1.Control/Emit"
-	Control_EmitWithAck_FullMethodName = "/switchboard.v1.Control/EmitWithAck"
-	Control_JoinRoom_FullMethodName    = "/switchboard.v1.Control/JoinRoom"
-	Control_LeaveRoom_FullMethodName   = "/switchboard.v1.Control/LeaveRoom"
-	Control_Disconnect_FullMethodName  = "/switchboard.v1.Control/Disconnect"
-	Control_ListSockets_FullMethodName = "/switchboard.v1.Control/ListSockets"
-	Control_ListRooms_FullMethodName   = "/switchboard.v1.Control/ListRooms"
-	Control_ClusterInfo_FullMethodName = "/switchboard.v1.Control/ClusterInfo"
-	Control_Subscribe_FullMethodName   = "/switchboard.v1.Control/Subscribe"
-	Control_Ack_FullMethodName         = "/switchboard.v1.Control/Ack"
+	Control_Emit_FullMethodName          = "/switchboard.v1.Control/Emit"
+	Control_EmitWithAck_FullMethodName   = "/switchboard.v1.Control/EmitWithAck"
+	Control_JoinRoom_FullMethodName      = "/switchboard.v1.Control/JoinRoom"
+	Control_LeaveRoom_FullMethodName     = "/switchboard.v1.Control/LeaveRoom"
+	Control_Disconnect_FullMethodName    = "/switchboard.v1.Control/Disconnect"
+	Control_ListSockets_FullMethodName   = "/switchboard.v1.Control/ListSockets"
+	Control_ListRooms_FullMethodName     = "/switchboard.v1.Control/ListRooms"
+	Control_ClusterInfo_FullMethodName   = "/switchboard.v1.Control/ClusterInfo"
+	Control_Subscribe_FullMethodName     = "/switchboard.v1.Control/Subscribe"
+	Control_Ack_FullMethodName           = "/switchboard.v1.Control/Ack"
+	Control_SetSocketData_FullMethodName = "/switchboard.v1.Control/SetSocketData"
 )
 
 // ControlClient is the client API for Control service.
@@ -93,14 +94,19 @@ type ControlClient interface {
 	// from their heartbeats.
 	ClusterInfo(ctx context.Context, in *ClusterInfoRequest, opts ...grpc.CallOption) (*ClusterInfoResponse, error)
 	// Subscribe streams the events clients send and the connects and
-	// disconnects of sockets, filtered by namespace, event name and kind, until
-	// the caller cancels. Streams that share a queue_group share the work: each
-	// event goes to one of them. Events that arrive while no stream matches are
-	// not kept.
+	// disconnects of sockets, filtered by namespace, event name and kind, and
+	// the edges lost, until the caller cancels. Streams that share a
+	// queue_group share the work: each client event, connect and disconnect
+	// goes to one of them. Events that arrive while no stream matches are not
+	// kept.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// Ack answers a client event that asked for an acknowledgement: the client's
 	// ack callback receives args. Only the first answer to an event counts.
 	Ack(ctx context.Context, in *AckRequest, opts ...grpc.CallOption) (*AckResponse, error)
+	// SetSocketData sets or merges the application data of every socket the
+	// target selects (socket.io's `socket.data`): it appears in ListSockets,
+	// in the sockets' client events and in their lifecycle events.
+	SetSocketData(ctx context.Context, in *SetSocketDataRequest, opts ...grpc.CallOption) (*SetSocketDataResponse, error)
 }
 
 type controlClient struct {
@@ -220,6 +226,16 @@ func (c *controlClient) Ack(ctx context.Context, in *AckRequest, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *controlClient) SetSocketData(ctx context.Context, in *SetSocketDataRequest, opts ...grpc.CallOption) (*SetSocketDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetSocketDataResponse)
+	err := c.cc.Invoke(ctx, Control_SetSocketData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -274,14 +290,19 @@ type ControlServer interface {
 	// from their heartbeats.
 	ClusterInfo(context.Context, *ClusterInfoRequest) (*ClusterInfoResponse, error)
 	// Subscribe streams the events clients send and the connects and
-	// disconnects of sockets, filtered by namespace, event name and kind, until
-	// the caller cancels. Streams that share a queue_group share the work: each
-	// event goes to one of them. Events that arrive while no stream matches are
-	// not kept.
+	// disconnects of sockets, filtered by namespace, event name and kind, and
+	// the edges lost, until the caller cancels. Streams that share a
+	// queue_group share the work: each client event, connect and disconnect
+	// goes to one of them. Events that arrive while no stream matches are not
+	// kept.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// Ack answers a client event that asked for an acknowledgement: the client's
 	// ack callback receives args. Only the first answer to an event counts.
 	Ack(context.Context, *AckRequest) (*AckResponse, error)
+	// SetSocketData sets or merges the application data of every socket the
+	// target selects (socket.io's `socket.data`): it appears in ListSockets,
+	// in the sockets' client events and in their lifecycle events.
+	SetSocketData(context.Context, *SetSocketDataRequest) (*SetSocketDataResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -321,6 +342,9 @@ func (UnimplementedControlServer) Subscribe(*SubscribeRequest, grpc.ServerStream
 }
 func (UnimplementedControlServer) Ack(context.Context, *AckRequest) (*AckResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ack not implemented")
+}
+func (UnimplementedControlServer) SetSocketData(context.Context, *SetSocketDataRequest) (*SetSocketDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetSocketData not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -516,6 +540,24 @@ func _Control_Ack_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_SetSocketData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetSocketDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).SetSocketData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_SetSocketData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).SetSocketData(ctx, req.(*SetSocketDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -558,6 +600,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ack",
 			Handler:    _Control_Ack_Handler,
+		},
+		{
+			MethodName: "SetSocketData",
+			Handler:    _Control_SetSocketData_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

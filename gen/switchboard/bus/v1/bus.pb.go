@@ -72,6 +72,8 @@ const (
 	SocketsAction_SOCKETS_ACTION_LEAVE SocketsAction = 2
 	// Disconnect from the namespace.
 	SocketsAction_SOCKETS_ACTION_DISCONNECT SocketsAction = 3
+	// Set the sockets' data.
+	SocketsAction_SOCKETS_ACTION_SET_DATA SocketsAction = 4
 )
 
 // Enum value maps for SocketsAction.
@@ -81,12 +83,14 @@ var (
 		1: "SOCKETS_ACTION_JOIN",
 		2: "SOCKETS_ACTION_LEAVE",
 		3: "SOCKETS_ACTION_DISCONNECT",
+		4: "SOCKETS_ACTION_SET_DATA",
 	}
 	SocketsAction_value = map[string]int32{
 		"SOCKETS_ACTION_UNSPECIFIED": 0,
 		"SOCKETS_ACTION_JOIN":        1,
 		"SOCKETS_ACTION_LEAVE":       2,
 		"SOCKETS_ACTION_DISCONNECT":  3,
+		"SOCKETS_ACTION_SET_DATA":    4,
 	}
 )
 
@@ -743,8 +747,13 @@ type SocketsOperation struct {
 	Rooms []string `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	// Close the whole connection of each socket (SOCKETS_ACTION_DISCONNECT).
 	CloseConnection bool `protobuf:"varint,4,opt,name=close_connection,json=closeConnection,proto3" json:"close_connection,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The data to set, as JSON (SOCKETS_ACTION_SET_DATA).
+	DataJson []byte `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
+	// Merge data_json, an object, into each socket's data
+	// (SOCKETS_ACTION_SET_DATA), as SetSocketDataRequest.merge.
+	Merge         bool `protobuf:"varint,6,opt,name=merge,proto3" json:"merge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SocketsOperation) Reset() {
@@ -801,6 +810,20 @@ func (x *SocketsOperation) GetRooms() []string {
 func (x *SocketsOperation) GetCloseConnection() bool {
 	if x != nil {
 		return x.CloseConnection
+	}
+	return false
+}
+
+func (x *SocketsOperation) GetDataJson() []byte {
+	if x != nil {
+		return x.DataJson
+	}
+	return nil
+}
+
+func (x *SocketsOperation) GetMerge() bool {
+	if x != nil {
+		return x.Merge
 	}
 	return false
 }
@@ -1386,12 +1409,14 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
-	"\vattachments\x18\x03 \x03(\fR\vattachments\"\xbe\x01\n" +
+	"\vattachments\x18\x03 \x03(\fR\vattachments\"\xf1\x01\n" +
 	"\x10SocketsOperation\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x129\n" +
 	"\x06action\x18\x02 \x01(\x0e2!.switchboard.bus.v1.SocketsActionR\x06action\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12)\n" +
-	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\"Z\n" +
+	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\x12\x1b\n" +
+	"\tdata_json\x18\x05 \x01(\fR\bdataJson\x12\x14\n" +
+	"\x05merge\x18\x06 \x01(\bR\x05merge\"Z\n" +
 	"\x15SocketsOperationReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
 	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFullJ\x04\b\x01\x10\x02\"j\n" +
@@ -1426,12 +1451,13 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\x0eLifecycleEvent\x12?\n" +
 	"\tconnected\x18\x01 \x01(\v2\x1f.switchboard.v1.SocketConnectedH\x00R\tconnected\x12H\n" +
 	"\fdisconnected\x18\x02 \x01(\v2\".switchboard.v1.SocketDisconnectedH\x00R\fdisconnectedB\a\n" +
-	"\x05event*\x81\x01\n" +
+	"\x05event*\x9e\x01\n" +
 	"\rSocketsAction\x12\x1e\n" +
 	"\x1aSOCKETS_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SOCKETS_ACTION_JOIN\x10\x01\x12\x18\n" +
 	"\x14SOCKETS_ACTION_LEAVE\x10\x02\x12\x1d\n" +
-	"\x19SOCKETS_ACTION_DISCONNECT\x10\x03*U\n" +
+	"\x19SOCKETS_ACTION_DISCONNECT\x10\x03\x12\x1b\n" +
+	"\x17SOCKETS_ACTION_SET_DATA\x10\x04*U\n" +
 	"\tQueryKind\x12\x1a\n" +
 	"\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12QUERY_KIND_SOCKETS\x10\x01\x12\x14\n" +
