@@ -7,12 +7,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -282,18 +276,10 @@ func checkHookTarget(target string, withNATS bool) error {
 	return nil
 }
 
-// The algorithms a key of each type verifies (as pkg/edge accepts them).
-var (
-	hmacAlgs = []string{"HS256", "HS384", "HS512"}
-	rsaAlgs  = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-	ecAlgs   = []string{"ES256", "ES384", "ES512"}
-	edAlgs   = []string{"EdDSA"}
-)
-
 // checkAlgorithm checks one --jwt-algorithms item: a known algorithm that
 // the key, when there is one, is for.
 func (a *authFlags) checkAlgorithm(alg string) error {
-	all := slices.Concat(hmacAlgs, rsaAlgs, ecAlgs, edAlgs)
+	all := edge.JWTAlgorithms()
 	if strings.EqualFold(alg, "none") {
 		return errors.New(`"none" is never accepted`)
 	}
@@ -304,94 +290,25 @@ func (a *authFlags) checkAlgorithm(alg string) error {
 	if err != nil || len(b) == 0 {
 		return nil // no key, or the key's own flag says what is wrong
 	}
-	key, err := parseJWTKey(b)
+	fits, err := edge.JWTKeyAlgorithms(b)
 	if err != nil {
-		return nil
+		return nil // the key's own flag says what is wrong
 	}
-	if fits := keyAlgs(key); !slices.Contains(fits, alg) {
+	if !slices.Contains(fits, alg) {
 		return fmt.Errorf("does not fit the key (it fits %s)", strings.Join(fits, ", "))
 	}
 	return nil
 }
 
-// checkJWTKey checks --jwt-key or --jwt-key-file's content.
+// checkJWTKey checks --jwt-key or --jwt-key-file's content as the edge will
+// read it (edge.JWTKeyAlgorithms), so that a bad key is a usage error
+// naming the flag.
 func checkJWTKey(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("the key is empty")
 	}
-	_, err := parseJWTKey(b)
+	_, err := edge.JWTKeyAlgorithms(b)
 	return err
-}
-
-// parseJWTKey reads a key as pkg/edge does: PEM (a PUBLIC KEY, RSA PUBLIC
-// KEY or CERTIFICATE block) when it holds "-----BEGIN", else an HMAC
-// secret. It refuses what the edge refuses, so that the refusal is a usage
-// error naming the flag.
-func parseJWTKey(b []byte) (any, error) {
-	if !bytes.Contains(b, []byte("-----BEGIN")) {
-		return b, nil
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, errors.New("looks like PEM but holds no PEM block")
-	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PUBLIC KEY":
-		key, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
-		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	case "CERTIFICATE":
-		var cert *x509.Certificate
-		if cert, err = x509.ParseCertificate(block.Bytes); err == nil {
-			key = cert.PublicKey
-		}
-	default:
-		if strings.Contains(block.Type, "PRIVATE KEY") {
-			return nil, fmt.Errorf("is a %s: give the public key", block.Type)
-		}
-		return nil, fmt.Errorf("PEM block %q: want a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", block.Type, err)
-	}
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("RSA key of %d bits: want at least 2048", k.N.BitLen())
-		}
-	case *ecdsa.PublicKey:
-		if len(keyAlgs(k)) == 0 {
-			return nil, fmt.Errorf("ECDSA curve %s: want P-256, P-384 or P-521", k.Curve.Params().Name)
-		}
-	case ed25519.PublicKey:
-	default:
-		return nil, fmt.Errorf("%T keys are not supported: want RSA, ECDSA or Ed25519", key)
-	}
-	return key, nil
-}
-
-// keyAlgs is the algorithms a key verifies; an ECDSA key only its curve's.
-func keyAlgs(key any) []string {
-	switch k := key.(type) {
-	case []byte:
-		return hmacAlgs
-	case *rsa.PublicKey:
-		return rsaAlgs
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return ecAlgs[:1]
-		case elliptic.P384():
-			return ecAlgs[1:2]
-		case elliptic.P521():
-			return ecAlgs[2:]
-		}
-	case ed25519.PublicKey:
-		return edAlgs
-	}
-	return nil
 }
 
 // checkBlank refuses a value of spaces only, which is surely a mistake.

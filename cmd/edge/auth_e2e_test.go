@@ -732,7 +732,7 @@ func TestAuthKeyFiles(t *testing.T) {
 		{"private key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), nil, "is a PRIVATE KEY: give the public key"},
 		{"small RSA", pemPublic(t, &rsaSmall.PublicKey), nil, "RSA key of 1024 bits: want at least 2048"},
 		{"P-224", pemPublic(t, &p224.PublicKey), nil, "ECDSA curve P-224"},
-		{"not PEM inside", []byte("-----BEGIN PUBLIC KEY-----\nnot base64\n"), nil, "looks like PEM but holds no PEM block"},
+		{"not PEM inside", []byte("-----BEGIN PUBLIC KEY-----\nnot base64\n"), nil, "looks like PEM but has no PEM block"},
 		{"empty", nil, nil, "the key is empty"},
 		{"curve's algorithm", pemPublic(t, &ec.PublicKey), []string{"--jwt-algorithms", "ES384"}, "--jwt-algorithms ES384: does not fit the key (it fits ES256)"},
 	} {

@@ -21,9 +21,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
@@ -203,10 +205,12 @@ type hookError struct {
 func (e *hookError) Error() string { return e.msg }
 func (e *hookError) Unwrap() error { return e.cause }
 
-// callFailed words a failed call: past the deadline it timed out, else the
-// hook is unavailable (down, no responders, the edge stopping, an error).
+// callFailed words a failed call: past the deadline (the edge's, or the
+// hook server's DEADLINE_EXCEEDED for the deadline the edge sent, which
+// may pass there first) it timed out, else the hook is unavailable (down,
+// no responders, the edge stopping, an error).
 func (h *hookClient) callFailed(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
 		return &hookError{msgHookTimedOut, fmt.Errorf("%s: no answer in time: %w", h.target, err)}
 	}
 	if errors.Is(err, nats.ErrNoResponders) {

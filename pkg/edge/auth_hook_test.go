@@ -84,6 +84,10 @@ func hookDecide(ctx context.Context, req *sbv1.AuthorizeRequest, release <-chan 
 		return nil, ctx.Err()
 	case "none":
 		return &sbv1.AuthorizeResponse{}, nil
+	case "deadline":
+		// What a hook's server answers when the deadline the edge sent
+		// passes there first.
+		return nil, status.Error(codes.DeadlineExceeded, "context deadline exceeded")
 	}
 	return nil, status.Error(codes.Internal, "the hook failed")
 }
@@ -351,6 +355,7 @@ func TestHookCannotDecide(t *testing.T) {
 		{"/down", `{"do":"allow"}`, "connect hook unavailable"},
 		{"/nats", `{"do":"allow"}`, "connect hook unavailable"},
 		{"/", `{"do":"error"}`, "connect hook unavailable"},
+		{"/", `{"do":"deadline"}`, "connect hook timed out"},
 		{"/", `{"do":"none"}`, "connect hook answer invalid"},
 		{"/", `{"do":"allow","rooms":["a","b","c"]}`, "connect hook answer invalid"},
 		{"/", `{"do":"allow","rooms":[""]}`, "connect hook answer invalid"},

@@ -657,3 +657,17 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// JWTKeyAlgorithms parses a JWTConfig.Key as the edge does (a PEM public
+// key, else an HMAC secret) and returns the algorithms it verifies, or why
+// the edge would refuse it; for checking configuration before the start.
+func JWTKeyAlgorithms(key []byte) ([]string, error) {
+	k, err := parseJWTKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(keyAlgs(k)), nil
+}
+
+// JWTAlgorithms lists every algorithm JWTConfig.Algorithms may name.
+func JWTAlgorithms() []string { return slices.Concat(hmacAlgs, rsaAlgs, ecdsaAlgs, eddsaAlgs) }
