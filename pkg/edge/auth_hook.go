@@ -274,23 +274,11 @@ func (h *hookClient) request(ns string, hs *socketio.Handshake) *sbv1.AuthorizeR
 	}
 }
 
-// hookHeaders flattens the handshake's headers by lower-case name: repeated
-// ones joined with ", ", cookies with "; ". Go's server keeps Host out of
-// the header map; it is put back.
+// hookHeaders is every header of the handshake as describe renders them
+// (joinHeader), none hidden. Go's server keeps Host out of the header map;
+// it is put back.
 func hookHeaders(hd http.Header, host string) map[string]string {
-	out := make(map[string]string, len(hd)+1)
-	for k, vs := range hd {
-		name := validUTF8(strings.ToLower(k))
-		sep := ", "
-		if name == "cookie" {
-			sep = "; "
-		}
-		v := validUTF8(strings.Join(vs, sep))
-		if prev, ok := out[name]; ok {
-			v = prev + sep + v // two spellings of one name
-		}
-		out[name] = v
-	}
+	out := joinHeader(hd, nil)
 	if _, ok := out["host"]; !ok && host != "" {
 		out["host"] = validUTF8(host)
 	}
