@@ -44,8 +44,9 @@ TEST_BIN := $(CURDIR)/bin/test
 TEST_ENV := SWITCHBOARD_TEST_BIN=$(TEST_BIN)
 
 ## test-build: build the binaries and tools the tests run into bin/test
-test-build:
+test-build: node_modules/.package-lock.json
 	$(GO) build -o $(TEST_BIN)/ ./cmd/edge ./cmd/control ./bench/loadgen ./bench/ceiling tool
+	node_modules/.bin/tsc -p examples/typescript --outDir $(TEST_BIN)/typescript
 
 ## test: lint, build, every test with the race detector, the benchmark smoke run, a short fuzz run
 test: test-deps lint test-build

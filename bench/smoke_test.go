@@ -107,7 +107,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Memory", "## 3. Connect storm", "## 4. Unicast", got.Command} {
+	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Memory", "## 3. Connect storm", "## 4. Unicast", "One `Pipeline` stream", "Pipeline emits/s on one stream vs unary Emit", got.Command} {
 		if !strings.Contains(string(md), h) {
 			t.Errorf("markdown lacks %q", h)
 		}
@@ -176,6 +176,13 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 		}
 		if sys == harness.Switchboard && (u.Noop == nil || u.Noop.RPC.N == 0 || u.NoopLow == nil || u.NoopLow.RPC.N == 0 || u.NoopLow.Errors > 0) {
 			t.Errorf("unicast %s: the gRPC floor was not measured: %+v %+v", sys, u.Noop, u.NoopLow)
+		}
+		// One Pipeline stream: every emit answered without error, and the
+		// clients got them (all but the few a loaded machine may lose), some
+		// in the measured window.
+		if sys == harness.Switchboard && (u.Pipeline == nil || u.Pipeline.Sent == 0 || u.Pipeline.Errors > 0 || u.Pipeline.RPC.N == 0 ||
+			float64(u.Pipeline.Delivered) < 0.95*float64(u.Pipeline.Sent) || u.Pipeline.DeliveredPerSec <= 0 || u.Pipeline.E2E.N == 0) {
+			t.Errorf("unicast %s: Pipeline phase %+v", sys, u.Pipeline)
 		}
 	}
 	if n == 0 {

@@ -8,10 +8,12 @@ PROTO_DESCRIPTOR_SET := gen/switchboard/v1/descriptor.binpb
 
 .PHONY: generate buf-lint
 
-## generate: regenerate gen/ from proto/ (commit the result)
-generate:
+## generate: regenerate gen/ from proto/: Go, Python (gen/python) and TypeScript (gen/ts) stubs (commit the result)
+generate: node_modules/.package-lock.json
 	go tool buf generate
 	go tool buf build --path proto/switchboard/v1 --as-file-descriptor-set -o $(PROTO_DESCRIPTOR_SET)
+	bash scripts/gen-python.sh
+	bash scripts/gen-ts.sh
 
 ## buf-lint: lint proto/ (STANDARD + COMMENTS, see buf.yaml)
 buf-lint:

@@ -9,6 +9,11 @@ need=()
 # Headless Chromium for the demo page's browser test (driven by playwright-core
 # from npm, which never downloads a browser of its own).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Python gRPC stubs (gen/python, docs/python.md): Debian's generator, pinned
+# by scripts/gen-python.sh, and the runtime of the same versions.
+/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || need+=(python3-grpcio python3-protobuf)
+{ command -v protoc && [ -x /usr/bin/grpc_python_plugin ] && [ -f /usr/include/google/protobuf/struct.proto ]; } >/dev/null 2>&1 ||
+  need+=(protobuf-compiler protobuf-compiler-grpc libprotobuf-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

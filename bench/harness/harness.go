@@ -79,6 +79,12 @@ type Options struct {
 	UnicastClients int     // default 1000
 	UnicastLowRate float64 // emits/s of the low-rate phase; default 200
 	UnicastCallers int     // concurrent Emit callers of the flat-out phase; default 64
+	// ProfileDir, when set, makes control and the edges serve pprof
+	// (--debug-addr on 127.0.0.1) and receives CPU profiles of each over
+	// the measured window of each flat-out unicast phase
+	// (unicast-{emit,pipeline,noop}-{control,edge1}.pprof). Empty: no
+	// profiling.
+	ProfileDir string
 
 	PerLoadgen   int           // clients per load process at most; default 10000
 	RefFrameRate float64       // the offered frames/s all systems are compared at; default 20000

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/switchboard-rt/switchboard/bench/internal/latency"
@@ -689,23 +690,67 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		fu, ferr = sys.unicast(ctx, 0, warm+measure, sids, r.opt.UnicastCallers)
 	}()
 	sleep(ctx, warm)
-	pl.report(ctx)
+	wrep, _ := pl.report(ctx) // what the warm-up delivered
 	cpu := startCPU(sys, pl)
+	prof := r.profile(ctx, sys, 0, measure, "unicast-emit")
 	t0 := time.Now()
 	sleep(ctx, measure)
 	frep, err := pl.report(ctx)
 	srvCPU, loadCPU, drvCPU := cpu.stop()
 	window := time.Since(t0)
 	<-done
+	prof()
+	tail, terr := r.tail(ctx, pl)
 	if err == nil {
-		err = ferr
+		err = cmp.Or(ferr, terr)
 	}
-	res.Max = UnicastPhase{Sent: fu.Sent, Errors: fu.Errors, Delivered: frep.Msgs, RPC: fu.RPC.Summarize(), E2E: frep.Lat.Summarize(), Error: fu.Err,
+	res.Max = UnicastPhase{Sent: fu.Sent, Errors: fu.Errors, Delivered: wrep.Msgs + frep.Msgs + tail, RPC: fu.RPC.Summarize(), E2E: frep.Lat.Summarize(), Error: fu.Err,
 		PerSec: math.Round(float64(fu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
 		DeliveredPerSec: math.Round(float64(frep.Msgs) / window.Seconds())}
-	r.logf("  flat out: %.0f sent/s, %.0f delivered/s, rpc p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%", res.Max.PerSec, res.Max.DeliveredPerSec, res.Max.RPC.P99, res.Max.E2E.P99, fu.Errors, srvCPU, loadCPU, drvCPU)
+	r.logf("  flat out: %.0f sent/s, %.0f delivered/s (%d of %d), rpc p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%", res.Max.PerSec, res.Max.DeliveredPerSec, res.Max.Delivered, fu.Sent, res.Max.RPC.P99, res.Max.E2E.P99, fu.Errors, srvCPU, loadCPU, drvCPU)
 	if err != nil {
 		return err
+	}
+
+	// One Pipeline stream flat out: the same sids, the same durations.
+	if pp, ok := sys.(pipeliner); ok {
+		if err := r.quiesce(ctx, sys, pl, n); err != nil {
+			return err
+		}
+		done := make(chan struct{})
+		var pu unicastRun
+		var perr error
+		go func() {
+			defer close(done)
+			pu, perr = pp.pipeline(ctx, warm+measure, sids)
+		}()
+		sleep(ctx, warm)
+		wrep, _ := pl.report(ctx)
+		cpu := startCPU(sys, pl)
+		prof := r.profile(ctx, sys, 0, measure, "unicast-pipeline")
+		t0 := time.Now()
+		sleep(ctx, measure)
+		prep, err := pl.report(ctx)
+		srvCPU, loadCPU, drvCPU := cpu.stop()
+		window := time.Since(t0)
+		<-done
+		prof()
+		tail, terr := r.tail(ctx, pl)
+		if err == nil {
+			err = cmp.Or(perr, terr)
+		}
+		res.Pipeline = &UnicastPhase{Sent: pu.Sent, Errors: pu.Errors, Delivered: wrep.Msgs + prep.Msgs + tail, RPC: pu.RPC.Summarize(), E2E: prep.Lat.Summarize(), Error: pu.Err,
+			PerSec: math.Round(float64(pu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
+			DeliveredPerSec: math.Round(float64(prep.Msgs) / window.Seconds())}
+		r.logf("  one Pipeline stream: %.0f emits/s answered, %.0f delivered/s (%d of %d), answer p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%",
+			res.Pipeline.PerSec, res.Pipeline.DeliveredPerSec, res.Pipeline.Delivered, pu.Sent, res.Pipeline.RPC.P99, res.Pipeline.E2E.P99, pu.Errors, srvCPU, loadCPU, drvCPU)
+		if err != nil {
+			return err
+		}
+		// Its backlog drains before the no-op is measured.
+		if err := r.quiesce(ctx, sys, pl, n); err != nil {
+			return err
+		}
 	}
 
 	// The gRPC floor: the same callers on a call that does nothing, at the
@@ -719,8 +764,10 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 			PerSec: math.Round(float64(lu.Sent) / r.opt.MeasureDur.Seconds())}
 		r.logf("  no-op gRPC at %.0f/s: rpc p50 %.3f p99 %.3f ms", r.opt.UnicastLowRate, res.NoopLow.RPC.P50, res.NoopLow.RPC.P99)
 		cpu := startCPU(sys, pl)
+		prof := r.profile(ctx, sys, warm, measure, "unicast-noop")
 		nu, nerr := nf.noop(ctx, 0, warm+measure, r.opt.UnicastCallers)
 		srvCPU, _, drvCPU := cpu.stop()
+		prof()
 		if nerr != nil {
 			return fmt.Errorf("no-op gRPC: %w", nerr)
 		}
@@ -729,6 +776,59 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		r.logf("  no-op gRPC flat out: %.0f RPC/s, rpc p99 %.3f ms, cpu control %.0f%% driver %.0f%%", res.Noop.PerSec, res.Noop.RPC.P99, srvCPU, drvCPU)
 	}
 	return nil
+}
+
+// profile starts, with Options.ProfileDir, CPU profiles of the system's
+// processes over dur after delay (a system with a profiler only); the
+// function returned waits for it to be written.
+func (r *runner) profile(ctx context.Context, sys system, delay, dur time.Duration, name string) func() {
+	pf, ok := sys.(interface {
+		cpuProfile(ctx context.Context, dur time.Duration, name string) error
+	})
+	if !ok || r.opt.ProfileDir == "" {
+		return func() {}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if err := sleep(ctx, delay); err != nil {
+			errc <- err
+			return
+		}
+		errc <- pf.cpuProfile(ctx, dur, name)
+	}()
+	return func() {
+		if err := <-errc; err != nil {
+			r.logf("  profile %s: %v", name, err)
+			return
+		}
+		r.logf("  profiles: %s", filepath.Join(r.opt.ProfileDir, name+"-*.pprof"))
+	}
+}
+
+// tail counts the deliveries still arriving after a phase: it reads the
+// clients' counts until one read finds none (at most about 6 s).
+func (r *runner) tail(ctx context.Context, pl *pool) (int64, error) {
+	var n int64
+	for range 20 {
+		if err := sleep(ctx, 300*time.Millisecond); err != nil {
+			return n, err
+		}
+		rep, err := pl.report(ctx)
+		if err != nil {
+			return n, err
+		}
+		n += rep.Msgs
+		if rep.Msgs == 0 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// pipeliner is a system that takes emits on one stream (Switchboard's
+// Pipeline): it sends to the sids round robin, flat out, for dur.
+type pipeliner interface {
+	pipeline(ctx context.Context, dur time.Duration, sids []string) (unicastRun, error)
 }
 
 // noopCaller is a system with an RPC API whose bare cost can be measured.

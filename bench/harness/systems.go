@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,6 +74,7 @@ type switchboardSys struct {
 	edges    []*proc
 	addrs    []string
 	grpcAddr string
+	pprof    []pprofAddr // debug servers of control and the edges, with Options.ProfileDir
 	cc       *grpc.ClientConn
 	cli      sbv1.ControlClient
 }
@@ -90,8 +93,26 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 	}
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	natsAddr := fmt.Sprintf("127.0.0.1:%d", np)
-	s.control, err = s.r.procs.start(s.r.procName("control"), false, "", nil, s.r.bins.control,
-		"--grpc-addr", s.grpcAddr, "--embedded-nats-addr", natsAddr, "--log-level", "warn")
+	args := []string{s.r.bins.control, "--grpc-addr", s.grpcAddr, "--embedded-nats-addr", natsAddr, "--log-level", "warn"}
+	s.pprof = nil
+	debugAddr := func(proc string) ([]string, error) {
+		if s.r.opt.ProfileDir == "" {
+			return nil, nil
+		}
+		dp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		a := pprofAddr{proc: proc, addr: fmt.Sprintf("127.0.0.1:%d", dp)}
+		s.pprof = append(s.pprof, a)
+		return []string{"--debug-addr", a.addr}, nil
+	}
+	da, err := debugAddr("control")
+	if err != nil {
+		return err
+	}
+	args = append(args, da...)
+	s.control, err = s.r.procs.start(s.r.procName("control"), false, "", nil, args...)
 	if err != nil {
 		return err
 	}
@@ -108,11 +129,15 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 			return err
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", ep)
-		p, err := s.r.procs.start(s.r.procName(fmt.Sprintf("edge%d", i+1)), false, "", nil, s.r.bins.edge,
-			"--addr", addr, "--nats-url", "nats://"+natsAddr, "--log-level", "warn",
+		da, err := debugAddr(fmt.Sprintf("edge%d", i+1))
+		if err != nil {
+			return err
+		}
+		p, err := s.r.procs.start(s.r.procName(fmt.Sprintf("edge%d", i+1)), false, "", nil, append([]string{s.r.bins.edge,
+			"--addr", addr, "--nats-url", "nats://" + natsAddr, "--log-level", "warn",
 			// Every load client comes from 127.0.0.1: the per-address cap
 			// (1,000 by default) is for the internet, not for this run.
-			"--max-conns-per-ip", "-1")
+			"--max-conns-per-ip", "-1"}, da...)...)
 		if err != nil {
 			return err
 		}
@@ -176,12 +201,12 @@ func (s *switchboardSys) spec(transport string, storm bool) genSpec {
 func (s *switchboardSys) ready(ctx context.Context, n int) error {
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := s.cli.JoinRoom(cctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{Namespace: "/"}, Rooms: []string{"bench"}})
+	resp, err := s.cli.JoinRoom(cctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{Namespace: "/", All: true}, Rooms: []string{"bench"}})
 	if err != nil {
 		return fmt.Errorf("JoinRoom: %w", err)
 	}
-	if int(resp.Sockets) != n || len(resp.MissingEdges) > 0 {
-		return fmt.Errorf("JoinRoom selected %d sockets (want %d), missing edges %v", resp.Sockets, n, resp.MissingEdges)
+	if int(resp.GetSockets()) != n || len(resp.MissingEdges) > 0 {
+		return fmt.Errorf("JoinRoom selected %d sockets (want %d), missing edges %v", resp.GetSockets(), n, resp.MissingEdges)
 	}
 	return nil
 }
@@ -193,7 +218,7 @@ func (s *switchboardSys) broadcast(ctx context.Context, rate float64, dur time.D
 		return 0, errors.New("switchboard: broadcast needs a rate (emits are fire-and-forget)")
 	}
 	res := pace(ctx, rate, dur, 8, func(ctx context.Context, _ int64) error {
-		_, err := s.cli.Emit(ctx, &sbv1.EmitRequest{Target: benchTarget, Event: stamp.Event, ArgsJson: stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now())})
+		_, err := s.cli.Emit(ctx, &sbv1.EmitRequest{Target: benchTarget, Event: stamp.Event, ArgsJson: string(stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now()))})
 		return err
 	})
 	return res.Sent, res.err(ctx)
@@ -204,17 +229,140 @@ func (s *switchboardSys) unicast(ctx context.Context, rate float64, dur time.Dur
 		return unicastRun{}, errors.New("no sids")
 	}
 	res := pace(ctx, rate, dur, callers, func(ctx context.Context, i int64) error {
-		resp, err := s.cli.Emit(ctx, &sbv1.EmitRequest{
-			Target:   &sbv1.Target{Namespace: "/", Sids: []string{sids[i%int64(len(sids))]}},
-			Event:    stamp.Event,
-			ArgsJson: stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now()),
-		})
-		if err == nil && resp.GetSockets() != 1 {
-			return fmt.Errorf("unicast Emit reached %d sockets", resp.GetSockets())
-		}
+		// Fire-and-forget: the call returns once control published the
+		// emit; the clients count what arrived.
+		_, err := s.cli.Emit(ctx, unicastEmit(sids, i))
 		return err
 	})
 	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, nil
+}
+
+// unicastEmit is the i-th emit of a unicast phase: to one sid, round robin,
+// stamped now.
+func unicastEmit(sids []string, i int64) *sbv1.EmitRequest {
+	return &sbv1.EmitRequest{
+		Target:   &sbv1.Target{Namespace: "/", Sids: []string{sids[i%int64(len(sids))]}},
+		Event:    stamp.Event,
+		ArgsJson: string(stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now())),
+	}
+}
+
+// pipelineWindow is how many commands of one Pipeline stream control lets
+// be unanswered (control.PipelineWindow); the sender keeps to it.
+const pipelineWindow = 1024
+
+// pipeline sends emits through one Pipeline stream flat out for dur, to the
+// sids round robin, with at most pipelineWindow unanswered: one goroutine
+// sends, one counts the answers. Sent counts the emits answered without
+// error; RPC is the time from sending a command to its answer.
+func (s *switchboardSys) pipeline(ctx context.Context, dur time.Duration, sids []string) (unicastRun, error) {
+	if len(sids) == 0 {
+		return unicastRun{}, errors.New("no sids")
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := s.cli.Pipeline(sctx)
+	if err != nil {
+		return unicastRun{}, fmt.Errorf("Pipeline: %w", err)
+	}
+	var (
+		lat      = new(latency.Histogram)
+		slots    = make(chan struct{}, pipelineWindow)
+		mu       sync.Mutex
+		sentAt   = make(map[uint64]time.Time, pipelineWindow)
+		answered int64
+		errs     int64
+		firstErr string
+		recvErr  error
+		dead     = make(chan struct{}) // closed when the receiver ends
+	)
+	go func() {
+		defer close(dead)
+		for {
+			a, err := st.Recv()
+			if err != nil {
+				if err != io.EOF {
+					recvErr = err
+				}
+				return
+			}
+			mu.Lock()
+			t0, ok := sentAt[a.Id]
+			delete(sentAt, a.Id)
+			mu.Unlock()
+			if ok {
+				lat.Record(time.Since(t0).Microseconds())
+			}
+			switch {
+			case a.GetEmit() != nil:
+				answered++
+			case a.GetError() != nil:
+				errs++
+				if firstErr == "" {
+					firstErr = fmt.Sprintf("emit %d: code %d: %s", a.Id, a.GetError().Code, a.GetError().Message)
+				}
+			default:
+				errs++
+				if firstErr == "" {
+					firstErr = fmt.Sprintf("emit %d: unexpected answer %v", a.Id, a)
+				}
+			}
+			select {
+			case <-slots:
+			default: // more answers than commands sent: frees nothing
+			}
+		}
+	}()
+
+	end := time.Now().Add(dur)
+	var sendErr error
+send:
+	for id := uint64(0); ; id++ {
+		if id%64 == 0 && !time.Now().Before(end) {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-dead:
+			break send
+		case <-sctx.Done():
+			break send
+		}
+		req := &sbv1.PipelineRequest{Id: id, Command: &sbv1.PipelineRequest_Emit{Emit: unicastEmit(sids, int64(id))}}
+		mu.Lock()
+		sentAt[id] = time.Now()
+		mu.Unlock()
+		if err := st.Send(req); err != nil {
+			// io.EOF: the stream ended; Recv says why.
+			if err != io.EOF {
+				sendErr = err
+			}
+			break
+		}
+	}
+	if err := st.CloseSend(); err != nil && sendErr == nil {
+		sendErr = err
+	}
+	// Every command sent gets its answer, then control ends the stream.
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-dead:
+	case <-timer.C:
+		cancel()
+		<-dead
+		mu.Lock()
+		sendErr = errors.Join(sendErr, fmt.Errorf("%d commands unanswered 10s after the last was sent", len(sentAt)))
+		mu.Unlock()
+	}
+	run := unicastRun{Sent: answered, Errors: errs, RPC: lat.Snapshot(false), Err: firstErr}
+	if err := errors.Join(sendErr, recvErr); err != nil && ctx.Err() == nil {
+		return run, fmt.Errorf("Pipeline: %w", err)
+	}
+	if answered == 0 && errs > 0 {
+		return run, errors.New(firstErr)
+	}
+	return run, ctx.Err()
 }
 
 // noop calls grpc.health.v1.Health/Check rate times per second (0: flat
@@ -226,6 +374,57 @@ func (s *switchboardSys) noop(ctx context.Context, rate float64, dur time.Durati
 		return err
 	})
 	return unicastRun{Sent: res.Sent, Errors: res.Errors, RPC: res.Lat.Snapshot(false), Err: res.FirstErr}, res.err(ctx)
+}
+
+// pprofAddr is where one process serves its profiles.
+type pprofAddr struct{ proc, addr string }
+
+// cpuProfile fetches CPU profiles of control and each edge over the next
+// dur into dir/name-<process>.pprof; without Options.ProfileDir it does
+// nothing.
+func (s *switchboardSys) cpuProfile(ctx context.Context, dur time.Duration, name string) error {
+	if len(s.pprof) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(s.r.opt.ProfileDir, 0o755); err != nil {
+		return err
+	}
+	errs := make([]error, len(s.pprof))
+	var wg sync.WaitGroup
+	for i, a := range s.pprof {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fetchProfile(ctx, a.addr, dur, filepath.Join(s.r.opt.ProfileDir, name+"-"+a.proc+".pprof"))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// fetchProfile writes the CPU profile addr's /debug/pprof/profile takes over
+// dur (whole seconds) to path.
+func fetchProfile(ctx context.Context, addr string, dur time.Duration, path string) error {
+	sec := max(1, int(dur.Round(time.Second).Seconds()))
+	cctx, cancel := context.WithTimeout(ctx, dur+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, sec), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func (s *switchboardSys) memPIDs() []int {

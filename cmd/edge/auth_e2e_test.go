@@ -453,7 +453,7 @@ func (c *cluster) waitCounters(t *testing.T, refused, failures uint64) {
 // sockets lists namespace ns's sockets.
 func (c *cluster) sockets(t *testing.T, ns string) []*sbv1.Socket {
 	t.Helper()
-	r, err := c.api.ListSockets(c.ctx(t), &sbv1.ListSocketsRequest{Target: &sbv1.Target{Namespace: ns}})
+	r, err := c.api.ListSockets(c.ctx(t), &sbv1.ListSocketsRequest{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +514,7 @@ func TestAuthCluster(t *testing.T) {
 		if s[0].GetSid() != l.ID || s[0].GetUser() != hookUser || !slices.Contains(s[0].GetRooms(), hookRoom) {
 			t.Errorf("socket %v: want sid %s, user %s, in room %s", s[0], l.ID, hookUser, hookRoom)
 		}
-		if d := s[0].GetData().AsInterface(); !reflect.DeepEqual(d, map[string]any{"plan": "pro"}) {
+		if d := dataOf(t, s[0]); !reflect.DeepEqual(d, map[string]any{"plan": "pro"}) {
 			t.Errorf("data %v, want the hook's", d)
 		}
 		arg, _ := structpb.NewValue("for alice")
@@ -596,13 +596,26 @@ func TestAuthCluster(t *testing.T) {
 		if s[0].GetUser() != jwtSubject || !slices.Contains(s[0].GetRooms(), "r1") || !slices.Contains(s[0].GetRooms(), "r2") {
 			t.Errorf("socket %v: want user %s in rooms r1 and r2", s[0], jwtSubject)
 		}
-		if d := s[0].GetData().AsInterface(); !reflect.DeepEqual(d, map[string]any{"tier": "gold"}) {
+		if d := dataOf(t, s[0]); !reflect.DeepEqual(d, map[string]any{"tier": "gold"}) {
 			t.Errorf("data %v, want the profile claim", d)
 		}
 		wantRefused(t, jsConnect(t, url+"/jwt", map[string]any{}), "missing token", nil)
 		refused++
 		c.waitCounters(t, refused, failures)
 	})
+}
+
+// dataOf is a socket's data_json, decoded; nil when it has none.
+func dataOf(t *testing.T, s *sbv1.Socket) any {
+	t.Helper()
+	if s.GetDataJson() == "" {
+		return nil
+	}
+	var d any
+	if err := json.Unmarshal([]byte(s.GetDataJson()), &d); err != nil {
+		t.Errorf("socket %s: data_json %q is not JSON: %v", s.GetSid(), s.GetDataJson(), err)
+	}
+	return d
 }
 
 // signHS signs claims with jwtSecret, HS256.

@@ -82,7 +82,7 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.DurationVar(&cfg.Engine.WriteTimeout, "write-timeout", 10*time.Second, "bound on one write to a client (WebSocket frames, poll responses)")
 	fs.IntVar(&cfg.MaxNamespaces, "max-namespaces", 64, "namespaces one connection may be joined to at once (CONNECT_ERROR over it); -1: no cap")
 	fs.IntVar(&cfg.MaxRoomsPerSocket, "max-rooms-per-socket", 1000, "rooms one socket may be in besides its own; joins over it are not made (JoinRoom's sockets_full) and counted; -1: no cap")
-	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", 100, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
+	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", edge.DefaultMaxPendingAcks, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
 	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
 	fs.Var(&exposeHeaders, "expose-headers", "comma-separated handshake headers that ListSockets and lifecycle events show although hidden by default (cookie, authorization, proxy-authorization; the auth payload's token goes with authorization); * for all; empty: those three hidden")
 	auth.define(fs)

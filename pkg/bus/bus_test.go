@@ -329,6 +329,10 @@ func TestBroadcastPlan(t *testing.T) {
 		{"a room shaped like no edge", &sbv1.Target{Rooms: []string{"ABCD1234x", "short"}},
 			[]string{s.Room("/", "ABCD1234x"), s.Room("/", "short")}},
 		{"except rooms alone", &sbv1.Target{ExceptRooms: []string{"x"}}, []string{s.Namespace("/")}},
+		// Moved from pkg/control's TestEmitTargets, whose EmitResponse no
+		// longer counts subjects: overlapping rooms, one subject each.
+		{"rooms and except rooms", &sbv1.Target{Rooms: []string{"a", "b", "c"}, ExceptRooms: []string{"x"}},
+			[]string{s.Room("/", "a"), s.Room("/", "b"), s.Room("/", "c")}},
 	}
 	for _, tt := range tests {
 		got := s.Broadcast("/", tt.t)

@@ -177,8 +177,8 @@ func TestQueueGroups(t *testing.T) {
 	// Two Subscribe streams in group "workers", one on each control, for
 	// "job" and "ask-stream".
 	streams := []*feed[*sbv1.SubscribeResponse]{
-		f.subscribe(&sbv1.SubscribeRequest{QueueGroup: "workers", Events: []string{"job", "ask-stream"}, RawJson: true}),
-		subscribe(t, b.api, &sbv1.SubscribeRequest{QueueGroup: "workers", Events: []string{"job", "ask-stream"}, RawJson: true}),
+		f.subscribe(&sbv1.SubscribeRequest{QueueGroup: "workers", Events: []string{"job", "ask-stream"}}),
+		subscribe(t, b.api, &sbv1.SubscribeRequest{QueueGroup: "workers", Events: []string{"job", "ask-stream"}}),
 	}
 	named := func(ev string) func(*sbv1.SubscribeResponse) bool {
 		return func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() == ev }
@@ -207,7 +207,7 @@ func TestQueueGroups(t *testing.T) {
 	per = [2]int{}
 	for i, s := range streams {
 		for _, r := range s.Matching(named("job")) {
-			seen[string(r.GetClientEvent().ArgsJson)]++
+			seen[r.GetClientEvent().ArgsJson]++
 			per[i]++
 		}
 	}

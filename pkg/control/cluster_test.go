@@ -34,6 +34,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -606,24 +607,12 @@ func values(t *testing.T, vs ...any) []*structpb.Value {
 	return out
 }
 
-// valuesJSON renders protobuf values as a JSON array.
-func valuesJSON(t *testing.T, vs []*structpb.Value) string {
-	t.Helper()
-	list := make([]any, len(vs))
-	for i, v := range vs {
-		list[i] = v.AsInterface()
-	}
-	b, err := json.Marshal(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func jsonEqual(t *testing.T, what string, got []byte, want string) {
+// jsonEqual checks that got, JSON text, means the same as want, whatever
+// the key order and spacing.
+func jsonEqual[T ~string | ~[]byte](t *testing.T, what string, got T, want string) {
 	t.Helper()
 	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
 		t.Errorf("%s: %q is not JSON: %v", what, got, err)
 		return
 	}
@@ -661,14 +650,17 @@ func sids(cs ...*client) []string {
 	return out
 }
 
-func (f *fixture) listSockets(tg *sbv1.Target) *sbv1.ListSocketsResponse {
+func (f *fixture) listSockets(req *sbv1.ListSocketsRequest) *sbv1.ListSocketsResponse {
 	f.t.Helper()
-	resp, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Target: tg})
+	resp, err := f.api.ListSockets(context.Background(), req)
 	if err != nil {
-		f.t.Fatalf("ListSockets(%v): %v", tg, err)
+		f.t.Fatalf("ListSockets(%v): %v", req, err)
 	}
 	return resp
 }
+
+// mainNS lists the sockets of the main namespace "/".
+var mainNS = &sbv1.ListSocketsRequest{Namespace: "/"}
 
 func listedSIDs(resp *sbv1.ListSocketsResponse) []string {
 	var out []string
@@ -722,7 +714,7 @@ func TestEmitTargets(t *testing.T) {
 			}
 			got := map[string][2]uint32{}
 			for _, e := range ci.Edges {
-				got[e.Id] = [2]uint32{e.Connections, e.Sockets}
+				got[e.Id] = [2]uint32{e.GetConnections(), e.GetSockets()}
 			}
 			return maps.Equal(got, want)
 		})
@@ -743,9 +735,11 @@ func TestEmitTargets(t *testing.T) {
 		}
 	})
 	t.Run("namespace", func(t *testing.T) {
+		// Without report: an empty answer, once the event is on the bus
+		// (bus's TestBroadcastPlan checks the one namespace subject).
 		resp := f.emit(&sbv1.EmitRequest{Event: "e-ns", Args: values(t, "hi", map[string]any{"n": 1})})
-		if resp.Subjects != 1 || resp.Edges != 0 || resp.Sockets != nil {
-			t.Errorf("EmitResponse = %v, want one subject, no edges, sockets unknown", resp)
+		if !proto.Equal(resp, &sbv1.EmitResponse{}) {
+			t.Errorf("EmitResponse = %v, want it empty without report", resp)
 		}
 		f.received("e-ns", `["hi",{"n":1}]`, c0, c1, c2, c3, c4, c5)
 	})
@@ -761,42 +755,53 @@ func TestEmitTargets(t *testing.T) {
 		f.received("e-a", `[1]`, c0, c1)
 	})
 	t.Run("overlapping rooms except", func(t *testing.T) {
-		resp := f.emit(&sbv1.EmitRequest{
+		// One subject per room (bus's TestBroadcastPlan), each socket once.
+		f.emit(&sbv1.EmitRequest{
 			Target: &sbv1.Target{Rooms: []string{"a", "b", "c"}, ExceptRooms: []string{"x"}},
 			Event:  "e-abc",
 		})
-		if resp.Subjects != 3 {
-			t.Errorf("subjects = %d, want 3", resp.Subjects)
-		}
 		// c1 is in a and b: once. c3 is in b but also in x: never.
 		f.received("e-abc", `[]`, c0, c1, c2, c4)
 	})
 	t.Run("sids", func(t *testing.T) {
-		resp := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c1.sid, c3.sid, c2.sid}}, Event: "e-sids"})
-		if resp.Edges != 3 || resp.Subjects != 3 || resp.Sockets == nil || *resp.Sockets != 3 {
-			t.Errorf("EmitResponse = %v, want 3 edges, 3 subjects, 3 sockets", resp)
+		// deliveries: the edges that selected sockets, sorted, with their
+		// socket counts.
+		deliveries := func(resp *sbv1.EmitResponse) map[string]uint32 {
+			t.Helper()
+			out := map[string]uint32{}
+			for i, d := range resp.Deliveries {
+				if i > 0 && resp.Deliveries[i-1].EdgeId >= d.EdgeId {
+					t.Errorf("deliveries not sorted by edge: %v", resp.Deliveries)
+				}
+				out[d.EdgeId] = d.GetSockets()
+			}
+			return out
+		}
+		resp := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c1.sid, c3.sid, c2.sid}}, Event: "e-sids", Report: true})
+		want := map[string]uint32{c1.edgeID: 1, c2.edgeID: 1, c3.edgeID: 1}
+		if got := deliveries(resp); resp.GetSockets() != 3 || resp.Sockets == nil || !maps.Equal(got, want) || len(resp.MissingEdges) != 0 {
+			t.Errorf("EmitResponse = %v, want 3 sockets, one on each of the 3 edges", resp)
 		}
 		f.received("e-sids", `[]`, c1, c2, c3)
 		// Two sids on one edge: one edge, both sockets.
-		resp = f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c0.sid, c3.sid}}, Event: "e-sids-0"})
-		if resp.Edges != 1 || resp.Sockets == nil || *resp.Sockets != 2 {
+		resp = f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c0.sid, c3.sid}}, Event: "e-sids-0", Report: true})
+		if got := deliveries(resp); resp.GetSockets() != 2 || !maps.Equal(got, map[string]uint32{c0.edgeID: 2}) {
 			t.Errorf("EmitResponse = %v, want 1 edge, 2 sockets", resp)
 		}
 		f.received("e-sids-0", `[]`, c0, c3)
 		// The sid of a socket that is gone: its edge delivers to nobody.
 		gone := c0.edgeID + "zzzzzzzzzzzz"
-		resp = f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{gone}}, Event: "e-gone"})
-		if resp.Sockets == nil || *resp.Sockets != 0 {
-			t.Errorf("EmitResponse = %v, want 0 sockets", resp)
+		resp = f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{gone}}, Event: "e-gone", Report: true})
+		if resp.Sockets == nil || *resp.Sockets != 0 || len(resp.Deliveries) != 0 || len(resp.MissingEdges) != 0 {
+			t.Errorf("EmitResponse = %v, want 0 sockets, no deliveries", resp)
 		}
 		f.received("e-gone", "")
 	})
 	t.Run("own room", func(t *testing.T) {
 		// Every socket is in the room named by its id: io.to(socket.id).
-		resp := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: []string{c2.sid}}, Event: "e-own"})
-		if resp.Subjects != 2 || resp.Edges != 0 {
-			t.Errorf("EmitResponse = %v, want 2 subjects (the room and the sid's edge), no sid edges", resp)
-		}
+		// No edge subscribes to a sid's room: the plan adds the sid's edge
+		// subject (bus's TestBroadcastPlan), and c2 gets the event once.
+		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: []string{c2.sid}}, Event: "e-own"})
 		f.received("e-own", `[]`, c2)
 		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: []string{c1.sid, "a", c4.sid}, ExceptRooms: []string{c0.sid}}, Event: "e-own-a"})
 		f.received("e-own-a", `[]`, c1, c4)
@@ -826,7 +831,7 @@ func TestEmitTargets(t *testing.T) {
 		f.received("e-bin", `["file",{"$bin":"AQID"},{"nested":[{"$bin":"/w=="}]}]`, c1, c2, c3)
 	})
 	t.Run("args_json", func(t *testing.T) {
-		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c4.sid}}, Event: "e-raw", ArgsJson: []byte(` ["x",{"n":1.5},[1,2],null,"é🌍"] `)})
+		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{c4.sid}}, Event: "e-raw", ArgsJson: ` ["x",{"n":1.5},[1,2],null,"é🌍"] `})
 		f.received("e-raw", `["x",{"n":1.5},[1,2],null,"é🌍"]`, c4)
 	})
 	t.Run("volatile", func(t *testing.T) {
@@ -861,7 +866,7 @@ func TestRooms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("JoinRoom: %v", err)
 		}
-		if resp.Sockets != want || len(resp.MissingEdges) != 0 {
+		if resp.Sockets == nil || *resp.Sockets != want || len(resp.MissingEdges) != 0 {
 			t.Errorf("JoinRoom(%v, %v) = %v, want %d sockets", tg, rooms, resp, want)
 		}
 	}
@@ -871,7 +876,7 @@ func TestRooms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("LeaveRoom: %v", err)
 		}
-		if resp.Sockets != want || len(resp.MissingEdges) != 0 {
+		if resp.Sockets == nil || *resp.Sockets != want || len(resp.MissingEdges) != 0 {
 			t.Errorf("LeaveRoom(%v, %v) = %v, want %d sockets", tg, rooms, resp, want)
 		}
 	}
@@ -883,17 +888,20 @@ func TestRooms(t *testing.T) {
 		}
 		var got []string
 		for _, r := range resp.Rooms {
-			got = append(got, fmt.Sprintf("%s:%d", r.Name, r.Sockets))
+			if r.Sockets == nil {
+				t.Errorf("room %q: sockets unset", r.Name)
+			}
+			got = append(got, fmt.Sprintf("%s:%d", r.Name, r.GetSockets()))
 		}
 		if strings.Join(got, " ") != want || len(resp.MissingEdges) != 0 {
 			t.Errorf("ListRooms = %v (missing %v), want %s", got, resp.MissingEdges, want)
 		}
 	}
-	list := func(tg *sbv1.Target, want ...*client) {
+	list := func(req *sbv1.ListSocketsRequest, want ...*client) {
 		t.Helper()
-		resp := f.listSockets(tg)
-		if got := listedSIDs(resp); !slices.Equal(got, sids(want...)) || len(resp.MissingEdges) != 0 {
-			t.Errorf("ListSockets(%v) = %v (missing %v), want %v", tg, got, resp.MissingEdges, sids(want...))
+		resp := f.listSockets(req)
+		if got := listedSIDs(resp); !slices.Equal(got, sids(want...)) || len(resp.MissingEdges) != 0 || resp.GetTotal() != uint32(len(want)) {
+			t.Errorf("ListSockets(%v) = %v (total %d, missing %v), want %v", req, got, resp.GetTotal(), resp.MissingEdges, sids(want...))
 		}
 	}
 
@@ -912,7 +920,7 @@ func TestRooms(t *testing.T) {
 	wantRooms := map[*client][]string{
 		c0: {"solo"}, c1: {"game", "vip"}, c2: {"game", "vip"}, c3: {"game", "lobby"}, c4: {"game", "lobby"},
 	}
-	resp := f.listSockets(nil)
+	resp := f.listSockets(mainNS)
 	if got := listedSIDs(resp); !slices.Equal(got, sids(all...)) {
 		t.Fatalf("ListSockets = %v, want %v", got, sids(all...))
 	}
@@ -932,8 +940,7 @@ func TestRooms(t *testing.T) {
 			t.Errorf("client %d: user %q, want %q", c.c, s.User, user)
 		}
 		authJSON, _ := json.Marshal(c.auth)
-		gotAuth, _ := json.Marshal(s.GetHandshake().GetAuth().AsMap())
-		jsonEqual(t, fmt.Sprintf("client %d handshake auth", c.c), gotAuth, string(authJSON))
+		jsonEqual(t, fmt.Sprintf("client %d handshake auth", c.c), s.GetHandshake().GetAuthJson(), string(authJSON))
 		hs := s.GetHandshake()
 		if !strings.HasPrefix(hs.RemoteAddress, "127.0.0.1:") || hs.ConnectedAt == nil {
 			t.Errorf("client %d: handshake %v", c.c, hs)
@@ -948,16 +955,23 @@ func TestRooms(t *testing.T) {
 	if q := bySID[c0.sid].Handshake.Query; q["room"] != "x y" || q["v"] != "1" {
 		t.Errorf("client 0 handshake query = %v", q)
 	}
-	jsonEqual(t, "client 0 data", []byte(mustJSON(t, bySID[c0.sid].GetData().AsInterface())), `{"plan":"pro"}`)
-	if bySID[c1.sid].Data != nil {
-		t.Errorf("client 1 data = %v, want none", bySID[c1.sid].Data)
+	jsonEqual(t, "client 0 data", bySID[c0.sid].GetDataJson(), `{"plan":"pro"}`)
+	if bySID[c1.sid].DataJson != "" {
+		t.Errorf("client 1 data = %s, want none", bySID[c1.sid].DataJson)
 	}
 
-	list(&sbv1.Target{Rooms: []string{"vip"}}, c1, c2)
-	list(&sbv1.Target{Users: []string{"alice", "carol"}, ExceptRooms: []string{"lobby"}}, c0)
-	list(&sbv1.Target{Sids: []string{c2.sid, c4.sid}}, c2, c4)
-	list(&sbv1.Target{Rooms: []string{"game"}, ExceptRooms: []string{"vip"}}, c3, c4)
-	list(&sbv1.Target{Namespace: "/chat"})
+	// ListSockets filters by one room, user or sid; set together, they
+	// combine (a socket matches every one).
+	list(&sbv1.ListSocketsRequest{Room: "vip"}, c1, c2)
+	list(&sbv1.ListSocketsRequest{User: "alice"}, c0)
+	list(&sbv1.ListSocketsRequest{User: "carol"}, c3)
+	list(&sbv1.ListSocketsRequest{User: "bob", Room: "vip"}, c1, c2)
+	list(&sbv1.ListSocketsRequest{User: "carol", Room: "vip"})
+	list(&sbv1.ListSocketsRequest{Sid: c2.sid}, c2)
+	list(&sbv1.ListSocketsRequest{Sid: c4.sid, Room: "lobby"}, c4)
+	list(&sbv1.ListSocketsRequest{Sid: c4.sid, Room: "vip"})
+	list(&sbv1.ListSocketsRequest{Room: "game", User: "carol"}, c3)
+	list(&sbv1.ListSocketsRequest{Namespace: "/chat"})
 
 	leave(&sbv1.Target{Users: []string{"bob"}}, 2, "vip")
 	leave(&sbv1.Target{Rooms: []string{"game"}}, 4, "game")
@@ -965,17 +979,20 @@ func TestRooms(t *testing.T) {
 	f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: []string{"vip", "game", "solo"}}, Event: "e-left"})
 	f.received("e-left", "")
 	rooms("lobby:2")
-	list(&sbv1.Target{Rooms: []string{"game"}})
-	list(&sbv1.Target{Rooms: []string{"lobby"}}, c3, c4)
+	list(&sbv1.ListSocketsRequest{Room: "game"})
+	list(&sbv1.ListSocketsRequest{Room: "lobby"}, c3, c4)
 }
 
-func mustJSON(t *testing.T, v any) string {
+// jsonField is member key of the JSON object in text when it is a string,
+// else "".
+func jsonField(t *testing.T, text, key string) string {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		t.Errorf("%q is not a JSON object: %v", text, err)
 	}
-	return string(b)
+	s, _ := m[key].(string)
+	return s
 }
 
 // TestDisconnect disconnects a namespace socket alone, then a whole
@@ -993,7 +1010,7 @@ func TestDisconnect(t *testing.T) {
 	// close_connection false: only the "/" socket of client 0 goes; its
 	// /chat socket on the same connection stays.
 	resp, err := f.api.Disconnect(ctx, &sbv1.DisconnectRequest{Target: &sbv1.Target{Sids: []string{c0.sid}}})
-	if err != nil || resp.Sockets != 1 {
+	if err != nil || resp.Sockets == nil || *resp.Sockets != 1 {
 		t.Fatalf("Disconnect = %v, %v; want 1 socket", resp, err)
 	}
 	if reason := n.disconnected(c0.c); reason != "io server disconnect" {
@@ -1008,7 +1025,7 @@ func TestDisconnect(t *testing.T) {
 
 	// close_connection true: every socket of dave's connection goes.
 	resp, err = f.api.Disconnect(ctx, &sbv1.DisconnectRequest{Target: &sbv1.Target{Users: []string{"dave"}}, CloseConnection: true})
-	if err != nil || resp.Sockets != 1 {
+	if err != nil || resp.Sockets == nil || *resp.Sockets != 1 {
 		t.Fatalf("Disconnect = %v, %v; want 1 socket", resp, err)
 	}
 	if reason := n.disconnected(c2.c); reason != "io server disconnect" {
@@ -1020,15 +1037,18 @@ func TestDisconnect(t *testing.T) {
 	f.life.Wait(t, "client 2's disconnect", disconnectedSID(c2.sid))
 	f.life.Wait(t, "client 3's disconnect", disconnectedSID(c2chat.sid))
 
-	if got := listedSIDs(f.listSockets(nil)); !slices.Equal(got, sids(c4)) {
+	if got := listedSIDs(f.listSockets(mainNS)); !slices.Equal(got, sids(c4)) {
 		t.Errorf("ListSockets / = %v, want %v", got, sids(c4))
 	}
-	if got := listedSIDs(f.listSockets(&sbv1.Target{Namespace: "/chat"})); !slices.Equal(got, sids(c0chat)) {
+	if got := listedSIDs(f.listSockets(&sbv1.ListSocketsRequest{Namespace: "/chat"})); !slices.Equal(got, sids(c0chat)) {
 		t.Errorf("ListSockets /chat = %v, want %v", got, sids(c0chat))
+	}
+	if got := listedSIDs(f.listSockets(&sbv1.ListSocketsRequest{})); !slices.Equal(got, sids(c0chat, c4)) {
+		t.Errorf("ListSockets of every namespace = %v, want %v", got, sids(c0chat, c4))
 	}
 	// Nothing selected: nothing happens.
 	resp, err = f.api.Disconnect(ctx, &sbv1.DisconnectRequest{Target: &sbv1.Target{Rooms: []string{"nobody"}}, CloseConnection: true})
-	if err != nil || resp.Sockets != 0 {
+	if err != nil || resp.Sockets == nil || *resp.Sockets != 0 {
 		t.Errorf("Disconnect(nobody) = %v, %v; want 0 sockets", resp, err)
 	}
 	f.fence() // everyone else is still connected
@@ -1073,7 +1093,7 @@ func TestEmitWithAck(t *testing.T) {
 		if a.EdgeId != c.edgeID {
 			t.Errorf("ack of client %d: edge %q, want %q", c.c, a.EdgeId, c.edgeID)
 		}
-		if got, want := valuesJSON(t, a.Args), fmt.Sprintf(`["pong",%d]`, c.c); got != want {
+		if got, want := a.ArgsJson, fmt.Sprintf(`["pong",%d]`, c.c); got != want {
 			t.Errorf("ack of client %d: args %s, want %s", c.c, got, want)
 		}
 	}
@@ -1142,7 +1162,7 @@ func TestSubscribe(t *testing.T) {
 	ctx := context.Background()
 	all := f.subscribe(&sbv1.SubscribeRequest{Namespaces: []string{"/"}})
 	chatOnly := f.subscribe(&sbv1.SubscribeRequest{Events: []string{"chat"}, Kinds: []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT}})
-	raw := f.subscribe(&sbv1.SubscribeRequest{RawJson: true, Kinds: []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT}})
+	eventsOnly := f.subscribe(&sbv1.SubscribeRequest{Kinds: []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT}})
 	other := f.subscribe(&sbv1.SubscribeRequest{Namespaces: []string{"/other"}})
 	twice := f.subscribe(&sbv1.SubscribeRequest{Namespaces: []string{"/", "/"}, Events: []string{"chat", "chat"}})
 	workers := []*feed[*sbv1.SubscribeResponse]{
@@ -1152,7 +1172,7 @@ func TestSubscribe(t *testing.T) {
 
 	c0 := n.connect(0, dial{edge: 1, auth: map[string]any{"user": "alice", "hint": "t0"}})
 	conn := all.Wait(t, "client 0's connect", connectedSID(c0.sid)).GetConnected().GetSocket()
-	if conn.EdgeId != c0.edgeID || conn.User != "alice" || conn.Namespace != "/" || conn.GetHandshake().GetAuth().AsMap()["hint"] != "t0" {
+	if conn.EdgeId != c0.edgeID || conn.User != "alice" || conn.Namespace != "/" || jsonField(t, conn.GetHandshake().GetAuthJson(), "hint") != "t0" {
 		t.Errorf("connected = %v", conn)
 	}
 
@@ -1169,8 +1189,8 @@ func TestSubscribe(t *testing.T) {
 	if ev.Sid != c0.sid || ev.EdgeId != c0.edgeID || ev.User != "alice" || ev.Namespace != "/" || ev.AckToken != "" || ev.ReceivedAt == nil {
 		t.Errorf("client event = %v", ev)
 	}
-	if got := valuesJSON(t, ev.Args); got != `["hi",{"n":1}]` {
-		t.Errorf("client event args = %s", got)
+	if got := ev.ArgsJson; got != `["hi",{"n":1}]` {
+		t.Errorf("client event args_json = %s", got)
 	}
 	event(all, "other")
 	event(chatOnly, "chat")
@@ -1178,23 +1198,22 @@ func TestSubscribe(t *testing.T) {
 	if got := chatOnly.Matching(func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent().GetEvent() != "chat" }); len(got) != 0 {
 		t.Errorf("the chat-only stream got %v", got)
 	}
-	if rev := event(raw, "chat"); len(rev.Args) != 0 {
-		t.Errorf("raw event args = %v, want only args_json", rev.Args)
-	} else {
-		jsonEqual(t, "raw args_json", rev.ArgsJson, `["hi",{"n":1}]`)
+	jsonEqual(t, "args_json on the client-events stream", event(eventsOnly, "chat").ArgsJson, `["hi",{"n":1}]`)
+	if got := eventsOnly.Matching(func(r *sbv1.SubscribeResponse) bool { return r.GetClientEvent() == nil }); len(got) != 0 {
+		t.Errorf("the client-events stream got %v", got)
 	}
 
 	// Binary from the client.
 	n.emit(c0.c, "upload", -1, "name", map[string]any{"$bin": "AQID"})
 	up := event(all, "upload")
-	if valuesJSON(t, up.Args) != `["name",{"_placeholder":true,"num":0}]` || len(up.Binary) != 1 || !bytes.Equal(up.Binary[0], []byte{1, 2, 3}) {
+	if up.ArgsJson != `["name",{"_placeholder":true,"num":0}]` || len(up.Binary) != 1 || !bytes.Equal(up.Binary[0], []byte{1, 2, 3}) {
 		t.Errorf("upload = %v", up)
 	}
 
 	// An event with an ack, answered through the Ack RPC.
 	n.emit(c0.c, "ask", 7, 1, "q")
 	ask := event(all, "ask")
-	if ask.AckToken == "" || valuesJSON(t, ask.Args) != `[1,"q"]` {
+	if ask.AckToken == "" || ask.ArgsJson != `[1,"q"]` {
 		t.Fatalf("ask = %v, want an ack token", ask)
 	}
 	if _, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask.AckToken, Args: values(t, "answer", map[string]any{"ok": true})}); err != nil {
@@ -1211,7 +1230,7 @@ func TestSubscribe(t *testing.T) {
 		ce := r.GetClientEvent()
 		return ce.GetEvent() == "ask" && ce.GetAckToken() != ask.AckToken
 	}).GetClientEvent()
-	if _, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask2.AckToken, ArgsJson: []byte(`["bin",{"_placeholder":true,"num":0}]`), Binary: [][]byte{{9}}}); err != nil {
+	if _, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: ask2.AckToken, ArgsJson: `["bin",{"_placeholder":true,"num":0}]`, Binary: [][]byte{{9}}}); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
 	got = n.lines.Wait(t, "client 0's second ack callback", func(l line) bool { return l.Ev == "ack" && l.C == 0 && l.ID == 8 })
@@ -1247,7 +1266,7 @@ func TestSubscribe(t *testing.T) {
 	})
 	for _, w := range workers {
 		for _, r := range w.Matching(isJob) {
-			counts[valuesJSON(t, r.GetClientEvent().Args)]++
+			counts[r.GetClientEvent().GetArgsJson()]++
 		}
 	}
 	for i := range jobs {
@@ -1340,7 +1359,7 @@ func TestEdgeStops(t *testing.T) {
 		}
 	}
 	start = time.Now()
-	resp := f.listSockets(nil)
+	resp := f.listSockets(mainNS)
 	if got := listedSIDs(resp); !slices.Equal(got, sids(c0, c1)) || len(resp.MissingEdges) != 0 {
 		t.Errorf("ListSockets = %v (missing %v), want %v", got, resp.MissingEdges, sids(c0, c1))
 	}
@@ -1438,7 +1457,7 @@ func TestEdgeCrash(t *testing.T) {
 	}()
 
 	// Until control forgets it, a gather may name it missing, never more.
-	resp := f.listSockets(nil)
+	resp := f.listSockets(mainNS)
 	if got := listedSIDs(resp); !slices.Equal(got, sids(c0, c1, c2)) {
 		t.Errorf("ListSockets right after the crash = %v, want %v", got, sids(c0, c1, c2))
 	}
@@ -1451,7 +1470,7 @@ func TestEdgeCrash(t *testing.T) {
 		t.Errorf("control forgot the dead edge after %v, want about 3 heartbeats", d)
 	}
 	start := time.Now()
-	resp = f.listSockets(nil)
+	resp = f.listSockets(mainNS)
 	if got := listedSIDs(resp); !slices.Equal(got, sids(c0, c1, c2)) || len(resp.MissingEdges) != 0 {
 		t.Errorf("ListSockets = %v (missing %v), want %v", got, resp.MissingEdges, sids(c0, c1, c2))
 	}
@@ -1546,7 +1565,7 @@ func TestTwoControls(t *testing.T) {
 	counts := map[string]int{}
 	for _, w := range workers {
 		for _, r := range w.Matching(isJob) {
-			counts[valuesJSON(t, r.GetClientEvent().Args)]++
+			counts[r.GetClientEvent().GetArgsJson()]++
 		}
 	}
 	for i := range jobs {
@@ -1562,7 +1581,7 @@ func TestTwoControls(t *testing.T) {
 	wantCode(t, "a plain stream of the stopped control", plain.Ended(t, "the stream to end"), codes.Unavailable, "shutting down")
 	n.emit(0, "job", -1, "after")
 	workers[0].Wait(t, "a job after the second control stopped", func(r *sbv1.SubscribeResponse) bool {
-		return isJob(r) && valuesJSON(t, r.GetClientEvent().Args) == `["after"]`
+		return isJob(r) && r.GetClientEvent().GetArgsJson() == `["after"]`
 	})
 }
 
@@ -1598,12 +1617,19 @@ func TestGrpcurl(t *testing.T) {
 	if out := grpcurl(f.addr, "describe", "switchboard.v1.Control.Emit"); !strings.Contains(out, "Emit sends an event to every socket selected by the target") {
 		t.Errorf("grpcurl describe shows no doc comment:\n%s", out)
 	}
+	// Without report, Emit answers nothing; with it, the selected sockets.
 	out := grpcurl("-d", `{"event":"chat","args":["hi",{"n":1}]}`, f.addr, "switchboard.v1.Control/Emit")
 	var resp map[string]any
-	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp["subjects"] != float64(1) {
-		t.Errorf("grpcurl Emit answered %q", out)
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp) != 0 {
+		t.Errorf("grpcurl Emit answered %q, want {}", out)
 	}
 	f.received("chat", `["hi",{"n":1}]`, c0)
+	out = grpcurl("-d", `{"event":"chat2","args_json":"[\"hi\",{\"n\":2}]","report":true}`, f.addr, "switchboard.v1.Control/Emit")
+	resp = nil
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp["sockets"] != float64(1) {
+		t.Errorf("grpcurl Emit with report answered %q, want 1 socket", out)
+	}
+	f.received("chat2", `["hi",{"n":2}]`, c0)
 }
 
 // TestInvalidArguments checks that malformed requests are refused with
@@ -1634,7 +1660,7 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}, "target.rooms[1] is empty"},
 		{"empty except room", func() error {
-			_, err := f.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Target: &sbv1.Target{ExceptRooms: []string{""}}})
+			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Target: &sbv1.Target{ExceptRooms: []string{""}}, Event: "e"})
 			return err
 		}, "target.except_rooms[0] is empty"},
 		{"foreign sid", func() error {
@@ -1646,15 +1672,15 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}, "was not issued by a Switchboard edge"},
 		{"args and args_json", func() error {
-			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", Args: values(t, 1), ArgsJson: []byte("[1]")})
+			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", Args: values(t, 1), ArgsJson: "[1]"})
 			return err
 		}, "args and args_json are mutually exclusive"},
 		{"args_json not an array", func() error {
-			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: []byte(`{"a":1}`)})
+			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: `{"a":1}`})
 			return err
 		}, "args_json must be a JSON array"},
 		{"args_json not JSON", func() error {
-			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: []byte(`[1,`)})
+			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: `[1,`})
 			return err
 		}, "args_json must be a JSON array"},
 		{"placeholder out of range", func() error {
@@ -1662,7 +1688,7 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}, "placeholder 1 does not name one of the 1 binary parts"},
 		{"placeholder without binary", func() error {
-			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: []byte(`[{"_placeholder":true,"num":0}]`)})
+			_, err := f.api.Emit(ctx, &sbv1.EmitRequest{Event: "e", ArgsJson: `[{"_placeholder":true,"num":0}]`})
 			return err
 		}, "does not name one of the 0 binary parts"},
 		{"binary not referenced", func() error {
@@ -1698,7 +1724,7 @@ func TestInvalidArguments(t *testing.T) {
 			return err
 		}, `"chat" must start with "/"`},
 		{"Ack args and args_json", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh." + bus.NewAckID(), Args: values(t, 1), ArgsJson: []byte("[1]")})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack.abcdefgh." + bus.NewAckID(), Args: values(t, 1), ArgsJson: "[1]"})
 			return err
 		}, "mutually exclusive"},
 		{"Subscribe namespace without slash", func() error {
@@ -1771,15 +1797,15 @@ func TestNATSOutage(t *testing.T) {
 			return err
 		},
 		"JoinRoom": func(ctx context.Context) error {
-			_, err := f.api.JoinRoom(ctx, &sbv1.JoinRoomRequest{Rooms: []string{"r"}})
+			_, err := f.api.JoinRoom(ctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{All: true}, Rooms: []string{"r"}})
 			return err
 		},
 		"LeaveRoom": func(ctx context.Context) error {
-			_, err := f.api.LeaveRoom(ctx, &sbv1.LeaveRoomRequest{Rooms: []string{"r"}})
+			_, err := f.api.LeaveRoom(ctx, &sbv1.LeaveRoomRequest{Target: &sbv1.Target{All: true}, Rooms: []string{"r"}})
 			return err
 		},
 		"Disconnect": func(ctx context.Context) error {
-			_, err := f.api.Disconnect(ctx, &sbv1.DisconnectRequest{})
+			_, err := f.api.Disconnect(ctx, &sbv1.DisconnectRequest{Target: &sbv1.Target{All: true}})
 			return err
 		},
 		"ListSockets": func(ctx context.Context) error {

@@ -14,22 +14,19 @@ import (
 	"github.com/switchboard-rt/switchboard/pkg/control"
 )
 
-// dataJSON renders a socket's data as JSON; "null" when unset.
-func dataJSON(t *testing.T, v *structpb.Value) []byte {
-	t.Helper()
-	b, err := json.Marshal(v.AsInterface())
-	if err != nil {
-		t.Fatal(err)
+// dataJSON is a data_json field as JSON text: "null" when empty (none).
+func dataJSON(text string) string {
+	if text == "" {
+		return "null"
 	}
-	return b
+	return text
 }
 
 // listedData returns each listed socket's data as JSON, by sid.
-func listedData(t *testing.T, resp *sbv1.ListSocketsResponse) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
+func listedData(resp *sbv1.ListSocketsResponse) map[string]string {
+	out := map[string]string{}
 	for _, s := range resp.Sockets {
-		out[s.Sid] = dataJSON(t, s.Data)
+		out[s.Sid] = dataJSON(s.DataJson)
 	}
 	return out
 }
@@ -52,7 +49,7 @@ func TestSetSocketData(t *testing.T) {
 	c0 := n.connect(0, dial{edge: 0, auth: map[string]any{"rooms": []string{"r"}, "data": "at connect"}})
 	c1 := n.connect(1, dial{edge: 1, auth: map[string]any{"rooms": []string{"r"}}})
 	conn := f.life.Wait(t, "client 0's connect", connectedSID(c0.sid)).GetConnected().GetSocket()
-	jsonEqual(t, "data at connect", dataJSON(t, conn.Data), `"at connect"`)
+	jsonEqual(t, "data at connect", dataJSON(conn.DataJson), `"at connect"`)
 
 	// The other service talks to a control of its own.
 	b := startControl(t, control.Config{NATSURL: f.ctl.NATSURL(), Logger: f.log})
@@ -73,11 +70,14 @@ func TestSetSocketData(t *testing.T) {
 		if len(resp.MissingEdges) != 0 || len(resp.EdgeErrors) != 0 {
 			t.Errorf("SetSocketData(%v): missing %v, errors %v", req, resp.MissingEdges, resp.EdgeErrors)
 		}
-		return resp.Sockets
+		if resp.Sockets == nil {
+			t.Errorf("SetSocketData(%v): sockets unset", req)
+		}
+		return resp.GetSockets()
 	}
 	wantData := func(what string, want map[string]string) {
 		t.Helper()
-		got := listedData(t, f.listSockets(nil))
+		got := listedData(f.listSockets(mainNS))
 		for sid, w := range want {
 			jsonEqual(t, what+": data of "+sid, got[sid], w)
 		}
@@ -95,11 +95,12 @@ func TestSetSocketData(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		n.emit(c0.c, "chat", -1, i)
 		ev := chat.Wait(t, fmt.Sprintf("chat %d", i), func(r *sbv1.SubscribeResponse) bool {
-			return valuesJSON(t, r.GetClientEvent().GetArgs()) == fmt.Sprintf("[%d]", i)
+			return r.GetClientEvent().GetArgsJson() == fmt.Sprintf("[%d]", i)
 		}).GetClientEvent()
-		d := ev.Data.GetStructValue().AsMap()
+		var d map[string]any
+		_ = json.Unmarshal([]byte(ev.DataJson), &d)
 		if ev.Sid != c0.sid || d["receive_count"] != float64(i-1) || d["name"] != "x" {
-			t.Fatalf("chat %d from %s: data %s, want receive_count %d and name x", i, ev.Sid, dataJSON(t, ev.Data), i-1)
+			t.Fatalf("chat %d from %s: data %s, want receive_count %d and name x", i, ev.Sid, ev.DataJson, i-1)
 		}
 		if got := set(only(c0), map[string]any{"receive_count": i}, true); got != 1 {
 			t.Errorf("merge the count: %d sockets, want 1", got)
@@ -132,7 +133,7 @@ func TestSetSocketData(t *testing.T) {
 	n.send(map[string]any{"op": "disconnect", "c": c0.c})
 	n.disconnected(c0.c)
 	gone := f.life.Wait(t, "client 0's disconnect", disconnectedSID(c0.sid)).GetDisconnected()
-	jsonEqual(t, "data at disconnect", dataJSON(t, gone.Data), `{"receive_count":3,"name":"x"}`)
+	jsonEqual(t, "data at disconnect", dataJSON(gone.DataJson), `{"receive_count":3,"name":"x"}`)
 	if got := set(only(c0), 1, false); got != 0 {
 		t.Errorf("set the data of a socket that is gone: %d sockets, want 0", got)
 	}
@@ -166,8 +167,8 @@ func TestSetSocketDataInvalid(t *testing.T) {
 	}
 	// Just within the limit: accepted (no edge, so no socket).
 	fits := value(t, strings.Repeat("x", 64<<10-2)) // and its two quotes
-	resp, err := f.api.SetSocketData(ctx, &sbv1.SetSocketDataRequest{Data: fits})
-	if err != nil || resp.Sockets != 0 {
+	resp, err := f.api.SetSocketData(ctx, &sbv1.SetSocketDataRequest{Target: &sbv1.Target{All: true}, Data: fits})
+	if err != nil || resp.Sockets == nil || *resp.Sockets != 0 {
 		t.Errorf("64 KiB of JSON: %v, %v; want 0 sockets", resp, err)
 	}
 }

@@ -59,8 +59,8 @@ func (s *Server) publishLost(hb *busv1.EdgeHeartbeat, why string) {
 func edgeLost(hb *busv1.EdgeHeartbeat) *sbv1.EdgeLost {
 	return &sbv1.EdgeLost{
 		EdgeId:            hb.EdgeId,
-		Sockets:           hb.Sockets,
-		Connections:       hb.Connections,
+		Sockets:           proto.Uint32(hb.Sockets),
+		Connections:       proto.Uint32(hb.Connections),
 		LastHeartbeat:     hb.SentAt,
 		StartedAt:         hb.StartedAt,
 		HeartbeatInterval: hb.Interval,

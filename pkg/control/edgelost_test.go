@@ -125,8 +125,8 @@ func TestEdgeLost(t *testing.T) {
 
 	for name, s := range streams {
 		lost := s.Wait(t, name+" to get the EdgeLost", isLost).GetEdgeLost()
-		if lost.EdgeId != dead.id || lost.Sockets != 2 || lost.Connections != info.Connections {
-			t.Errorf("%s: EdgeLost %v, want edge %s, 2 sockets, %d connections", name, lost, dead.id, info.Connections)
+		if lost.EdgeId != dead.id || lost.Sockets == nil || *lost.Sockets != 2 || lost.Connections == nil || *lost.Connections != info.GetConnections() {
+			t.Errorf("%s: EdgeLost %v, want edge %s, 2 sockets, %d connections", name, lost, dead.id, info.GetConnections())
 		}
 		if lost.LastHeartbeat.AsTime().After(killed) || killed.Sub(lost.LastHeartbeat.AsTime()) > time.Second {
 			t.Errorf("%s: last heartbeat %v, want shortly before the kill at %v", name, lost.LastHeartbeat.AsTime(), killed)

@@ -3,6 +3,7 @@ package control_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,7 +81,7 @@ func TestEmitFanoutBytes(t *testing.T) {
 	c1 := n.connect(1, dial{edge: 1, auth: map[string]any{"rooms": []any{"r500"}}, transports: []string{"websocket"}})
 	c2 := n.connect(2, dial{edge: 0, auth: map[string]any{"rooms": []any{"r2", "x"}}})
 	n.connect(3, dial{edge: 1, auth: map[string]any{"rooms": []any{"other"}}})
-	tap := tapBus(t, f, "big-rooms", "big-sids", "after-rooms", "after-sids")
+	tap := tapBus(t, f, "big-rooms", "big-sids", "after-rooms", "after-sids", "plain-sids", "after-plain")
 	arg := strings.Repeat("y", 10_000)
 	const rooms = 1000
 	packet := len(arg) + 64 // the Socket.IO packet alone
@@ -95,19 +96,34 @@ func TestEmitFanoutBytes(t *testing.T) {
 	}
 	f.received("big-rooms", `["`+arg+`"]`, c0, c1)
 
-	// Sids on 50 edges: 2 real, 48 that do not exist.
+	// Sids on 50 edges: 2 real, 48 that do not exist. With report, the
+	// edges answer what they delivered.
 	targets := append(fakeSIDs(48), c0.sid, c1.sid, c2.sid)
-	resp := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: targets}, Event: "big-sids", Args: values(t, arg)})
+	resp := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: targets}, Event: "big-sids", Args: values(t, arg), Report: true})
 	f.emit(&sbv1.EmitRequest{Event: "after-sids"})
 	msgs, total = tap.count(t, "big-sids", "after-sids")
 	t.Logf("a %d-byte emit to sids of 50 edges: %d messages, %d bytes on the bus", packet, msgs, total)
 	if limit := 2*packet + 4<<10; total > limit {
 		t.Errorf("a %d-byte emit to sids of 50 edges published %d bytes in %d messages, want at most %d", packet, total, msgs, limit)
 	}
-	if resp.Edges != 50 || resp.Sockets == nil || *resp.Sockets != 3 {
-		t.Errorf("EmitResponse = edges %d, sockets %v; want 50 edges, 3 sockets", resp.Edges, resp.Sockets)
+	delivered := map[string]uint32{}
+	for _, d := range resp.Deliveries {
+		delivered[d.EdgeId] = d.GetSockets()
+	}
+	if resp.Sockets == nil || *resp.Sockets != 3 || len(delivered) != 2 || delivered[c0.edgeID] != 2 || delivered[c1.edgeID] != 1 {
+		t.Errorf("EmitResponse = %v; want 3 sockets: 2 on edge 0, 1 on edge 1", resp)
 	}
 	f.received("big-sids", `["`+arg+`"]`, c0, c1, c2)
+
+	// The same without report, published for the edges alone.
+	f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: targets}, Event: "plain-sids", Args: values(t, arg)})
+	f.emit(&sbv1.EmitRequest{Event: "after-plain"})
+	msgs, total = tap.count(t, "plain-sids", "after-plain")
+	t.Logf("a %d-byte emit without report to sids of 50 edges: %d messages, %d bytes on the bus", packet, msgs, total)
+	if limit := 2*packet + 4<<10; total > limit {
+		t.Errorf("a %d-byte emit without report to sids of 50 edges published %d bytes in %d messages, want at most %d", packet, total, msgs, limit)
+	}
+	f.received("plain-sids", `["`+arg+`"]`, c0, c1, c2)
 
 	// The same through scatter-gather RPCs: every socket once.
 	ack, err := f.api.EmitWithAck(context.Background(), &sbv1.EmitWithAckRequest{Target: &sbv1.Target{Sids: targets}, Event: "ack-sids", Timeout: durationpb.New(time.Second)})
@@ -115,8 +131,13 @@ func TestEmitFanoutBytes(t *testing.T) {
 		t.Fatalf("EmitWithAck to sids of 50 edges = %v, %v; want 3 acks", ack, err)
 	}
 	f.received("ack-sids", "", c0, c1, c2)
-	ls := f.listSockets(&sbv1.Target{Sids: targets})
-	if got := listedSIDs(ls); strings.Join(got, ",") != strings.Join(sids(c0, c1, c2), ",") {
-		t.Errorf("ListSockets of sids on 50 edges = %v, want %v", got, sids(c0, c1, c2))
+	// ListSockets takes one sid: each listed, fake ones listing nothing.
+	var got []string
+	for _, sid := range targets {
+		got = append(got, listedSIDs(f.listSockets(&sbv1.ListSocketsRequest{Sid: sid}))...)
+	}
+	slices.Sort(got)
+	if strings.Join(got, ",") != strings.Join(sids(c0, c1, c2), ",") {
+		t.Errorf("ListSockets of each sid on 50 edges = %v, want %v", got, sids(c0, c1, c2))
 	}
 }

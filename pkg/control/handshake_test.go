@@ -141,10 +141,10 @@ func TestHandshakeHeaders(t *testing.T) {
 		name string
 		url  string
 		want []string // of sent's headers, those shown
-		auth string   // the auth payload shown, as JSON
+		auth string   // the auth payload shown, as JSON in the client's key order
 	}{
 		{"default", f.edges[0].url, []string{"x-custom"}, `{"room":"r1"}`},
-		{"exposed", exposing, []string{"cookie", "authorization", "x-custom"}, `{"room":"r1","token":"eyJ.t0ken"}`},
+		{"exposed", exposing, []string{"cookie", "authorization", "x-custom"}, `{"token":"eyJ.t0ken","room":"r1"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, c := handshakeClient(t, tc.url, 0, sent, `{"token":"eyJ.t0ken","room":"r1"}`)
@@ -163,13 +163,13 @@ func TestHandshakeHeaders(t *testing.T) {
 						t.Errorf("%s: header %s = %q, want it hidden", what, h, got)
 					}
 				}
-				if got, err := json.Marshal(hs.GetAuth().AsMap()); err != nil || string(got) != tc.auth {
+				if got := hs.GetAuthJson(); got != tc.auth {
 					t.Errorf("%s: auth %s, want %s", what, got, tc.auth)
 				}
 			}
 			conn := f.life.Wait(t, "the connect event", connectedSID(c.SID)).GetConnected().GetSocket()
 			check("connect event", conn.GetHandshake())
-			list := f.listSockets(&sbv1.Target{Sids: []string{c.SID}})
+			list := f.listSockets(&sbv1.ListSocketsRequest{Sid: c.SID})
 			if len(list.Sockets) != 1 {
 				t.Fatalf("ListSockets(%s) = %v", c.SID, list)
 			}
@@ -184,7 +184,7 @@ func TestConnectedAt(t *testing.T) {
 	f := startCluster(t, options{edges: 1})
 	const delay = 300 * time.Millisecond
 	open, c := handshakeClient(t, f.edges[0].url, delay, nil)
-	list := f.listSockets(&sbv1.Target{Sids: []string{c.SID}})
+	list := f.listSockets(&sbv1.ListSocketsRequest{Sid: c.SID})
 	if len(list.Sockets) != 1 {
 		t.Fatalf("ListSockets(%s) = %v", c.SID, list)
 	}

@@ -122,10 +122,18 @@ func TestRequestLimits(t *testing.T) {
 			_, err := f.api.Disconnect(ctx, &sbv1.DisconnectRequest{Target: &sbv1.Target{Rooms: []string{long(257)}}})
 			return err
 		}, "target.rooms[0]: 257 bytes, at most 256"},
-		{"ListSockets target", func() error {
-			_, err := f.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Target: &sbv1.Target{Sids: fakeSIDs(1001)}})
+		{"ListSockets sid", func() error {
+			_, err := f.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Sid: c0.edgeID + long(57)})
 			return err
-		}, "target.sids: 1001 sids, at most 1000"},
+		}, "sid: 65 bytes, at most 64"},
+		{"ListSockets room", func() error {
+			_, err := f.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Room: long(257)})
+			return err
+		}, "room: 257 bytes, at most 256"},
+		{"ListSockets page size", func() error {
+			_, err := f.api.ListSockets(ctx, &sbv1.ListSocketsRequest{PageSize: 1001})
+			return err
+		}, "page_size: 1001, at most 1000"},
 		{"ListRooms namespace", func() error {
 			_, err := f.api.ListRooms(ctx, &sbv1.ListRoomsRequest{Namespace: "/" + long(4000)})
 			return err
@@ -163,11 +171,11 @@ func TestRequestLimits(t *testing.T) {
 			return err
 		}, "is not an ack token of this deployment"},
 		{"Ack args", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: []byte(`["` + long(1_000_000) + `"]`)})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: `["` + long(1_000_000) + `"]`})
 			return err
 		}, "exceeds the 1000000-byte limit"},
 		{"Ack binary parts", func() error {
-			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: []byte("[" + ph + "]"), Binary: make([][]byte, 1001)})
+			_, err := f.api.Ack(ctx, &sbv1.AckRequest{AckToken: "sb.v1.ack." + c0.edgeID + "." + bus.NewAckID(), ArgsJson: "[" + ph + "]", Binary: make([][]byte, 1001)})
 			return err
 		}, "binary: 1001 parts, at most 1000"},
 	}
@@ -185,14 +193,14 @@ func TestRequestLimits(t *testing.T) {
 		}
 		// 1,000 rooms that select nobody: accepted, nobody joins.
 		resp, err := f.api.JoinRoom(ctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{Rooms: []string{"nobody"}}, Rooms: repeat("r", 1000)})
-		if err != nil || resp.Sockets != 0 {
+		if err != nil || resp.Sockets == nil || *resp.Sockets != 0 {
 			t.Fatalf("JoinRoom of 1,000 rooms = %v, %v", resp, err)
 		}
 		f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Rooms: append(repeat("r", 999), room)}, Event: event})
 		f.received(event, `[]`, c0)
-		er := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: append(fakeSIDs(999), c0.sid)}, Event: "by-sid"})
-		if er.Edges != 1000 || er.Sockets == nil || *er.Sockets != 1 {
-			t.Errorf("Emit to 1,000 sids of 1,000 edges = %v, want 1000 edges, 1 socket", er)
+		er := f.emit(&sbv1.EmitRequest{Target: &sbv1.Target{Sids: append(fakeSIDs(999), c0.sid)}, Event: "by-sid", Report: true})
+		if er.Sockets == nil || *er.Sockets != 1 || len(er.Deliveries) != 1 || er.Deliveries[0].EdgeId != c0.edgeID {
+			t.Errorf("Emit to 1,000 sids of 1,000 edges = %v, want 1 socket, on client 0's edge", er)
 		}
 		f.received("by-sid", `[]`, c0)
 		// 16 namespaces × 16 events = 256 subscriptions, a 256-byte queue
@@ -226,25 +234,39 @@ func TestRoomsPerSocket(t *testing.T) {
 		}
 		return resp
 	}
-	if r := join(&sbv1.Target{Sids: []string{c0.sid}}, repeat("r", 1000)); r.Sockets != 1 || r.SocketsFull != 0 {
+	if r := join(&sbv1.Target{Sids: []string{c0.sid}}, repeat("r", 1000)); r.GetSockets() != 1 || r.SocketsFull == nil || *r.SocketsFull != 0 {
 		t.Errorf("1,000 rooms for one socket: %v, want 1 socket, none full", r)
 	}
 	for i := 1; i < 10; i++ {
 		r := join(&sbv1.Target{Sids: []string{c0.sid}}, repeat(fmt.Sprintf("r%d-", i), 1000))
-		if r.Sockets != 1 || r.SocketsFull != 1 {
+		if r.GetSockets() != 1 || r.GetSocketsFull() != 1 {
 			t.Fatalf("call %d: %v, want 1 socket, 1 full", i+1, r)
 		}
 	}
-	if r := join(&sbv1.Target{Sids: []string{c0.sid, c1.sid}}, []string{"extra", "r0"}); r.Sockets != 2 || r.SocketsFull != 1 {
+	if r := join(&sbv1.Target{Sids: []string{c0.sid, c1.sid}}, []string{"extra", "r0"}); r.GetSockets() != 2 || r.GetSocketsFull() != 1 {
 		t.Errorf("a room for both: %v, want 2 sockets, 1 full", r)
 	}
-	rooms, err := f.api.ListRooms(ctx, &sbv1.ListRoomsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// ListRooms pages: 1,001 rooms in pages of at most 400.
 	count := map[string]uint32{}
-	for _, r := range rooms.Rooms {
-		count[r.Name] = r.Sockets
+	pages := 0
+	for token := ""; pages == 0 || token != ""; pages++ {
+		rooms, err := f.api.ListRooms(ctx, &sbv1.ListRoomsRequest{PageSize: 400, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rooms.Rooms) > 400 || pages > 3 {
+			t.Fatalf("ListRooms page %d: %d rooms, want at most 400 in 3 pages", pages, len(rooms.Rooms))
+		}
+		for _, r := range rooms.Rooms {
+			if _, dup := count[r.Name]; dup {
+				t.Errorf("ListRooms: room %q on two pages", r.Name)
+			}
+			count[r.Name] = r.GetSockets()
+		}
+		token = rooms.NextPageToken
+	}
+	if pages != 3 {
+		t.Errorf("ListRooms of 1,001 rooms took %d pages of 400, want 3", pages)
 	}
 	// 1,000 rooms of c0 (r0 shared with c1) and "extra", c1's; the sockets'
 	// own rooms are not listed.

@@ -48,7 +48,7 @@ func TestReplyInParts(t *testing.T) {
 			t.Fatalf("client %d: CONNECT answered %q, %v", i, m, err)
 		}
 	}
-	resp, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Target: &sbv1.Target{Namespace: "/"}})
+	resp, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Namespace: "/"})
 	if err != nil {
 		t.Fatalf("ListSockets: %v", err)
 	}
@@ -104,7 +104,7 @@ func TestReplyIncomplete(t *testing.T) {
 			t.Fatalf("client %d: CONNECT answered %q, %v", i, m, err)
 		}
 	}
-	resp, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Target: &sbv1.Target{Namespace: "/"}})
+	resp, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Namespace: "/"})
 	if err != nil {
 		t.Fatalf("ListSockets: %v", err)
 	}

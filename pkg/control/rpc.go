@@ -2,9 +2,9 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
@@ -145,21 +144,75 @@ func (s *Server) commandFanout(t target, build func(*sbv1.Target) *busv1.EdgeCom
 	return f, nil
 }
 
-// Emit implements switchboard.v1.Control.
-func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitResponse, error) {
-	t, err := checkTarget(req.Target)
-	if err != nil {
-		return nil, err
-	}
-	text, err := s.encodeEvent(t, req.Event, req.Args, req.ArgsJson, req.Binary)
-	if err != nil {
-		return nil, err
-	}
+// call is a validated command, planned for the edges: Emit, EmitWithAck,
+// JoinRoom, LeaveRoom, Disconnect and SetSocketData are each a call, made
+// by one RPC or as a command of a Pipeline stream.
+type call struct {
+	f     fanout
+	reply bool          // the edges answer: gather their replies
+	wait  time.Duration // how long they have to answer
+	// ops: the edges run it on their operations path (docs/bus.md), not in
+	// order with broadcasts; a Pipeline holds later emits until it is done.
+	ops bool
+	// answer is the response from what was gathered.
+	answer func(gathered) proto.Message
+}
+
+// run makes a call: it publishes, and gathers the replies if any.
+func (s *Server) run(ctx context.Context, c call) (proto.Message, error) {
 	if err := s.available(); err != nil {
 		return nil, err
 	}
-	id := engineio.RandomID()
-	build := func(tg *sbv1.Target) *busv1.EdgeCommand {
+	if !c.reply {
+		if err := s.publishAll(c.f); err != nil {
+			return nil, err
+		}
+		return c.answer(gathered{}), nil
+	}
+	g, err := s.gather(ctx, c.f, c.wait)
+	if err != nil {
+		return nil, err
+	}
+	return c.answer(g), nil
+}
+
+// Emit implements switchboard.v1.Control.
+func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitResponse, error) {
+	c, err := s.planEmit(req)
+	return unary[*sbv1.EmitResponse](ctx, s, c, err)
+}
+
+// planEmit validates an Emit: without report, one publish per subject of
+// bus's plan; with report, a command every edge that may hold a selected
+// socket answers.
+func (s *Server) planEmit(req *sbv1.EmitRequest) (call, error) {
+	t, err := checkTarget(req.Target)
+	if err != nil {
+		return call{}, err
+	}
+	text, err := s.encodeEvent(t, req.Event, req.Args, req.ArgsJson, req.Binary)
+	if err != nil {
+		return call{}, err
+	}
+	// Edges drop the later copies of an emit by its id, which only a
+	// target that may come in copies needs (bus.Copies, the edges' own
+	// test): a unicast goes without one (a random read saved per emit).
+	var id string
+	if bus.Copies(t.Target) > 1 {
+		id = engineio.RandomID()
+	}
+	build := emitCommand(id, text, req)
+	if !req.Report {
+		f, err := s.broadcastFanout(t, build)
+		return call{f: f, answer: func(gathered) proto.Message { return &sbv1.EmitResponse{} }}, err
+	}
+	f, err := s.commandFanout(t, build)
+	return call{f: f, reply: true, wait: s.cfg.GatherTimeout, answer: func(g gathered) proto.Message { return emitReport(g) }}, err
+}
+
+// emitCommand builds an emit's Broadcast for a target.
+func emitCommand(id string, text []byte, req *sbv1.EmitRequest) func(*sbv1.Target) *busv1.EdgeCommand {
+	return func(tg *sbv1.Target) *busv1.EdgeCommand {
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Broadcast{Broadcast: &busv1.Broadcast{
 			Id:          id,
 			Target:      tg,
@@ -168,59 +221,69 @@ func (s *Server) Emit(ctx context.Context, req *sbv1.EmitRequest) (*sbv1.EmitRes
 			Volatile:    req.Volatile,
 		}}}
 	}
-	resp := &sbv1.EmitResponse{Edges: uint32(len(sidEdges(t)))}
-	if !t.sidsOnly() {
-		f, err := s.broadcastFanout(t, build)
-		if err != nil {
-			return nil, err
+}
+
+// publishAll publishes a fan-out's messages, without replies.
+func (s *Server) publishAll(f fanout) error {
+	for _, m := range f.msgs {
+		if err := s.nc.Publish(m.subject, m.payload); err != nil {
+			return busError(err)
 		}
-		for _, m := range f.msgs {
-			if err := s.nc.Publish(m.subject, m.payload); err != nil {
-				return nil, busError(err)
-			}
+	}
+	return nil
+}
+
+// emitReport sums what the edges said they did with an emit.
+func emitReport(g gathered) *sbv1.EmitResponse {
+	var sockets, queued, dropped uint32
+	resp := &sbv1.EmitResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
+	for edge, r := range g.replies {
+		b := r.GetBroadcast()
+		if b == nil || b.Sockets == 0 {
+			continue
 		}
-		resp.Subjects = uint32(len(f.msgs))
-		return resp, nil
+		d := b.DroppedVolatile + b.DroppedSlow + b.DroppedClosed
+		sockets, queued, dropped = sockets+b.Sockets, queued+b.Queued, dropped+d
+		resp.Deliveries = append(resp.Deliveries, &sbv1.EdgeDelivery{
+			EdgeId: edge, Sockets: proto.Uint32(b.Sockets), Queued: proto.Uint32(b.Queued),
+			DroppedVolatile: proto.Uint32(b.DroppedVolatile), DroppedSlow: proto.Uint32(b.DroppedSlow),
+			DroppedClosed: proto.Uint32(b.DroppedClosed),
+		})
 	}
-	// Unicast or multicast by sid: each edge confirms its deliveries.
-	f, err := s.commandFanout(t, build)
-	if err != nil {
-		return nil, err
-	}
-	resp.Subjects = uint32(len(f.msgs))
-	g, err := s.gather(ctx, f, s.cfg.GatherTimeout)
-	if err != nil {
-		return nil, err
-	}
-	var n uint32
-	for _, r := range g.replies {
-		n += r.GetBroadcast().GetSockets()
-	}
-	resp.Sockets, resp.MissingEdges, resp.EdgeErrors = &n, g.missing, g.errors
-	return resp, nil
+	sort.Slice(resp.Deliveries, func(i, j int) bool { return resp.Deliveries[i].EdgeId < resp.Deliveries[j].EdgeId })
+	resp.Sockets, resp.Queued, resp.Dropped = &sockets, &queued, &dropped
+	return resp
 }
 
 // EmitWithAck implements switchboard.v1.Control.
 func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) (*sbv1.EmitWithAckResponse, error) {
+	// The edges' ack waits end early enough that their replies reach
+	// control, and control's answer the caller, before its deadline.
+	var left time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		left = max(time.Until(dl)*8/10, time.Millisecond)
+	}
+	c, err := s.planEmitWithAck(req, left)
+	return unary[*sbv1.EmitWithAckResponse](ctx, s, c, err)
+}
+
+// planEmitWithAck validates an EmitWithAck; the sockets' ack timeout is at
+// most within when that is set.
+func (s *Server) planEmitWithAck(req *sbv1.EmitWithAckRequest, within time.Duration) (call, error) {
 	t, err := checkTarget(req.Target)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
 	text, err := s.encodeEvent(t, req.Event, req.Args, req.ArgsJson, req.Binary)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
 	timeout, err := checkAckTimeout(req.Timeout)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
-	// The edges' ack waits end early enough that their replies reach
-	// control, and control's answer the caller, before its deadline.
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl)*8/10 < timeout {
-		timeout = max(time.Until(dl)*8/10, time.Millisecond)
-	}
-	if err := s.available(); err != nil {
-		return nil, err
+	if within > 0 {
+		timeout = min(timeout, within)
 	}
 	id := engineio.RandomID()
 	f, err := s.commandFanout(t, func(tg *sbv1.Target) *busv1.EdgeCommand {
@@ -232,30 +295,29 @@ func (s *Server) EmitWithAck(ctx context.Context, req *sbv1.EmitWithAckRequest) 
 			AckTimeout:  durationpb.New(timeout),
 		}}}
 	})
-	if err != nil {
-		return nil, err
-	}
 	f.parts = true // the acks of many sockets may pass NATS's max payload
-	g, err := s.gather(ctx, f, timeout+s.cfg.GatherTimeout)
-	if err != nil {
-		return nil, err
-	}
+	return call{f: f, reply: true, wait: timeout + s.cfg.GatherTimeout, answer: func(g gathered) proto.Message { return ackReport(g) }}, err
+}
+
+// ackReport gathers the edges' replies to an EmitWithAck.
+func ackReport(g gathered) *sbv1.EmitWithAckResponse {
 	resp := &sbv1.EmitWithAckResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
 	for edge, r := range g.replies {
 		br := r.GetBroadcast()
 		for _, a := range br.GetAcks() {
-			args, err := jsonToValues(a.ArgsJson)
-			if err != nil {
-				args = nil
-			}
-			resp.Acks = append(resp.Acks, &sbv1.SocketAck{Sid: a.Sid, EdgeId: edge, Args: args, Binary: a.Attachments})
+			resp.Acks = append(resp.Acks, &sbv1.SocketAck{Sid: a.Sid, EdgeId: edge, ArgsJson: validUTF8(a.ArgsJson), Binary: a.Attachments})
 		}
 		resp.TimedOutSids = append(resp.TimedOutSids, br.GetTimedOutSids()...)
 	}
 	sort.Slice(resp.Acks, func(i, j int) bool { return resp.Acks[i].Sid < resp.Acks[j].Sid })
 	sort.Strings(resp.TimedOutSids)
-	return resp, nil
+	return resp
 }
+
+// validUTF8 is JSON text a client sent, fit for a protobuf string: bytes
+// that are not UTF-8 (which valid JSON holds only inside strings) become
+// U+FFFD.
+func validUTF8(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") }
 
 // gathered is what a cluster call collected: each edge's reply, by edge
 // id, the expected edges whose reply is not complete (missing: no reply,
@@ -286,11 +348,31 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (gath
 		return gathered{}, busError(err)
 	}
 	defer sub.Unsubscribe()
+	if err := s.publishRequests(f, inbox); err != nil {
+		return gathered{}, err
+	}
+	return s.collect(ctx, f, wait, ch)
+}
+
+// publishRequests publishes f's messages with reply subject inbox.
+func (s *Server) publishRequests(f fanout, inbox string) error {
 	for _, m := range f.msgs {
 		if err := s.nc.PublishRequest(m.subject, inbox, m.payload); err != nil {
-			return gathered{}, busError(err)
+			return busError(err)
 		}
 	}
+	return nil
+}
+
+// noResponders reports whether m is NATS's answer to a request that no
+// subscriber took.
+func noResponders(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
+}
+
+// collect takes the replies to f's messages from ch, a reply per edge (in
+// parts when f.parts), until every expected edge answered or wait passed.
+func (s *Server) collect(ctx context.Context, f fanout, wait time.Duration, ch <-chan *nats.Msg) (gathered, error) {
 	pending := map[string]bool{}
 	for _, e := range f.expect {
 		pending[e] = true
@@ -307,6 +389,9 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (gath
 	for grace || len(pending) > 0 {
 		select {
 		case m := <-ch:
+			if noResponders(m) && len(f.msgs) == 1 {
+				break // nobody subscribes to the one subject: no reply will come
+			}
 			if id, more := replyHeader(m.Data); id != "" {
 				// A reply in parts: each merges into the ones before it
 				// (concatenated protobuf messages are merged), the last
@@ -439,34 +524,12 @@ func replyHeader(b []byte) (edge string, more bool) {
 	return edge, more
 }
 
-func jsonToValues(b []byte) ([]*structpb.Value, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var vals []any
-	if err := json.Unmarshal(b, &vals); err != nil {
-		return nil, err
-	}
-	out := make([]*structpb.Value, len(vals))
-	for i, v := range vals {
-		pv, err := structpb.NewValue(v)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = pv
-	}
-	return out, nil
-}
-
-// socketsOp runs a join, leave, disconnect or set data across the cluster;
-// it sums the edges' replies.
-func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.SocketsOperation) (*busv1.SocketsOperationReply, gathered, error) {
-	tt, err := checkTarget(t)
+// planSockets validates a join, leave, disconnect or set data across the
+// cluster: the edges' replies are summed into the response resp makes.
+func (s *Server) planSockets(t *sbv1.Target, op *busv1.SocketsOperation, resp func(*busv1.SocketsOperationReply, gathered) proto.Message) (call, error) {
+	tt, err := checkMassTarget(t)
 	if err != nil {
-		return nil, gathered{}, err
-	}
-	if err := s.available(); err != nil {
-		return nil, gathered{}, err
+		return call{}, err
 	}
 	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *busv1.EdgeCommand {
 		o := &busv1.SocketsOperation{
@@ -475,74 +538,101 @@ func (s *Server) socketsOp(ctx context.Context, t *sbv1.Target, op *busv1.Socket
 		}
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Sockets{Sockets: o}}
 	})
-	if err != nil {
-		return nil, gathered{}, err
-	}
 	f.parts = true // many sockets or rooms may pass NATS's max payload
-	g, err := s.gather(ctx, f, s.cfg.GatherTimeout)
+	answer := func(g gathered) proto.Message {
+		sum := &busv1.SocketsOperationReply{}
+		for _, r := range g.replies {
+			sum.Sockets += r.GetSockets().GetSockets()
+			sum.SocketsFull += r.GetSockets().GetSocketsFull()
+		}
+		return resp(sum, g)
+	}
+	return call{f: f, reply: true, wait: s.cfg.GatherTimeout, ops: true, answer: answer}, err
+}
+
+func (s *Server) planJoin(req *sbv1.JoinRoomRequest) (call, error) {
+	if err := checkRooms(req.Rooms); err != nil {
+		return call{}, err
+	}
+	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms}
+	return s.planSockets(req.Target, op, func(r *busv1.SocketsOperationReply, g gathered) proto.Message {
+		return &sbv1.JoinRoomResponse{Sockets: &r.Sockets, SocketsFull: &r.SocketsFull, MissingEdges: g.missing, EdgeErrors: g.errors}
+	})
+}
+
+func (s *Server) planLeave(req *sbv1.LeaveRoomRequest) (call, error) {
+	if err := checkRooms(req.Rooms); err != nil {
+		return call{}, err
+	}
+	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms}
+	return s.planSockets(req.Target, op, func(r *busv1.SocketsOperationReply, g gathered) proto.Message {
+		return &sbv1.LeaveRoomResponse{Sockets: &r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}
+	})
+}
+
+func (s *Server) planDisconnect(req *sbv1.DisconnectRequest) (call, error) {
+	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection}
+	return s.planSockets(req.Target, op, func(r *busv1.SocketsOperationReply, g gathered) proto.Message {
+		return &sbv1.DisconnectResponse{Sockets: &r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}
+	})
+}
+
+func (s *Server) planSetData(req *sbv1.SetSocketDataRequest) (call, error) {
+	data, err := checkData(req.Data, req.DataJson, req.Merge)
 	if err != nil {
-		return nil, gathered{}, err
+		return call{}, err
 	}
-	sum := &busv1.SocketsOperationReply{}
-	for _, r := range g.replies {
-		sum.Sockets += r.GetSockets().GetSockets()
-		sum.SocketsFull += r.GetSockets().GetSocketsFull()
+	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_SET_DATA, DataJson: data, Merge: req.Merge}
+	return s.planSockets(req.Target, op, func(r *busv1.SocketsOperationReply, g gathered) proto.Message {
+		return &sbv1.SetSocketDataResponse{Sockets: &r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}
+	})
+}
+
+// unary makes the call plan validated, for a unary RPC.
+func unary[Resp proto.Message](ctx context.Context, s *Server, c call, err error) (Resp, error) {
+	var zero Resp
+	if err != nil {
+		return zero, err
 	}
-	return sum, g, nil
+	r, err := s.run(ctx, c)
+	if err != nil {
+		return zero, err
+	}
+	return r.(Resp), nil
 }
 
 // JoinRoom implements switchboard.v1.Control.
 func (s *Server) JoinRoom(ctx context.Context, req *sbv1.JoinRoomRequest) (*sbv1.JoinRoomResponse, error) {
-	if err := checkRooms(req.Rooms); err != nil {
-		return nil, err
-	}
-	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_JOIN, Rooms: req.Rooms})
-	if err != nil {
-		return nil, err
-	}
-	return &sbv1.JoinRoomResponse{Sockets: r.Sockets, SocketsFull: r.SocketsFull, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
+	c, err := s.planJoin(req)
+	return unary[*sbv1.JoinRoomResponse](ctx, s, c, err)
 }
 
 // LeaveRoom implements switchboard.v1.Control.
 func (s *Server) LeaveRoom(ctx context.Context, req *sbv1.LeaveRoomRequest) (*sbv1.LeaveRoomResponse, error) {
-	if err := checkRooms(req.Rooms); err != nil {
-		return nil, err
-	}
-	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_LEAVE, Rooms: req.Rooms})
-	if err != nil {
-		return nil, err
-	}
-	return &sbv1.LeaveRoomResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
+	c, err := s.planLeave(req)
+	return unary[*sbv1.LeaveRoomResponse](ctx, s, c, err)
 }
 
 // Disconnect implements switchboard.v1.Control.
 func (s *Server) Disconnect(ctx context.Context, req *sbv1.DisconnectRequest) (*sbv1.DisconnectResponse, error) {
-	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT, CloseConnection: req.CloseConnection})
-	if err != nil {
-		return nil, err
-	}
-	return &sbv1.DisconnectResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
+	c, err := s.planDisconnect(req)
+	return unary[*sbv1.DisconnectResponse](ctx, s, c, err)
 }
 
 // SetSocketData implements switchboard.v1.Control.
 func (s *Server) SetSocketData(ctx context.Context, req *sbv1.SetSocketDataRequest) (*sbv1.SetSocketDataResponse, error) {
-	data, err := checkData(req.Data, req.Merge)
-	if err != nil {
-		return nil, err
-	}
-	r, g, err := s.socketsOp(ctx, req.Target, &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_SET_DATA, DataJson: data, Merge: req.Merge})
-	if err != nil {
-		return nil, err
-	}
-	return &sbv1.SetSocketDataResponse{Sockets: r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}, nil
+	c, err := s.planSetData(req)
+	return unary[*sbv1.SetSocketDataResponse](ctx, s, c, err)
 }
 
-func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*busv1.QueryReply, gathered, error) {
+func (s *Server) query(ctx context.Context, t target, q *busv1.Query) ([]*busv1.QueryReply, gathered, error) {
 	if err := s.available(); err != nil {
 		return nil, gathered{}, err
 	}
-	f, err := s.commandFanout(t, func(tg *sbv1.Target) *busv1.EdgeCommand {
-		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Query{Query: &busv1.Query{Kind: kind, Target: tg}}}
+	// q's target, not each copy's: a query names at most one sid, so
+	// every copy would be the same, and q.Target holds its filters.
+	f, err := s.commandFanout(t, func(*sbv1.Target) *busv1.EdgeCommand {
+		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Query{Query: q}}
 	})
 	if err != nil {
 		return nil, gathered{}, err
@@ -561,46 +651,78 @@ func (s *Server) query(ctx context.Context, t target, kind busv1.QueryKind) ([]*
 	return out, g, nil
 }
 
-// ListSockets implements switchboard.v1.Control.
+// ListSockets implements switchboard.v1.Control: each edge sends its
+// first page_size matching sockets after the token's sid, in sid order, and
+// control keeps the first page_size of them all. A socket of that page is
+// among its own edge's first page_size, so none is left out.
 func (s *Server) ListSockets(ctx context.Context, req *sbv1.ListSocketsRequest) (*sbv1.ListSocketsResponse, error) {
-	t, err := checkTarget(req.Target)
+	q, err := checkListSockets(req)
 	if err != nil {
 		return nil, err
 	}
-	replies, g, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_SOCKETS)
+	t := target{Target: q.Target, ns: q.Target.Namespace}
+	if len(q.Target.Sids) == 1 {
+		t = target{Target: &sbv1.Target{Namespace: q.Target.Namespace, Sids: q.Target.Sids}, ns: q.Target.Namespace}
+	}
+	replies, g, err := s.query(ctx, t, q)
 	if err != nil {
 		return nil, err
 	}
 	resp := &sbv1.ListSocketsResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
+	var total uint32
+	more := false
 	for _, r := range replies {
+		total += r.Total
+		more = more || r.Truncated
 		resp.Sockets = append(resp.Sockets, r.Sockets...)
 	}
+	resp.Total = &total
 	sort.Slice(resp.Sockets, func(i, j int) bool { return resp.Sockets[i].Sid < resp.Sockets[j].Sid })
+	if n := int(q.Limit); len(resp.Sockets) > n || (more && n > 0 && len(resp.Sockets) == n) {
+		resp.Sockets = resp.Sockets[:n]
+		resp.NextPageToken = pageToken(socketsPage, resp.Sockets[n-1].Sid)
+	}
 	return resp, nil
 }
 
-// ListRooms implements switchboard.v1.Control.
+// ListRooms implements switchboard.v1.Control, a page at a time as
+// ListSockets.
 func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sbv1.ListRoomsResponse, error) {
 	ns, err := checkNamespace("namespace", req.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	limit, err := checkPageSize(req.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	after, err := checkPageToken(roomsPage, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
 	t := target{Target: &sbv1.Target{Namespace: ns}, ns: ns}
-	replies, g, err := s.query(ctx, t, busv1.QueryKind_QUERY_KIND_ROOMS)
+	q := &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_ROOMS, After: after, Limit: limit}
+	replies, g, err := s.query(ctx, t, q)
 	if err != nil {
 		return nil, err
 	}
 	counts := map[string]uint32{}
+	more := false
 	for _, r := range replies {
+		more = more || r.Truncated
 		for _, room := range r.Rooms {
-			counts[room.Name] += room.Sockets
+			counts[room.Name] += room.GetSockets()
 		}
 	}
 	resp := &sbv1.ListRoomsResponse{MissingEdges: g.missing, EdgeErrors: g.errors}
 	for name, n := range counts {
-		resp.Rooms = append(resp.Rooms, &sbv1.Room{Name: name, Sockets: n})
+		resp.Rooms = append(resp.Rooms, &sbv1.Room{Name: name, Sockets: proto.Uint32(n)})
 	}
 	sort.Slice(resp.Rooms, func(i, j int) bool { return resp.Rooms[i].Name < resp.Rooms[j].Name })
+	if n := int(limit); len(resp.Rooms) > n || (more && len(resp.Rooms) == n) {
+		resp.Rooms = resp.Rooms[:n]
+		resp.NextPageToken = pageToken(roomsPage, resp.Rooms[n-1].Name)
+	}
 	return resp, nil
 }
 
@@ -608,11 +730,11 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) (*sbv1.ClusterInfoResponse, error) {
 	st := s.Stats()
 	resp := &sbv1.ClusterInfoResponse{ControlVersion: Version, ControlCounters: &sbv1.ControlCounters{
-		SlowStreams:         st.SlowStreams,
-		StreamEventsDropped: st.StreamEventsDropped,
-		BusErrors:           st.BusErrors,
-		BusReconnects:       st.BusReconnects,
-		EdgeErrors:          st.EdgeErrors,
+		SlowStreams:         proto.Uint64(st.SlowStreams),
+		StreamEventsDropped: proto.Uint64(st.StreamEventsDropped),
+		BusErrors:           proto.Uint64(st.BusErrors),
+		BusReconnects:       proto.Uint64(st.BusReconnects),
+		EdgeErrors:          proto.Uint64(st.EdgeErrors),
 	}}
 	for _, e := range s.reg.live() {
 		hb := e.hb
@@ -622,8 +744,8 @@ func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) 
 			Version:       hb.Version,
 			StartedAt:     hb.StartedAt,
 			LastHeartbeat: timestamppb.New(e.seen), // received, not sent: the edge's clock may differ
-			Connections:   hb.Connections,
-			Sockets:       hb.Sockets,
+			Connections:   proto.Uint32(hb.Connections),
+			Sockets:       proto.Uint32(hb.Sockets),
 			Counters:      hb.Counters,
 		})
 	}
@@ -632,6 +754,30 @@ func (s *Server) ClusterInfo(ctx context.Context, req *sbv1.ClusterInfoRequest) 
 
 // Ack implements switchboard.v1.Control.
 func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckResponse, error) {
+	payload, err := s.planAck(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.available(); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.GatherTimeout)
+	defer cancel()
+	msg, err := s.nc.RequestWithContext(rctx, req.AckToken, payload)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, errNoAckWaiter
+	}
+	if err != nil {
+		return nil, busError(err)
+	}
+	return s.ackAnswer(msg.Data)
+}
+
+// errNoAckWaiter is Ack's NOT_FOUND when no edge subscribes to the token.
+var errNoAckWaiter = status.Error(codes.NotFound, "no edge waits for this ack: its socket is gone or it was answered")
+
+// planAck validates an Ack and encodes what goes to the edge.
+func (s *Server) planAck(req *sbv1.AckRequest) ([]byte, error) {
 	if err := s.checkAckToken(req.AckToken); err != nil {
 		return nil, err
 	}
@@ -642,18 +788,21 @@ func (s *Server) Ack(ctx context.Context, req *sbv1.AckRequest) (*sbv1.AckRespon
 	if err := s.checkSize(args, req.Binary); err != nil {
 		return nil, err
 	}
-	if err := s.available(); err != nil {
-		return nil, err
+	b, err := proto.Marshal(&busv1.EventAck{ArgsJson: args, Attachments: req.Binary})
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode: %v", err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.GatherTimeout)
-	defer cancel()
+	return b, nil
+}
+
+// ackAnswer turns the edge's EventAckReply into Ack's answer.
+func (s *Server) ackAnswer(data []byte) (*sbv1.AckResponse, error) {
 	var reply busv1.EventAckReply
-	err = bus.Request(rctx, s.nc, req.AckToken, &busv1.EventAck{ArgsJson: args, Attachments: req.Binary}, &reply)
+	if err := proto.Unmarshal(data, &reply); err != nil {
+		s.edgeErrors.Add(1)
+		return nil, status.Errorf(codes.Unavailable, "the edge's answer does not decode: %v", err)
+	}
 	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, status.Error(codes.NotFound, "no edge waits for this ack: its socket is gone or it was answered")
-	case err != nil:
-		return nil, busError(err)
 	case reply.Error != nil:
 		s.edgeErrors.Add(1)
 		return nil, status.Errorf(codes.Unavailable, "the edge did not take the ack (%s): %s", reply.Error.Code, reply.Error.Message)

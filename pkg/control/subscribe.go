@@ -94,7 +94,7 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 		}
 		msgs, over, dropped := q.take()
 		for _, m := range msgs {
-			resp := s.toSubscribeResponse(m, req.RawJson, wantConnect, wantDisconnect)
+			resp := s.toSubscribeResponse(m, wantConnect, wantDisconnect)
 			// A caller that does not read blocks this Send (gRPC flow
 			// control) while its queue fills up and overflows: it holds
 			// control's memory only up to the queue's bound, which counts
@@ -115,7 +115,7 @@ func (s *Server) Subscribe(req *sbv1.SubscribeRequest, stream sbv1.Control_Subsc
 	}
 }
 
-func (s *Server) toSubscribeResponse(m *nats.Msg, raw, wantConnect, wantDisconnect bool) *sbv1.SubscribeResponse {
+func (s *Server) toSubscribeResponse(m *nats.Msg, wantConnect, wantDisconnect bool) *sbv1.SubscribeResponse {
 	if m.Subject == s.subj.EdgeLost() {
 		if lost := decodeLost(m.Data); lost != nil {
 			return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_EdgeLost{EdgeLost: lost}}
@@ -129,12 +129,6 @@ func (s *Server) toSubscribeResponse(m *nats.Msg, raw, wantConnect, wantDisconne
 		}
 		if _, ok := s.subj.IsAck(m.Reply); ok {
 			ev.AckToken = m.Reply
-		}
-		if !raw {
-			if vals, err := jsonToValues(ev.ArgsJson); err == nil {
-				ev.Args = vals
-				ev.ArgsJson = nil
-			}
 		}
 		return &sbv1.SubscribeResponse{Event: &sbv1.SubscribeResponse_ClientEvent{ClientEvent: &ev}}
 	}

@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -242,7 +243,7 @@ func TestSubscribeStreamsThatDoNotRead(t *testing.T) {
 		for err == nil {
 			var r *sbv1.SubscribeResponse
 			if r, err = st.Recv(); err == nil && r.GetClientEvent().GetEvent() == "blast" {
-				n = append(n, int(r.GetClientEvent().GetArgs()[0].GetNumberValue()))
+				n = append(n, firstNumber(r.GetClientEvent().GetArgsJson()))
 			}
 		}
 		wantCode(t, fmt.Sprintf("idle stream %d", i), err, codes.ResourceExhausted, "slow consumer")
@@ -265,6 +266,20 @@ func TestSubscribeStreamsThatDoNotRead(t *testing.T) {
 	if cc := ci.GetControlCounters(); err != nil || cc.GetSlowStreams() != streams || cc.GetStreamEventsDropped() != wantDropped {
 		t.Errorf("ClusterInfo counters = %v, %v; want %d slow streams, %d drops", cc, err, streams, wantDropped)
 	}
+}
+
+// firstNumber is the first argument of a client event's args_json, a
+// number; -1 when it is not one.
+func firstNumber(argsJSON string) int {
+	var args []any
+	if json.Unmarshal([]byte(argsJSON), &args) != nil || len(args) == 0 {
+		return -1
+	}
+	n, ok := args[0].(float64)
+	if !ok {
+		return -1
+	}
+	return int(n)
 }
 
 // seq returns 0, 1, ..., n-1.
@@ -310,7 +325,7 @@ func count(t *testing.T, api sbv1.ControlClient, req *sbv1.SubscribeRequest, mor
 				return
 			}
 			if ev := r.GetClientEvent(); ev.GetEvent() == "blast" {
-				c.nums = append(c.nums, int(ev.GetArgs()[0].GetNumberValue()))
+				c.nums = append(c.nums, firstNumber(ev.GetArgsJson()))
 			}
 			c.mu.Unlock()
 			select {

@@ -65,7 +65,7 @@ func TestNonUTF8HandshakeListed(t *testing.T) {
 	}
 	bad := ok.SID
 
-	resp2, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Target: &sbv1.Target{Namespace: "/"}})
+	resp2, err := f.api.ListSockets(context.Background(), &sbv1.ListSocketsRequest{Namespace: "/"})
 	if err != nil {
 		t.Fatalf("ListSockets: %v", err)
 	}
@@ -86,7 +86,7 @@ func TestNonUTF8HandshakeListed(t *testing.T) {
 	if h := hs.GetHeaders()["x-bad"]; h != "a\uFFFDb" {
 		t.Errorf("header x-bad %q, want a U+FFFD b", h)
 	}
-	if a := hs.GetAuth().GetFields()["k"].GetStringValue(); a != "v\uFFFD" {
+	if a := jsonField(t, hs.GetAuthJson(), "k"); a != "v\uFFFD" || !utf8.ValidString(hs.GetAuthJson()) {
 		t.Errorf("auth k %q, want v U+FFFD", a)
 	}
 	for k, v := range hs.GetHeaders() {

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
@@ -108,6 +110,24 @@ func (t target) sidsOnly() bool {
 	return len(t.Sids) > 0 && len(t.Rooms) == 0 && len(t.Users) == 0
 }
 
+// names reports whether the target names rooms, sids or users, rather than
+// the whole namespace.
+func (t target) names() bool {
+	return len(t.Sids) > 0 || len(t.Rooms) > 0 || len(t.Users) > 0
+}
+
+// checkMassTarget is checkTarget for the RPCs that change what they select
+// (JoinRoom, LeaveRoom, Disconnect, SetSocketData): a target that names no
+// rooms, sids or users must say all, so that `Disconnect {}` does not
+// disconnect a whole namespace by mistake.
+func checkMassTarget(t *sbv1.Target) (target, error) {
+	tt, err := checkTarget(t)
+	if err == nil && !tt.names() && !t.GetAll() {
+		return target{}, invalid("target selects no rooms, sids or users: set target.all to select every socket of %s", tt.ns)
+	}
+	return tt, err
+}
+
 // checkTarget validates a Target: a namespace that starts with "/", lists
 // within maxTargetNames, names within maxNameLen (sids within maxSIDLen
 // and issued by an edge).
@@ -149,6 +169,9 @@ func checkTarget(t *sbv1.Target) (target, error) {
 			return target{}, invalid("target.sids[%d] %q was not issued by a Switchboard edge", i, sid)
 		}
 	}
+	if t.All && (len(t.Rooms) > 0 || len(t.Sids) > 0 || len(t.Users) > 0) {
+		return target{}, invalid("target.all selects every socket: it cannot be combined with rooms, sids or users (except_rooms may be)")
+	}
 	c := &sbv1.Target{Namespace: ns, Rooms: t.Rooms, ExceptRooms: t.ExceptRooms, Sids: t.Sids, Users: t.Users}
 	return target{Target: c, ns: ns}, nil
 }
@@ -170,9 +193,9 @@ func (s *Server) checkAckToken(token string) error {
 	return nil
 }
 
-// argsJSON turns an RPC's args (or raw args_json) into a JSON array and
+// argsJSON turns an RPC's args (or args_json text) into a JSON array and
 // checks that placeholders name existing binary parts.
-func argsJSON(args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, error) {
+func argsJSON(args []*structpb.Value, raw string, binary [][]byte) ([]byte, error) {
 	if len(binary) > maxBinaryParts {
 		return nil, invalid("binary: %d parts, at most %d", len(binary), maxBinaryParts)
 	}
@@ -181,11 +204,11 @@ func argsJSON(args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, erro
 	}
 	var out []byte
 	if len(raw) > 0 {
-		raw = bytes.TrimSpace(raw)
-		if !json.Valid(raw) || len(raw) == 0 || raw[0] != '[' {
-			return nil, invalid("args_json must be a JSON array")
+		raw = strings.TrimSpace(raw)
+		if len(raw) == 0 || raw[0] != '[' || !json.Valid([]byte(raw)) {
+			return nil, invalid("args_json must be a JSON array, as text (\"[\\\"hi\\\"]\" in grpcurl)")
 		}
-		out = raw
+		out = []byte(raw)
 	} else {
 		vals := make([]any, len(args))
 		for i, a := range args {
@@ -204,8 +227,14 @@ func argsJSON(args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, erro
 }
 
 // checkPlaceholders verifies {"_placeholder":true,"num":N} objects against
-// the number of binary parts, both ways: every part is referenced.
+// the number of binary parts, both ways: every part is referenced. Without
+// binary parts, arguments that do not mention "_placeholder" are not
+// decoded: they cannot hold one (and a client reads placeholders only in a
+// binary event).
 func checkPlaceholders(data []byte, n int) error {
+	if n == 0 && !bytes.Contains(data, []byte("_placeholder")) {
+		return nil
+	}
 	used, err := socketio.Placeholders(data, n)
 	var pe *socketio.PlaceholderError
 	switch {
@@ -235,7 +264,7 @@ func (s *Server) checkSize(text []byte, binary [][]byte) error {
 }
 
 // encodeEvent validates an event and encodes its Socket.IO packet once.
-func (s *Server) encodeEvent(t target, event string, args []*structpb.Value, raw []byte, binary [][]byte) ([]byte, error) {
+func (s *Server) encodeEvent(t target, event string, args []*structpb.Value, raw string, binary [][]byte) ([]byte, error) {
 	if err := checkName("event", event); err != nil {
 		return nil, err
 	}
@@ -278,20 +307,130 @@ func checkAckTimeout(d *durationpb.Duration) (time.Duration, error) {
 	return timeout, nil
 }
 
-// checkData turns SetSocketData's data into JSON (unset is null) within
-// maxDataBytes; with merge it must be an object.
-func checkData(v *structpb.Value, merge bool) ([]byte, error) {
-	if merge && v.GetStructValue() == nil {
-		return nil, invalid("data: must be an object when merge is set")
+// checkData turns SetSocketData's data or data_json into JSON (both unset
+// is null) within maxDataBytes; with merge it must be an object.
+func checkData(v *structpb.Value, raw string, merge bool) ([]byte, error) {
+	if v != nil && raw != "" {
+		return nil, invalid("data and data_json are mutually exclusive")
 	}
-	b, err := json.Marshal(v.AsInterface())
-	if err != nil {
-		return nil, invalid("data: %v", err)
+	field := "data"
+	var b []byte
+	if raw != "" {
+		field = "data_json"
+		if len(raw) > maxDataBytes {
+			return nil, invalid("data_json: at most %d bytes, got %d", maxDataBytes, len(raw))
+		}
+		b = []byte(strings.TrimSpace(raw))
+		if !json.Valid(b) {
+			return nil, invalid("data_json is not JSON text")
+		}
+		if merge && b[0] != '{' {
+			return nil, invalid("data_json: must be an object when merge is set")
+		}
+	} else {
+		if merge && v.GetStructValue() == nil {
+			return nil, invalid("data: must be an object when merge is set")
+		}
+		var err error
+		if b, err = json.Marshal(v.AsInterface()); err != nil {
+			return nil, invalid("data: %v", err)
+		}
 	}
 	if len(b) > maxDataBytes {
-		return nil, invalid("data: at most %d bytes as JSON, got %d", maxDataBytes, len(b))
+		return nil, invalid("%s: at most %d bytes as JSON, got %d", field, maxDataBytes, len(b))
 	}
 	return b, nil
+}
+
+// Pages of ListSockets and ListRooms.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+	// maxPageTokenLen bounds a page token: a room name's base64 and a prefix.
+	maxPageTokenLen = 512
+)
+
+// Kinds of page token: the first bytes of its decoded form.
+const (
+	socketsPage = "s:"
+	roomsPage   = "r:"
+)
+
+// pageToken is the opaque token of the page after key.
+func pageToken(kind, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + key))
+}
+
+// checkPageToken returns the key a page token resumes after ("" for none).
+func checkPageToken(kind, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	if len(token) > maxPageTokenLen {
+		return "", invalid("page_token: %d bytes, at most %d", len(token), maxPageTokenLen)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || !strings.HasPrefix(string(b), kind) || !utf8.Valid(b) {
+		return "", invalid("page_token is not a next_page_token of this RPC")
+	}
+	return string(b[len(kind):]), nil
+}
+
+// checkPageSize resolves a page size: 0 is defaultPageSize.
+func checkPageSize(n uint32) (uint32, error) {
+	if n == 0 {
+		return defaultPageSize, nil
+	}
+	if n > maxPageSize {
+		return 0, invalid("page_size: %d, at most %d", n, maxPageSize)
+	}
+	return n, nil
+}
+
+// checkListSockets turns a ListSocketsRequest into the query edges answer.
+func checkListSockets(req *sbv1.ListSocketsRequest) (*busv1.Query, error) {
+	q := &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_SOCKETS, Target: &sbv1.Target{}}
+	if req.Namespace == "" {
+		q.AnyNamespace = true
+	} else {
+		ns, err := checkNamespace("namespace", req.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		q.Target.Namespace = ns
+	}
+	if req.Room != "" {
+		if err := checkName("room", req.Room); err != nil {
+			return nil, err
+		}
+		q.Target.Rooms = []string{req.Room}
+	}
+	if req.User != "" {
+		if err := checkName("user", req.User); err != nil {
+			return nil, err
+		}
+		q.Target.Users = []string{req.User}
+	}
+	if req.Sid != "" {
+		if len(req.Sid) > maxSIDLen {
+			return nil, invalid("sid: %d bytes, at most %d", len(req.Sid), maxSIDLen)
+		}
+		if bus.EdgeOfSID(req.Sid) == "" {
+			return nil, invalid("sid %q was not issued by a Switchboard edge", req.Sid)
+		}
+		q.Target.Sids = []string{req.Sid}
+	}
+	limit, err := checkPageSize(req.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	if q.After, err = checkPageToken(socketsPage, req.PageToken); err != nil {
+		return nil, err
+	}
+	if !req.CountOnly {
+		q.Limit = limit
+	}
+	return q, nil
 }
 
 // checkRooms checks JoinRoom's and LeaveRoom's rooms.

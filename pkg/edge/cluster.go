@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
@@ -205,8 +205,10 @@ const (
 	// DefaultMaxPendingAcks is how many events of one socket may wait for a
 	// service's ack at once. Over it, the client's event is refused: not
 	// published, counted (ClusterStats.AcksRefused), and the client's own ack
-	// timeout fires, as when no service answers.
-	DefaultMaxPendingAcks = 100
+	// timeout fires, as when no service answers. A burst of 200 events of
+	// one client, each asking for an ack (the reference chat app's test),
+	// fits; at about 200 bytes an entry, a socket holds 50 KiB at most.
+	DefaultMaxPendingAcks = 256
 	// DefaultPendingAckTTL is how long the edge keeps a client event's ack
 	// for a service to answer; a later answer is not delivered.
 	DefaultPendingAckTTL = 10 * time.Minute
@@ -423,7 +425,7 @@ func (c *cluster) hookNamespace(ns *socketio.Namespace) {
 			Disconnected: &sbv1.SocketDisconnected{
 				Sid: s.ID(), Namespace: validUTF8(name), User: validUTF8(s.User()), EdgeId: c.id,
 				Rooms: validUTF8s(s.Rooms()), Reason: validUTF8(reason), DisconnectedAt: timestamppb.Now(),
-				Data: dataValue(s.Data()),
+				DataJson: dataJSON(s.Data()),
 			},
 		}})
 	})
@@ -483,10 +485,10 @@ func (c *cluster) onClientEvent(s *socketio.Socket, ev *socketio.Event) {
 		User:       validUTF8(s.User()),
 		EdgeId:     c.id,
 		Event:      validUTF8(ev.Name), // decoded from JSON, so valid already
-		ArgsJson:   ev.Args,
+		ArgsJson:   validUTF8(string(ev.Args)),
 		Binary:     ev.Attachments,
 		ReceivedAt: timestamppb.Now(),
-		Data:       dataValue(s.Data()),
+		DataJson:   dataJSON(s.Data()),
 	}
 	subject := c.subj.Event(ce.Namespace, ce.Event)
 	if !ev.WantsAck() {
@@ -733,8 +735,13 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 		if b.Volatile {
 			op = op.Volatile()
 		}
-		n := op.Send(socketio.NewEncodedText(b.Packet, b.Attachments))
-		c.answerBroadcast(m, &busv1.BroadcastReply{Sockets: uint32(n)})
+		d := op.SendCounted(socketio.NewEncodedText(b.Packet, b.Attachments))
+		if m.Reply != "" {
+			c.answerBroadcast(m, &busv1.BroadcastReply{
+				Sockets: uint32(d.Selected), Queued: uint32(d.Queued), DroppedVolatile: uint32(d.DroppedVolatile),
+				DroppedSlow: uint32(d.DroppedSlow), DroppedClosed: uint32(d.DroppedClosed),
+			})
+		}
 		return
 	}
 	c.broadcastWithAck(m, ns, op, b)
@@ -861,7 +868,11 @@ const maxSocketData = 64 << 10
 func setData(sel *socketio.BroadcastOperator, data []byte, merge bool) (int, error) {
 	var v any
 	if len(data) > 0 {
-		if err := json.Unmarshal(data, &v); err != nil {
+		// Numbers stay as written (json.Number): 12345678901234567890 is
+		// not rounded to a float64 on its way back out.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
 			return 0, fmt.Errorf("data_json does not decode: %w", err)
 		}
 	}
@@ -888,22 +899,90 @@ func setData(sel *socketio.BroadcastOperator, data []byte, merge bool) (int, err
 	return n, nil
 }
 
+// onQuery answers a page of sockets or rooms: those after q.After, in
+// order, at most q.Limit of them, so that a reply is bounded whatever the
+// edge holds.
 func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
 	reply := &busv1.QueryReply{}
-	ns, sel := c.selector(q.Target)
-	if ns != nil {
-		switch q.Kind {
-		case busv1.QueryKind_QUERY_KIND_SOCKETS:
-			for _, s := range sel.Sockets() {
-				reply.Sockets = append(reply.Sockets, c.describe(s))
+	switch q.Kind {
+	case busv1.QueryKind_QUERY_KIND_SOCKETS:
+		socks := c.querySockets(q)
+		reply.Total = uint32(len(socks))
+		i, _ := slices.BinarySearchFunc(socks, q.After, func(s *socketio.Socket, after string) int {
+			return strings.Compare(s.ID(), after)
+		})
+		if i < len(socks) && socks[i].ID() == q.After {
+			i++
+		}
+		page := socks[i:]
+		if len(page) > int(q.Limit) {
+			page, reply.Truncated = page[:q.Limit], true
+		}
+		for _, s := range page {
+			reply.Sockets = append(reply.Sockets, c.describe(s))
+		}
+	case busv1.QueryKind_QUERY_KIND_ROOMS:
+		if ns, _ := c.selector(q.Target); ns != nil {
+			rooms := ns.Rooms()
+			names := make([]string, 0, len(rooms))
+			for name := range rooms {
+				if name > q.After {
+					names = append(names, name)
+				}
 			}
-		case busv1.QueryKind_QUERY_KIND_ROOMS:
-			for name, n := range ns.Rooms() {
-				reply.Rooms = append(reply.Rooms, &sbv1.Room{Name: validUTF8(name), Sockets: uint32(n)})
+			slices.Sort(names)
+			if len(names) > int(q.Limit) {
+				names, reply.Truncated = names[:q.Limit], true
+			}
+			for _, name := range names {
+				reply.Rooms = append(reply.Rooms, &sbv1.Room{Name: validUTF8(name), Sockets: proto.Uint32(uint32(rooms[name]))})
 			}
 		}
 	}
 	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Query{Query: reply}})
+}
+
+// querySockets returns the local sockets a Query selects, sorted by sid:
+// those of its namespace (or of every namespace), in its room, of its
+// user, with its sid, for each of these it sets.
+func (c *cluster) querySockets(q *busv1.Query) []*socketio.Socket {
+	t := q.Target
+	var spaces []*socketio.Namespace
+	if q.AnyNamespace {
+		spaces = c.sio.Namespaces()
+	} else if ns, _ := c.selector(t); ns != nil {
+		spaces = []*socketio.Namespace{ns}
+	}
+	sel := socketio.Selector{Rooms: first(t.GetRooms()), Users: first(t.GetUsers()), SIDs: first(t.GetSids())}
+	var out []*socketio.Socket
+	for _, ns := range spaces {
+		for _, s := range ns.Select(sel).Sockets() {
+			if matches(s, t) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *socketio.Socket) int { return strings.Compare(a.ID(), b.ID()) })
+	return out
+}
+
+// first is the first element of ss, as a list of at most one.
+func first(ss []string) []string { return ss[:min(len(ss), 1)] }
+
+// matches reports whether s passes every filter of a query's target: the
+// selection above is the union of its room, user and sid, the filters
+// combine.
+func matches(s *socketio.Socket, t *sbv1.Target) bool {
+	if u := t.GetUsers(); len(u) > 0 && s.User() != u[0] {
+		return false
+	}
+	if id := t.GetSids(); len(id) > 0 && s.ID() != id[0] {
+		return false
+	}
+	if r := t.GetRooms(); len(r) > 0 && !slices.Contains(s.Rooms(), r[0]) {
+		return false
+	}
+	return true
 }
 
 // validUTF8 makes a string that a client chose fit for a protobuf string
@@ -970,32 +1049,61 @@ func (c *cluster) describe(s *socketio.Socket) *sbv1.Socket {
 	for k, v := range hs.Query {
 		addJoined(out.Handshake.Query, validUTF8(k), validUTF8(strings.Join(v, ",")), ",")
 	}
-	var auth map[string]any
-	if json.Unmarshal(hs.Auth, &auth) == nil { // JSON strings decode to UTF-8
-		if c.hidden["authorization"] {
-			// The payload's token is a credential as the header is (the
-			// JWT mode reads both): hidden with it.
-			delete(auth, "token")
-		}
-		if st, err := structpb.NewStruct(auth); err == nil {
-			out.Handshake.Auth = st
-		}
-	}
-	out.Data = dataValue(s.Data())
+	// The payload's token is a credential as the header is (the JWT mode
+	// reads both): hidden with it.
+	out.Handshake.AuthJson = authJSON(hs.Auth, c.hidden["authorization"])
+	out.DataJson = dataJSON(s.Data())
 	return out
 }
 
-// dataValue renders a socket's data (socketio.Socket.Data) for protobuf;
-// nil when there is none or it is not JSON-like.
-func dataValue(d any) *structpb.Value {
+// authJSON renders a CONNECT's auth payload (a JSON object, or nothing) as
+// JSON text in the client's key order, without its member "token" when
+// hideToken is set; "" when there is none or it is not an object.
+func authJSON(raw []byte, hideToken bool) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
+		return ""
+	}
+	if !hideToken {
+		return validUTF8(string(raw))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	out := []byte{'{'}
+	if _, err := dec.Token(); err != nil { // {
+		return ""
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		if k == "token" {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		key, _ := json.Marshal(k)
+		out = append(append(append(out, key...), ':'), v...)
+	}
+	return validUTF8(string(append(out, '}')))
+}
+
+// dataJSON renders a socket's data (socketio.Socket.Data) as JSON text;
+// "" when there is none or it is not JSON-like.
+func dataJSON(d any) string {
 	if d == nil {
-		return nil
+		return ""
 	}
-	v, err := structpb.NewValue(validValue(d))
+	b, err := json.Marshal(validValue(d))
 	if err != nil {
-		return nil
+		return ""
 	}
-	return v
+	return string(b)
 }
 
 // addJoined sets m[k] to v, or appends v with sep when k is there already:
@@ -1135,21 +1243,21 @@ func (c *cluster) counters() *sbv1.EdgeCounters {
 		st = c.stats()
 	}
 	return &sbv1.EdgeCounters{
-		RefusedMaxConnections: st.RefusedMaxConnections,
-		RefusedPerIp:          st.RefusedPerIP,
-		PostTimeouts:          st.Engine.PostTimeouts,
-		SlowConsumers:         st.Engine.SlowConsumers,
-		WriteTimeouts:         st.Engine.WriteTimeouts,
-		NamespacesRefused:     st.SocketIO.NamespacesRefused,
-		ConnectsRefused:       st.ConnectsRefused,
-		AuthFailures:          st.AuthFailures,
-		RoomJoinsRefused:      st.SocketIO.RoomJoinsRefused,
-		AcksRefused:           c.acksRefused.Load(),
-		SocketsOmitted:        c.omitted.Load(),
-		BusDropped:            c.busDropped(),
-		OperationsDropped:     c.opsDropped.Load(),
-		PublishFailures:       c.pubFailed.Load(),
-		ReplyFailures:         c.replyFails.Load(),
-		AcksNoResponder:       c.noResponder.Load(),
+		RefusedMaxConnections: proto.Uint64(st.RefusedMaxConnections),
+		RefusedPerIp:          proto.Uint64(st.RefusedPerIP),
+		PostTimeouts:          proto.Uint64(st.Engine.PostTimeouts),
+		SlowConsumers:         proto.Uint64(st.Engine.SlowConsumers),
+		WriteTimeouts:         proto.Uint64(st.Engine.WriteTimeouts),
+		NamespacesRefused:     proto.Uint64(st.SocketIO.NamespacesRefused),
+		ConnectsRefused:       proto.Uint64(st.ConnectsRefused),
+		AuthFailures:          proto.Uint64(st.AuthFailures),
+		RoomJoinsRefused:      proto.Uint64(st.SocketIO.RoomJoinsRefused),
+		AcksRefused:           proto.Uint64(c.acksRefused.Load()),
+		SocketsOmitted:        proto.Uint64(c.omitted.Load()),
+		BusDropped:            proto.Uint64(c.busDropped()),
+		OperationsDropped:     proto.Uint64(c.opsDropped.Load()),
+		PublishFailures:       proto.Uint64(c.pubFailed.Load()),
+		ReplyFailures:         proto.Uint64(c.replyFails.Load()),
+		AcksNoResponder:       proto.Uint64(c.noResponder.Load()),
 	}
 }

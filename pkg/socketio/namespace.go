@@ -1,9 +1,12 @@
 package socketio
 
 import (
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
 )
 
 // ConnectResult is what Authenticate grants a socket.
@@ -408,22 +411,41 @@ func (b *BroadcastOperator) Emit(event string, args ...any) (int, error) {
 // queued after it is released: queueing to thousands of sockets (and
 // starting their writers) must not hold up the connects, disconnects, joins
 // and leaves waiting for the write lock.
-func (b *BroadcastOperator) Send(e *Encoded) int {
+func (b *BroadcastOperator) Send(e *Encoded) int { return b.SendCounted(e).Queued }
+
+// Delivery is what Send did for each selected socket.
+type Delivery struct {
+	Selected        int // sockets the selection held
+	Queued          int // of them, those the packet was queued for
+	DroppedVolatile int // a volatile packet the connection could not take right away
+	DroppedSlow     int // the write queue was full: the connection was closed (slow consumer)
+	DroppedClosed   int // the connection was already closing
+}
+
+// SendCounted is Send, and says what became of the packet for each socket.
+func (b *BroadcastOperator) SendCounted(e *Encoded) Delivery {
 	bp := targetPool.Get().(*[]*Socket)
 	targets := *bp
 	b.ns.mu.RLock()
 	b.ns.eachLocked(&b.sel, func(s *Socket) { targets = append(targets, s) })
 	b.ns.mu.RUnlock()
-	sent := 0
+	d := Delivery{Selected: len(targets)}
 	for i, s := range targets {
-		if s.client.send(e, b.volatile) == nil {
-			sent++
+		switch err := s.client.send(e, b.volatile); {
+		case err == nil:
+			d.Queued++
+		case errors.Is(err, errDropped):
+			d.DroppedVolatile++
+		case errors.Is(err, engineio.ErrQueueFull):
+			d.DroppedSlow++
+		default:
+			d.DroppedClosed++
 		}
 		targets[i] = nil
 	}
 	*bp = targets[:0]
 	targetPool.Put(bp)
-	return sent
+	return d
 }
 
 // targetPool holds the slices Send copies its selection into.

@@ -20,13 +20,15 @@ func (c command) String() string { return fmt.Sprintf("%s:%d", c.file, c.line) }
 var grpcurlWord = regexp.MustCompile(`(^|[\s;|&(])grpcurl(\s|$)`)
 
 // extractGrpcurl returns the commands of src's fenced code blocks (``` or
-// ~~~) that run grpcurl. A command is a logical shell line: it goes on past
+// ~~~) that run grpcurl; a block marked as another language than the
+// shell's (```go, ```python, ```ts) is not shell and is skipped. A command is a logical shell line: it goes on past
 // a line that ends in a backslash or inside a quote, so a -d '{ ... }' JSON
 // spread over lines is one command. Comments do not count.
 func extractGrpcurl(file string, src string) ([]command, error) {
 	var (
 		cmds  []command
 		fence string // the open fence's marker, "" outside code blocks
+		other bool   // the open block is of another language than the shell's
 		cur   []string
 		code  strings.Builder // cur without its comments and quoted text
 		start int
@@ -39,11 +41,16 @@ func extractGrpcurl(file string, src string) ([]command, error) {
 			if fence == "" {
 				if len(l)-len(trimmed) <= 3 && (strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~")) {
 					fence = trimmed[:len(trimmed)-len(strings.TrimLeft(trimmed, trimmed[:1]))]
+					lang, _, _ := strings.Cut(strings.TrimSpace(trimmed[len(fence):]), " ")
+					other = !shellLangs[lang]
 				}
 				continue
 			}
 			if strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]+" \t") == "" {
 				fence = ""
+				continue
+			}
+			if other {
 				continue
 			}
 			start = n
@@ -68,6 +75,9 @@ func extractGrpcurl(file string, src string) ([]command, error) {
 	}
 	return cmds, nil
 }
+
+// shellLangs are the info strings of the code blocks whose lines are shell.
+var shellLangs = map[string]bool{"": true, "sh": true, "bash": true, "shell": true, "console": true}
 
 // shellState is where a POSIX shell lexer is between physical lines.
 type shellState struct {
@@ -149,6 +159,11 @@ func TestExtractGrpcurl(t *testing.T) {
 				{line: 2, text: "go tool grpcurl -d '{\n  \"a\": \"it\\\"s # no comment\",\n  \"b\": [1]\n}' a x/Y"},
 				{line: 8, text: "grpcurl -v b"},
 			},
+		},
+		{
+			name: "blocks of other languages skipped",
+			src:  "```ts\n// the client's callback: grpcurl -d\n```\n```python\nx = 'grpcurl -v'\n```\n```sh\ngrpcurl -v c\n```\n",
+			want: []command{{line: 8, text: "grpcurl -v c"}},
 		},
 		{
 			name: "grpcurl only inside the JSON",

@@ -376,7 +376,7 @@ func startStack(t *testing.T, root string) *stack {
 		Target: &sbv1.Target{Namespace: "/game", Sids: sids[1:]},
 		Rooms:  []string{"room1"},
 	})
-	if err != nil || jr.Sockets != 1 {
+	if err != nil || jr.GetSockets() != 1 {
 		t.Fatalf("JoinRoom room1 = %v, %v; want 1 socket", jr, err)
 	}
 	return &stack{addr: ctl.Addr().String(), node: n}

@@ -54,7 +54,7 @@ func sockets(api sbv1.ControlClient, id string) int {
 	}
 	for _, e := range ci.Edges {
 		if e.Id == id {
-			return int(e.Sockets)
+			return int(e.GetSockets())
 		}
 	}
 	return -1
@@ -87,7 +87,7 @@ func TestEdgeLostControlKilled(t *testing.T) {
 	killed := time.Now()
 	second.Kill(t)
 	l := b.Wait(t, "B's stream to get the second loss", isEdge(second.id))
-	if l.Sockets != 2 || l.LastHeartbeat.AsTime().After(killed) {
+	if l.Sockets == nil || *l.Sockets != 2 || l.LastHeartbeat.AsTime().After(killed) {
 		t.Errorf("EdgeLost %v, want 2 sockets, a heartbeat before the kill at %v", l, killed)
 	}
 

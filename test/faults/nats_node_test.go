@@ -158,8 +158,8 @@ func testNATSNodeDies(t *testing.T, pickVictim func(int) int) {
 	if err != nil {
 		t.Fatalf("JoinRoom: %v", err)
 	}
-	if int(jr.Sockets) != len(sids) || len(jr.MissingEdges) > 0 {
-		t.Fatalf("JoinRoom: %d sockets (missing edges %v), want %d", jr.Sockets, jr.MissingEdges, len(sids))
+	if jr.Sockets == nil || int(*jr.Sockets) != len(sids) || len(jr.MissingEdges) > 0 {
+		t.Fatalf("JoinRoom: %d sockets (missing edges %v), want %d", jr.GetSockets(), jr.MissingEdges, len(sids))
 	}
 
 	// A service's stream of client events, open across the failure.
@@ -336,7 +336,7 @@ func testNATSNodeDies(t *testing.T, pickVictim func(int) int) {
 	waitEdges(t, ctl.api, ids...)
 	ctx, cancel = context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	ls, err := ctl.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Target: &sbv1.Target{Rooms: []string{"fanout"}}})
+	ls, err := ctl.api.ListSockets(ctx, &sbv1.ListSocketsRequest{Namespace: "/", Room: "fanout", PageSize: 1000})
 	if err != nil {
 		t.Fatalf("ListSockets after the failure: %v", err)
 	}
@@ -383,7 +383,6 @@ func subscribeEvents(t *testing.T, api sbv1.ControlClient, event string) *eventS
 		Namespaces: []string{"/"},
 		Events:     []string{event},
 		Kinds:      []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT},
-		RawJson:    true,
 	})
 	if err == nil {
 		_, err = st.Header()

@@ -22,12 +22,12 @@ func TestAPIAttacks(t *testing.T) {
 
 	// hello is a call that must work after the attack's: an emit to the
 	// canary (which ignores the event) through the attacker's own
-	// connection.
+	// connection, with a report of the sockets it reached.
 	hello := func(t *testing.T, api sbv1.ControlClient) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(ctx, waitTimeout)
 		defer cancel()
-		res, err := api.Emit(ctx, &sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{s.canary.sid}}, Event: "hello"})
+		res, err := api.Emit(ctx, &sbv1.EmitRequest{Target: &sbv1.Target{Sids: []string{s.canary.sid}}, Event: "hello", Report: true})
 		if err != nil || res.GetSockets() != 1 {
 			t.Errorf("the next Emit: %v, %v; want 1 socket", res, err)
 		}
@@ -119,7 +119,7 @@ func TestAPIAttacks(t *testing.T) {
 			names[i] = fmt.Sprintf("heavy-%04d", i)
 		}
 		jr, err := api.JoinRoom(ctx, &sbv1.JoinRoomRequest{Target: &sbv1.Target{Sids: []string{sid}}, Rooms: names})
-		if err != nil || jr.Sockets != 1 {
+		if err != nil || jr.GetSockets() != 1 {
 			t.Fatalf("JoinRoom of 1,000 rooms: %v, %v; want 1 socket", jr, err)
 		}
 		a := s.begin(t)
@@ -171,7 +171,7 @@ func TestAPIAttacks(t *testing.T) {
 				{"Emit event not UTF-8", rawUnary(conn, "/switchboard.v1.Control/Emit", field(nil, 2, []byte("\xff"))), "invalid UTF-8"},
 				{"Emit room not UTF-8", rawUnary(conn, "/switchboard.v1.Control/Emit", field(event, 1, field(nil, 2, []byte("a\xfe")))), "invalid UTF-8"},
 				{"JoinRoom room not UTF-8", rawUnary(conn, "/switchboard.v1.Control/JoinRoom", field(nil, 2, []byte("\xff\xfe"))), "invalid UTF-8"},
-				{"ListSockets namespace not UTF-8", rawUnary(conn, "/switchboard.v1.Control/ListSockets", field(nil, 1, field(nil, 1, []byte("/\xff")))), "invalid UTF-8"},
+				{"ListSockets namespace not UTF-8", rawUnary(conn, "/switchboard.v1.Control/ListSockets", field(nil, 2, []byte("/\xff"))), "invalid UTF-8"},
 				{"Ack token not UTF-8", rawUnary(conn, "/switchboard.v1.Control/Ack", field(nil, 1, []byte("\xc0\x80"))), "invalid UTF-8"},
 				{"Subscribe namespace not UTF-8", rawStream(conn, "/switchboard.v1.Control/Subscribe", field(nil, 1, []byte("/\xff"))), "invalid UTF-8"},
 				{"Emit args nested 6,000 deep", rawUnary(conn, "/switchboard.v1.Control/Emit", field(event, 3, deepValue(6000))), "recursion"},

@@ -255,7 +255,7 @@ type clientEvent struct {
 	argsBytes            int
 }
 
-// subscribe opens a Subscribe stream for client events (raw JSON) of
+// subscribe opens a Subscribe stream for client events (JSON text) of
 // namespace "/", waits until it is live and feeds what it receives until
 // the test ends. The service never answers an ack.
 func (s *stack) subscribe(t *testing.T, events ...string) *testfeed.Feed[clientEvent] {
@@ -266,7 +266,6 @@ func (s *stack) subscribe(t *testing.T, events ...string) *testfeed.Feed[clientE
 		Namespaces: []string{"/"},
 		Events:     events,
 		Kinds:      []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT},
-		RawJson:    true,
 	})
 	if err == nil {
 		_, err = st.Header() // the stream is live
@@ -438,6 +437,7 @@ func (c *canary) startEmitting(t *testing.T, api sbv1.ControlClient) {
 				Target: &sbv1.Target{Sids: []string{c.sid}},
 				Event:  "seq",
 				Args:   []*structpb.Value{arg},
+				Report: true,
 			})
 			ccancel()
 			if ctx.Err() != nil {

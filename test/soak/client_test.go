@@ -325,9 +325,9 @@ func (ch *churn) join(ctx context.Context, c *sioClient, rooms []string) {
 	case len(res.MissingEdges) > 0:
 		tl.missingEdges.Add(1)
 		tl.note(fmt.Sprintf("JoinRoom: missing edges %v %v", res.MissingEdges, res.EdgeErrors))
-	case res.Sockets != 1 && !c.lost():
+	case res.GetSockets() != 1 && !c.lost():
 		tl.joinMisses.Add(1)
-		tl.note(fmt.Sprintf("JoinRoom of live socket %s reached %d sockets", c.sid, res.Sockets))
+		tl.note(fmt.Sprintf("JoinRoom of live socket %s reached %d sockets", c.sid, res.GetSockets()))
 	default:
 		tl.joins.Add(1)
 	}

@@ -273,8 +273,8 @@ func (s *stack) measure(phase string, at time.Duration, tl *tally) sample {
 			continue
 		}
 		sm.Listed[i] = true
-		sm.Conns[i] = int(e.Connections)
-		sm.Sockets[i] = int(e.Sockets)
+		sm.Conns[i] = int(e.GetConnections())
+		sm.Sockets[i] = int(e.GetSockets())
 		if e.Counters != nil {
 			counters(e.Counters, sm.Edge)
 		}

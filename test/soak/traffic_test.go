@@ -61,7 +61,7 @@ func fanOut(ctx context.Context, api sbv1.ControlClient, tl *tally) {
 		res, err := api.Emit(cctx, &sbv1.EmitRequest{
 			Target:   target,
 			Event:    event,
-			ArgsJson: fmt.Appendf(nil, `[{"n":%d,"at":%d,"pad":"%s"}]`, n, time.Now().UnixMilli(), pad),
+			ArgsJson: fmt.Sprintf(`[{"n":%d,"at":%d,"pad":"%s"}]`, n, time.Now().UnixMilli(), pad),
 		})
 		cancel()
 		switch {
@@ -93,7 +93,7 @@ func asker(ctx context.Context, api sbv1.ControlClient, tl *tally) {
 		res, err := api.EmitWithAck(cctx, &sbv1.EmitWithAckRequest{
 			Target:   &sbv1.Target{Rooms: []string{ackRoom}},
 			Event:    "ask",
-			ArgsJson: fmt.Appendf(nil, `[%d]`, n),
+			ArgsJson: fmt.Sprintf(`[%d]`, n),
 			Timeout:  durationpb.New(askTimeout),
 		})
 		cancel()
@@ -135,7 +135,6 @@ func fastSubscriber(ctx context.Context, api sbv1.ControlClient, i int, tl *tall
 	req := &sbv1.SubscribeRequest{
 		Namespaces: []string{"/"},
 		Kinds:      []sbv1.EventKind{sbv1.EventKind_EVENT_KIND_CLIENT_EVENT},
-		RawJson:    true,
 	}
 	for first := true; ; first = false {
 		st, err := subscribe(ctx, api, req)
@@ -165,7 +164,7 @@ func fastSubscriber(ctx context.Context, api sbv1.ControlClient, i int, tl *tall
 // consumer) it subscribes again.
 func slowSubscriber(ctx context.Context, api sbv1.ControlClient, tl *tally, ready chan<- struct{}) {
 	for first := true; ; first = false {
-		st, err := subscribe(ctx, api, &sbv1.SubscribeRequest{RawJson: true})
+		st, err := subscribe(ctx, api, &sbv1.SubscribeRequest{})
 		if first {
 			close(ready)
 		}

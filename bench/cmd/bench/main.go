@@ -50,6 +50,7 @@ func run() error {
 	fs.IntVar(&o.UnicastClients, "unicast-clients", 0, "sockets for unicast (default 1000)")
 	fs.Float64Var(&o.UnicastLowRate, "unicast-low-rate", 0, "emits/s of the low-rate unicast phase (default 200)")
 	fs.IntVar(&o.UnicastCallers, "unicast-callers", 0, "concurrent Emit callers, flat out (default 64)")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "write CPU profiles of control and the edges over the flat-out unicast phases into this directory (they serve pprof on 127.0.0.1)")
 	fs.IntVar(&o.PerLoadgen, "per-loadgen", 0, "clients per load process at most (default 10000)")
 	fs.Float64Var(&o.RefFrameRate, "ref-rate", 0, "offered frames/s at which all systems' latency is compared (default 20000)")
 	fs.DurationVar(&o.StepDur, "step", 0, "ramp step (default 2s)")

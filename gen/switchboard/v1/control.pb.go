@@ -218,13 +218,459 @@ func (EventKind) EnumDescriptor() ([]byte, []int) {
 	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
 }
 
+// PipelineRequest is one command of a Pipeline stream.
+type PipelineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's id for the command, given back with its answer. Control
+	// does not interpret it; ids need not be unique or ordered.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The command; exactly one is set. Each is validated and bounded as the
+	// RPC of the same name.
+	//
+	// Types that are valid to be assigned to Command:
+	//
+	//	*PipelineRequest_Emit
+	//	*PipelineRequest_EmitWithAck
+	//	*PipelineRequest_JoinRoom
+	//	*PipelineRequest_LeaveRoom
+	//	*PipelineRequest_Disconnect
+	//	*PipelineRequest_SetSocketData
+	//	*PipelineRequest_Ack
+	Command       isPipelineRequest_Command `protobuf_oneof:"command"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineRequest) Reset() {
+	*x = PipelineRequest{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineRequest) ProtoMessage() {}
+
+func (x *PipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineRequest.ProtoReflect.Descriptor instead.
+func (*PipelineRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PipelineRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineRequest) GetCommand() isPipelineRequest_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetEmit() *EmitRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_Emit); ok {
+			return x.Emit
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetEmitWithAck() *EmitWithAckRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_EmitWithAck); ok {
+			return x.EmitWithAck
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetJoinRoom() *JoinRoomRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_JoinRoom); ok {
+			return x.JoinRoom
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetLeaveRoom() *LeaveRoomRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_LeaveRoom); ok {
+			return x.LeaveRoom
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetDisconnect() *DisconnectRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_Disconnect); ok {
+			return x.Disconnect
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetSetSocketData() *SetSocketDataRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_SetSocketData); ok {
+			return x.SetSocketData
+		}
+	}
+	return nil
+}
+
+func (x *PipelineRequest) GetAck() *AckRequest {
+	if x != nil {
+		if x, ok := x.Command.(*PipelineRequest_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+type isPipelineRequest_Command interface {
+	isPipelineRequest_Command()
+}
+
+type PipelineRequest_Emit struct {
+	// An Emit.
+	Emit *EmitRequest `protobuf:"bytes,2,opt,name=emit,proto3,oneof"`
+}
+
+type PipelineRequest_EmitWithAck struct {
+	// An EmitWithAck: its answer comes when every socket answered or the
+	// timeout passed.
+	EmitWithAck *EmitWithAckRequest `protobuf:"bytes,3,opt,name=emit_with_ack,json=emitWithAck,proto3,oneof"`
+}
+
+type PipelineRequest_JoinRoom struct {
+	// A JoinRoom.
+	JoinRoom *JoinRoomRequest `protobuf:"bytes,4,opt,name=join_room,json=joinRoom,proto3,oneof"`
+}
+
+type PipelineRequest_LeaveRoom struct {
+	// A LeaveRoom.
+	LeaveRoom *LeaveRoomRequest `protobuf:"bytes,5,opt,name=leave_room,json=leaveRoom,proto3,oneof"`
+}
+
+type PipelineRequest_Disconnect struct {
+	// A Disconnect.
+	Disconnect *DisconnectRequest `protobuf:"bytes,6,opt,name=disconnect,proto3,oneof"`
+}
+
+type PipelineRequest_SetSocketData struct {
+	// A SetSocketData.
+	SetSocketData *SetSocketDataRequest `protobuf:"bytes,7,opt,name=set_socket_data,json=setSocketData,proto3,oneof"`
+}
+
+type PipelineRequest_Ack struct {
+	// An Ack of a client event.
+	Ack *AckRequest `protobuf:"bytes,8,opt,name=ack,proto3,oneof"`
+}
+
+func (*PipelineRequest_Emit) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_EmitWithAck) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_JoinRoom) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_LeaveRoom) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_Disconnect) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_SetSocketData) isPipelineRequest_Command() {}
+
+func (*PipelineRequest_Ack) isPipelineRequest_Command() {}
+
+// PipelineResponse is the answer to one command of a Pipeline stream.
+type PipelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id the command carried.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The command's answer, as the RPC of the same name returns it, or its
+	// error; exactly one is set.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*PipelineResponse_Error
+	//	*PipelineResponse_Emit
+	//	*PipelineResponse_EmitWithAck
+	//	*PipelineResponse_JoinRoom
+	//	*PipelineResponse_LeaveRoom
+	//	*PipelineResponse_Disconnect
+	//	*PipelineResponse_SetSocketData
+	//	*PipelineResponse_Ack
+	Result        isPipelineResponse_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineResponse) Reset() {
+	*x = PipelineResponse{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineResponse) ProtoMessage() {}
+
+func (x *PipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineResponse.ProtoReflect.Descriptor instead.
+func (*PipelineResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PipelineResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PipelineResponse) GetResult() isPipelineResponse_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetError() *CommandError {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetEmit() *EmitResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Emit); ok {
+			return x.Emit
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetEmitWithAck() *EmitWithAckResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_EmitWithAck); ok {
+			return x.EmitWithAck
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetJoinRoom() *JoinRoomResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_JoinRoom); ok {
+			return x.JoinRoom
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetLeaveRoom() *LeaveRoomResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_LeaveRoom); ok {
+			return x.LeaveRoom
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetDisconnect() *DisconnectResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Disconnect); ok {
+			return x.Disconnect
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetSetSocketData() *SetSocketDataResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_SetSocketData); ok {
+			return x.SetSocketData
+		}
+	}
+	return nil
+}
+
+func (x *PipelineResponse) GetAck() *AckResponse {
+	if x != nil {
+		if x, ok := x.Result.(*PipelineResponse_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+type isPipelineResponse_Result interface {
+	isPipelineResponse_Result()
+}
+
+type PipelineResponse_Error struct {
+	// The command failed: what the RPC of the same name would have
+	// returned as its status.
+	Error *CommandError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+type PipelineResponse_Emit struct {
+	// Answer to an emit.
+	Emit *EmitResponse `protobuf:"bytes,3,opt,name=emit,proto3,oneof"`
+}
+
+type PipelineResponse_EmitWithAck struct {
+	// Answer to an emit_with_ack.
+	EmitWithAck *EmitWithAckResponse `protobuf:"bytes,4,opt,name=emit_with_ack,json=emitWithAck,proto3,oneof"`
+}
+
+type PipelineResponse_JoinRoom struct {
+	// Answer to a join_room.
+	JoinRoom *JoinRoomResponse `protobuf:"bytes,5,opt,name=join_room,json=joinRoom,proto3,oneof"`
+}
+
+type PipelineResponse_LeaveRoom struct {
+	// Answer to a leave_room.
+	LeaveRoom *LeaveRoomResponse `protobuf:"bytes,6,opt,name=leave_room,json=leaveRoom,proto3,oneof"`
+}
+
+type PipelineResponse_Disconnect struct {
+	// Answer to a disconnect.
+	Disconnect *DisconnectResponse `protobuf:"bytes,7,opt,name=disconnect,proto3,oneof"`
+}
+
+type PipelineResponse_SetSocketData struct {
+	// Answer to a set_socket_data.
+	SetSocketData *SetSocketDataResponse `protobuf:"bytes,8,opt,name=set_socket_data,json=setSocketData,proto3,oneof"`
+}
+
+type PipelineResponse_Ack struct {
+	// Answer to an ack.
+	Ack *AckResponse `protobuf:"bytes,9,opt,name=ack,proto3,oneof"`
+}
+
+func (*PipelineResponse_Error) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Emit) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_EmitWithAck) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_JoinRoom) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_LeaveRoom) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Disconnect) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_SetSocketData) isPipelineResponse_Result() {}
+
+func (*PipelineResponse_Ack) isPipelineResponse_Result() {}
+
+// CommandError is why a Pipeline command failed.
+type CommandError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code the RPC of the same name would have returned
+	// (google.rpc.Code: 3 is INVALID_ARGUMENT, 5 NOT_FOUND, 14 UNAVAILABLE).
+	Code uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// What happened, for people.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandError) Reset() {
+	*x = CommandError{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandError) ProtoMessage() {}
+
+func (x *CommandError) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
+func (*CommandError) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CommandError) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CommandError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // SetSocketDataRequest sets the data of the selected sockets.
 type SetSocketDataRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets whose data to set.
+	// Sockets whose data to set. A target that names no rooms, sids or users
+	// must say all.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
-	// The data; at most 64 KiB as JSON. Unset means null.
+	// The data as a protobuf Value (plain JSON in grpcurl); at most 64 KiB as
+	// JSON. Mutually exclusive with data_json; both unset means null.
 	Data *structpb.Value `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// The data as JSON text; mutually exclusive with data. Bounded as data.
+	// Numbers keep their precision; object keys come back sorted
+	// (Socket.data_json).
+	DataJson string `protobuf:"bytes,4,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	// Merge data, which must then be an object, into each socket's data: its
 	// keys replace those of the socket's data when that is an object (a
 	// shallow merge, as Python's dict.update), else data replaces it. False
@@ -236,7 +682,7 @@ type SetSocketDataRequest struct {
 
 func (x *SetSocketDataRequest) Reset() {
 	*x = SetSocketDataRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	mi := &file_switchboard_v1_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +694,7 @@ func (x *SetSocketDataRequest) String() string {
 func (*SetSocketDataRequest) ProtoMessage() {}
 
 func (x *SetSocketDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[0]
+	mi := &file_switchboard_v1_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +707,7 @@ func (x *SetSocketDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSocketDataRequest.ProtoReflect.Descriptor instead.
 func (*SetSocketDataRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{0}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SetSocketDataRequest) GetTarget() *Target {
@@ -278,6 +724,13 @@ func (x *SetSocketDataRequest) GetData() *structpb.Value {
 	return nil
 }
 
+func (x *SetSocketDataRequest) GetDataJson() string {
+	if x != nil {
+		return x.DataJson
+	}
+	return ""
+}
+
 func (x *SetSocketDataRequest) GetMerge() bool {
 	if x != nil {
 		return x.Merge
@@ -289,7 +742,7 @@ func (x *SetSocketDataRequest) GetMerge() bool {
 type SetSocketDataResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets whose data was set.
-	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,1,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets may or
 	// may not have their new data.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
@@ -301,7 +754,7 @@ type SetSocketDataResponse struct {
 
 func (x *SetSocketDataResponse) Reset() {
 	*x = SetSocketDataResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	mi := &file_switchboard_v1_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +766,7 @@ func (x *SetSocketDataResponse) String() string {
 func (*SetSocketDataResponse) ProtoMessage() {}
 
 func (x *SetSocketDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[1]
+	mi := &file_switchboard_v1_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,12 +779,12 @@ func (x *SetSocketDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSocketDataResponse.ProtoReflect.Descriptor instead.
 func (*SetSocketDataResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SetSocketDataResponse) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -354,10 +807,16 @@ func (x *SetSocketDataResponse) GetEdgeErrors() []*EdgeError {
 // .except(except_rooms)` with sids and users as further targets.
 //
 // The selected sockets are those of the namespace that are in any of rooms,
-// or have a sid in sids, or belong to a user in users; when rooms, sids and
-// users are all empty, every socket of the namespace. Sockets in any of
-// except_rooms are then removed. Each selected socket is addressed exactly
-// once, however the rooms overlap and whichever edges the sockets live on.
+// or have a sid in sids, or belong to a user in users; with all, every
+// socket of the namespace. Sockets in any of except_rooms are then removed.
+// Each selected socket is addressed exactly once, however the rooms overlap
+// and whichever edges the sockets live on.
+//
+// A target that names no rooms, sids or users selects the whole namespace.
+// JoinRoom, LeaveRoom, Disconnect and SetSocketData, which change what they
+// select, refuse such a target with INVALID_ARGUMENT unless it says all:
+// `Disconnect {}` does not disconnect everyone by mistake. Emit and
+// EmitWithAck take it without all, as socket.io's `io.emit`.
 //
 // Each list holds at most 1,000 names; a namespace, room or user name is 1
 // to 256 bytes, a sid 9 to 64.
@@ -376,17 +835,19 @@ type Target struct {
 	// name any number of edges.
 	Sids []string `protobuf:"bytes,4,rep,name=sids,proto3" json:"sids,omitempty"`
 	// User ids whose sockets are selected: at most 1,000, each 1 to 256
-	// bytes. Not yet useful: a socket's user is to be set when it connects,
-	// from JWT claims or by a connect hook, and neither exists yet, so no
-	// socket has a user and this selects nobody.
-	Users         []string `protobuf:"bytes,5,rep,name=users,proto3" json:"users,omitempty"`
+	// bytes. A socket's user is set when it connects, by its namespace's
+	// authorization (the token's subject, or the connect hook's answer).
+	Users []string `protobuf:"bytes,5,rep,name=users,proto3" json:"users,omitempty"`
+	// Select every socket of the namespace (but those in except_rooms). Not
+	// allowed with rooms, sids or users.
+	All           bool `protobuf:"varint,6,opt,name=all,proto3" json:"all,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +859,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[2]
+	mi := &file_switchboard_v1_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +872,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Target) GetNamespace() string {
@@ -449,6 +910,13 @@ func (x *Target) GetUsers() []string {
 	return nil
 }
 
+func (x *Target) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
 // EmitRequest is an event to send to the sockets selected by target.
 type EmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -458,29 +926,34 @@ type EmitRequest struct {
 	// connect_error, disconnect, disconnecting, newListener, removeListener)
 	// are rejected.
 	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
-	// Event arguments, in order. A binary attachment is referenced by the
+	// Event arguments, in order, as protobuf Values (plain JSON in grpcurl:
+	// "args": ["hi", {"n": 1}]). A binary attachment is referenced by the
 	// object {"_placeholder": true, "num": N}, N being its index in binary.
 	// The encoded packet (event name, arguments and binary parts) is at most
 	// control's max payload, 1,000,000 bytes by default.
 	Args []*structpb.Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	// Event arguments as raw JSON: a JSON array, sent as is without conversion.
-	// A fast path for callers that already hold JSON; mutually exclusive with
-	// args. Bounded as args.
-	ArgsJson []byte `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// Event arguments as JSON text: a JSON array, sent to clients as it is
+	// (key order and number precision kept); mutually exclusive with args.
+	// In grpcurl: "args_json": "[\"hi\"]". Bounded as args.
+	ArgsJson string `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	// Binary attachments, referenced from the arguments by placeholders: at
 	// most 1,000, counted in the max payload. The client receives each as an
 	// ArrayBuffer/Buffer in place of its placeholder.
 	Binary [][]byte `protobuf:"bytes,5,rep,name=binary,proto3" json:"binary,omitempty"`
 	// Volatile events may be dropped for sockets that cannot take them right
 	// away (socket.io's `volatile.emit`).
-	Volatile      bool `protobuf:"varint,6,opt,name=volatile,proto3" json:"volatile,omitempty"`
+	Volatile bool `protobuf:"varint,6,opt,name=volatile,proto3" json:"volatile,omitempty"`
+	// Wait for the edges and report what each did with the event: sockets
+	// selected, frames queued and dropped. Without it, Emit answers once the
+	// event is on the bus and reports nothing.
+	Report        bool `protobuf:"varint,7,opt,name=report,proto3" json:"report,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmitRequest) Reset() {
 	*x = EmitRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[3]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +965,7 @@ func (x *EmitRequest) String() string {
 func (*EmitRequest) ProtoMessage() {}
 
 func (x *EmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[3]
+	mi := &file_switchboard_v1_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +978,7 @@ func (x *EmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitRequest.ProtoReflect.Descriptor instead.
 func (*EmitRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EmitRequest) GetTarget() *Target {
@@ -529,11 +1002,11 @@ func (x *EmitRequest) GetArgs() []*structpb.Value {
 	return nil
 }
 
-func (x *EmitRequest) GetArgsJson() []byte {
+func (x *EmitRequest) GetArgsJson() string {
 	if x != nil {
 		return x.ArgsJson
 	}
-	return nil
+	return ""
 }
 
 func (x *EmitRequest) GetBinary() [][]byte {
@@ -550,35 +1023,44 @@ func (x *EmitRequest) GetVolatile() bool {
 	return false
 }
 
-// EmitResponse says where an emit was sent. Room, user and namespace targets
-// are published once each and delivered by the bus to whichever edges hold
-// such sockets; Emit does not wait for those edges.
+func (x *EmitRequest) GetReport() bool {
+	if x != nil {
+		return x.Report
+	}
+	return false
+}
+
+// EmitResponse is empty unless the request asked for a report. A report
+// covers the edges that answered before the deadline: no emitter of
+// socket.io, Flask-SocketIO or Centrifugo can say whether an emit reached
+// anyone, and this one only says what the edges queued, not what clients
+// read.
 type EmitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Edges the emit was addressed to directly: the edges holding the sockets
-	// named by target.sids.
-	Edges uint32 `protobuf:"varint,1,opt,name=edges,proto3" json:"edges,omitempty"`
-	// Bus messages the emit was published as: one per room, per user and per
-	// edge named by a sid while those copies are few and small (at most 16,
-	// 64 KiB in all), otherwise one for the whole namespace (or, for sids
-	// alone, one for every edge) that each edge filters by the target.
-	Subjects uint32 `protobuf:"varint,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
-	// Sockets that received the emit. Set only when it is known: when the
-	// target names sockets by sids alone, each edge confirms its deliveries.
+	// Sockets the target selected, over the edges that reported.
 	Sockets *uint32 `protobuf:"varint,3,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
-	// When sockets is set: the edges named by a sid that did not confirm in
-	// full before the deadline. Their sockets are not counted and may or may
-	// not have received the emit.
+	// Edges that did not report in full before the deadline (an edge that
+	// just died, or one that answered with an error). Their sockets are not
+	// counted and may or may not have received the event.
 	MissingEdges []string `protobuf:"bytes,4,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
 	// Of missing_edges, those that answered with an error, and why.
-	EdgeErrors    []*EdgeError `protobuf:"bytes,5,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	EdgeErrors []*EdgeError `protobuf:"bytes,5,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	// Frames queued to the selected sockets' connections, over the edges
+	// that reported.
+	Queued *uint32 `protobuf:"varint,6,opt,name=queued,proto3,oneof" json:"queued,omitempty"`
+	// Selected sockets that did not get the event, over the edges that
+	// reported: the sum of the deliveries' dropped_* counts.
+	Dropped *uint32 `protobuf:"varint,7,opt,name=dropped,proto3,oneof" json:"dropped,omitempty"`
+	// What each edge that selected sockets did, sorted by edge id. Edges
+	// that selected none are not listed.
+	Deliveries    []*EdgeDelivery `protobuf:"bytes,8,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmitResponse) Reset() {
 	*x = EmitResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[4]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +1072,7 @@ func (x *EmitResponse) String() string {
 func (*EmitResponse) ProtoMessage() {}
 
 func (x *EmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[4]
+	mi := &file_switchboard_v1_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,21 +1085,7 @@ func (x *EmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitResponse.ProtoReflect.Descriptor instead.
 func (*EmitResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *EmitResponse) GetEdges() uint32 {
-	if x != nil {
-		return x.Edges
-	}
-	return 0
-}
-
-func (x *EmitResponse) GetSubjects() uint32 {
-	if x != nil {
-		return x.Subjects
-	}
-	return 0
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EmitResponse) GetSockets() uint32 {
@@ -641,6 +1109,119 @@ func (x *EmitResponse) GetEdgeErrors() []*EdgeError {
 	return nil
 }
 
+func (x *EmitResponse) GetQueued() uint32 {
+	if x != nil && x.Queued != nil {
+		return *x.Queued
+	}
+	return 0
+}
+
+func (x *EmitResponse) GetDropped() uint32 {
+	if x != nil && x.Dropped != nil {
+		return *x.Dropped
+	}
+	return 0
+}
+
+func (x *EmitResponse) GetDeliveries() []*EdgeDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// EdgeDelivery is what one edge did with an emit.
+type EdgeDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The edge.
+	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
+	// Sockets of the edge the target selected.
+	Sockets *uint32 `protobuf:"varint,2,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
+	// Of them, those the event was queued for.
+	Queued *uint32 `protobuf:"varint,3,opt,name=queued,proto3,oneof" json:"queued,omitempty"`
+	// Of them, those that could not take a volatile event right away.
+	DroppedVolatile *uint32 `protobuf:"varint,4,opt,name=dropped_volatile,json=droppedVolatile,proto3,oneof" json:"dropped_volatile,omitempty"`
+	// Of them, those whose write queue was full: the edge closed their
+	// connections as slow consumers (docs/queues.md).
+	DroppedSlow *uint32 `protobuf:"varint,5,opt,name=dropped_slow,json=droppedSlow,proto3,oneof" json:"dropped_slow,omitempty"`
+	// Of them, those whose connection was already closing.
+	DroppedClosed *uint32 `protobuf:"varint,6,opt,name=dropped_closed,json=droppedClosed,proto3,oneof" json:"dropped_closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EdgeDelivery) Reset() {
+	*x = EdgeDelivery{}
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EdgeDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EdgeDelivery) ProtoMessage() {}
+
+func (x *EdgeDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EdgeDelivery.ProtoReflect.Descriptor instead.
+func (*EdgeDelivery) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *EdgeDelivery) GetEdgeId() string {
+	if x != nil {
+		return x.EdgeId
+	}
+	return ""
+}
+
+func (x *EdgeDelivery) GetSockets() uint32 {
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
+	}
+	return 0
+}
+
+func (x *EdgeDelivery) GetQueued() uint32 {
+	if x != nil && x.Queued != nil {
+		return *x.Queued
+	}
+	return 0
+}
+
+func (x *EdgeDelivery) GetDroppedVolatile() uint32 {
+	if x != nil && x.DroppedVolatile != nil {
+		return *x.DroppedVolatile
+	}
+	return 0
+}
+
+func (x *EdgeDelivery) GetDroppedSlow() uint32 {
+	if x != nil && x.DroppedSlow != nil {
+		return *x.DroppedSlow
+	}
+	return 0
+}
+
+func (x *EdgeDelivery) GetDroppedClosed() uint32 {
+	if x != nil && x.DroppedClosed != nil {
+		return *x.DroppedClosed
+	}
+	return 0
+}
+
 // EmitWithAckRequest is an event that asks each selected socket for an
 // acknowledgement.
 type EmitWithAckRequest struct {
@@ -651,9 +1232,9 @@ type EmitWithAckRequest struct {
 	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
 	// Event arguments, as in EmitRequest.args (and bounded as they are).
 	Args []*structpb.Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
-	// Event arguments as a raw JSON array, as in EmitRequest.args_json;
+	// Event arguments as a JSON array in text, as in EmitRequest.args_json;
 	// mutually exclusive with args.
-	ArgsJson []byte `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	ArgsJson string `protobuf:"bytes,4,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	// Binary attachments, as in EmitRequest.binary: at most 1,000.
 	Binary [][]byte `protobuf:"bytes,5,rep,name=binary,proto3" json:"binary,omitempty"`
 	// How long each socket has to acknowledge: more than 0 and at most 10
@@ -666,7 +1247,7 @@ type EmitWithAckRequest struct {
 
 func (x *EmitWithAckRequest) Reset() {
 	*x = EmitWithAckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +1259,7 @@ func (x *EmitWithAckRequest) String() string {
 func (*EmitWithAckRequest) ProtoMessage() {}
 
 func (x *EmitWithAckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[5]
+	mi := &file_switchboard_v1_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1272,7 @@ func (x *EmitWithAckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitWithAckRequest.ProtoReflect.Descriptor instead.
 func (*EmitWithAckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EmitWithAckRequest) GetTarget() *Target {
@@ -715,11 +1296,11 @@ func (x *EmitWithAckRequest) GetArgs() []*structpb.Value {
 	return nil
 }
 
-func (x *EmitWithAckRequest) GetArgsJson() []byte {
+func (x *EmitWithAckRequest) GetArgsJson() string {
 	if x != nil {
 		return x.ArgsJson
 	}
-	return nil
+	return ""
 }
 
 func (x *EmitWithAckRequest) GetBinary() [][]byte {
@@ -756,7 +1337,7 @@ type EmitWithAckResponse struct {
 
 func (x *EmitWithAckResponse) Reset() {
 	*x = EmitWithAckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1349,7 @@ func (x *EmitWithAckResponse) String() string {
 func (*EmitWithAckResponse) ProtoMessage() {}
 
 func (x *EmitWithAckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[6]
+	mi := &file_switchboard_v1_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1362,7 @@ func (x *EmitWithAckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitWithAckResponse.ProtoReflect.Descriptor instead.
 func (*EmitWithAckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EmitWithAckResponse) GetAcks() []*SocketAck {
@@ -829,7 +1410,7 @@ type EdgeError struct {
 
 func (x *EdgeError) Reset() {
 	*x = EdgeError{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1422,7 @@ func (x *EdgeError) String() string {
 func (*EdgeError) ProtoMessage() {}
 
 func (x *EdgeError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[7]
+	mi := &file_switchboard_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1435,7 @@ func (x *EdgeError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeError.ProtoReflect.Descriptor instead.
 func (*EdgeError) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EdgeError) GetEdgeId() string {
@@ -885,9 +1466,10 @@ type SocketAck struct {
 	Sid string `protobuf:"bytes,1,opt,name=sid,proto3" json:"sid,omitempty"`
 	// Edge holding the socket.
 	EdgeId string `protobuf:"bytes,2,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
-	// Arguments the client passed to its ack callback. Binary parts are
-	// placeholders {"_placeholder": true, "num": N} indexing binary.
-	Args []*structpb.Value `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// Arguments the client passed to its ack callback: a JSON array in text,
+	// as the client sent it. Binary parts are placeholders {"_placeholder":
+	// true, "num": N} indexing binary.
+	ArgsJson string `protobuf:"bytes,5,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	// Binary attachments of the reply.
 	Binary        [][]byte `protobuf:"bytes,4,rep,name=binary,proto3" json:"binary,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -896,7 +1478,7 @@ type SocketAck struct {
 
 func (x *SocketAck) Reset() {
 	*x = SocketAck{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1490,7 @@ func (x *SocketAck) String() string {
 func (*SocketAck) ProtoMessage() {}
 
 func (x *SocketAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[8]
+	mi := &file_switchboard_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1503,7 @@ func (x *SocketAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketAck.ProtoReflect.Descriptor instead.
 func (*SocketAck) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SocketAck) GetSid() string {
@@ -938,11 +1520,11 @@ func (x *SocketAck) GetEdgeId() string {
 	return ""
 }
 
-func (x *SocketAck) GetArgs() []*structpb.Value {
+func (x *SocketAck) GetArgsJson() string {
 	if x != nil {
-		return x.Args
+		return x.ArgsJson
 	}
-	return nil
+	return ""
 }
 
 func (x *SocketAck) GetBinary() [][]byte {
@@ -955,7 +1537,8 @@ func (x *SocketAck) GetBinary() [][]byte {
 // JoinRoomRequest adds the selected sockets to rooms.
 type JoinRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets that join.
+	// Sockets that join. A target that names no rooms, sids or users must
+	// say all.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	// Rooms to join: 1 to 1,000, each 1 to 256 bytes.
 	Rooms         []string `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
@@ -965,7 +1548,7 @@ type JoinRoomRequest struct {
 
 func (x *JoinRoomRequest) Reset() {
 	*x = JoinRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1560,7 @@ func (x *JoinRoomRequest) String() string {
 func (*JoinRoomRequest) ProtoMessage() {}
 
 func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[9]
+	mi := &file_switchboard_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1573,7 @@ func (x *JoinRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomRequest.ProtoReflect.Descriptor instead.
 func (*JoinRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JoinRoomRequest) GetTarget() *Target {
@@ -1011,7 +1594,7 @@ func (x *JoinRoomRequest) GetRooms() []string {
 type JoinRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets selected by the target (including those already in the rooms).
-	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,1,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have joined.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
@@ -1019,7 +1602,7 @@ type JoinRoomResponse struct {
 	// socket may be in (the edge's --max-rooms-per-socket, 1,000 by default)
 	// before they joined every room asked for. They joined the rooms that
 	// fitted, in the order given, and no more.
-	SocketsFull uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
+	SocketsFull *uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3,oneof" json:"sockets_full,omitempty"`
 	// Of missing_edges, those that answered with an error, and why.
 	EdgeErrors    []*EdgeError `protobuf:"bytes,4,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1028,7 +1611,7 @@ type JoinRoomResponse struct {
 
 func (x *JoinRoomResponse) Reset() {
 	*x = JoinRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1623,7 @@ func (x *JoinRoomResponse) String() string {
 func (*JoinRoomResponse) ProtoMessage() {}
 
 func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[10]
+	mi := &file_switchboard_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,12 +1636,12 @@ func (x *JoinRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRoomResponse.ProtoReflect.Descriptor instead.
 func (*JoinRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JoinRoomResponse) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -1071,8 +1654,8 @@ func (x *JoinRoomResponse) GetMissingEdges() []string {
 }
 
 func (x *JoinRoomResponse) GetSocketsFull() uint32 {
-	if x != nil {
-		return x.SocketsFull
+	if x != nil && x.SocketsFull != nil {
+		return *x.SocketsFull
 	}
 	return 0
 }
@@ -1087,7 +1670,8 @@ func (x *JoinRoomResponse) GetEdgeErrors() []*EdgeError {
 // LeaveRoomRequest removes the selected sockets from rooms.
 type LeaveRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets that leave.
+	// Sockets that leave. A target that names no rooms, sids or users must
+	// say all.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	// Rooms to leave: 1 to 1,000, each 1 to 256 bytes.
 	Rooms         []string `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
@@ -1097,7 +1681,7 @@ type LeaveRoomRequest struct {
 
 func (x *LeaveRoomRequest) Reset() {
 	*x = LeaveRoomRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1693,7 @@ func (x *LeaveRoomRequest) String() string {
 func (*LeaveRoomRequest) ProtoMessage() {}
 
 func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[11]
+	mi := &file_switchboard_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1706,7 @@ func (x *LeaveRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRoomRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LeaveRoomRequest) GetTarget() *Target {
@@ -1144,7 +1728,7 @@ type LeaveRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets selected by the target (including those that were not in the
 	// rooms).
-	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,1,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have left.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
@@ -1156,7 +1740,7 @@ type LeaveRoomResponse struct {
 
 func (x *LeaveRoomResponse) Reset() {
 	*x = LeaveRoomResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1752,7 @@ func (x *LeaveRoomResponse) String() string {
 func (*LeaveRoomResponse) ProtoMessage() {}
 
 func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[12]
+	mi := &file_switchboard_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,12 +1765,12 @@ func (x *LeaveRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRoomResponse.ProtoReflect.Descriptor instead.
 func (*LeaveRoomResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LeaveRoomResponse) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -1208,7 +1792,8 @@ func (x *LeaveRoomResponse) GetEdgeErrors() []*EdgeError {
 // DisconnectRequest disconnects the selected sockets.
 type DisconnectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets to disconnect.
+	// Sockets to disconnect. A target that names no rooms, sids or users must
+	// say all.
 	Target *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	// Also close each socket's underlying connection, which disconnects the
 	// client from all its namespaces (socket.io's `disconnect(true)`). When
@@ -1221,7 +1806,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1818,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[13]
+	mi := &file_switchboard_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1831,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DisconnectRequest) GetTarget() *Target {
@@ -1267,7 +1852,7 @@ func (x *DisconnectRequest) GetCloseConnection() bool {
 type DisconnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sockets that were disconnected.
-	Sockets uint32 `protobuf:"varint,1,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,1,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// Edges that did not report before the deadline; their sockets are not
 	// counted and may or may not have been disconnected.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
@@ -1279,7 +1864,7 @@ type DisconnectResponse struct {
 
 func (x *DisconnectResponse) Reset() {
 	*x = DisconnectResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1876,7 @@ func (x *DisconnectResponse) String() string {
 func (*DisconnectResponse) ProtoMessage() {}
 
 func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[14]
+	mi := &file_switchboard_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,12 +1889,12 @@ func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DisconnectResponse) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -1328,18 +1913,35 @@ func (x *DisconnectResponse) GetEdgeErrors() []*EdgeError {
 	return nil
 }
 
-// ListSocketsRequest selects the sockets to describe.
+// ListSocketsRequest chooses the sockets to list, and the page. The filters
+// combine: a socket is listed when it matches every one that is set.
 type ListSocketsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets to describe.
-	Target        *Target `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// Only sockets of this namespace (starting with "/", at most 256 bytes).
+	// Empty means every namespace.
+	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Only sockets in this room (1 to 256 bytes). Empty means any.
+	Room string `protobuf:"bytes,3,opt,name=room,proto3" json:"room,omitempty"`
+	// Only sockets of this user (1 to 256 bytes). Empty means any.
+	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	// Only the socket with this sid (at most 64 bytes). Empty means any.
+	Sid string `protobuf:"bytes,5,opt,name=sid,proto3" json:"sid,omitempty"`
+	// Sockets per page: 1 to 1,000; 0 means 100. Each edge sends at most
+	// this many, whatever it holds.
+	PageSize uint32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. Pages
+	// go in sid order and resume after the last sid listed: sockets that
+	// connect meanwhile appear in a later page if their sid sorts after it.
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Count the matching sockets without listing them (total only).
+	CountOnly     bool `protobuf:"varint,8,opt,name=count_only,json=countOnly,proto3" json:"count_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListSocketsRequest) Reset() {
 	*x = ListSocketsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1953,7 @@ func (x *ListSocketsRequest) String() string {
 func (*ListSocketsRequest) ProtoMessage() {}
 
 func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[15]
+	mi := &file_switchboard_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,34 +1966,81 @@ func (x *ListSocketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsRequest.ProtoReflect.Descriptor instead.
 func (*ListSocketsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *ListSocketsRequest) GetTarget() *Target {
+func (x *ListSocketsRequest) GetNamespace() string {
 	if x != nil {
-		return x.Target
+		return x.Namespace
 	}
-	return nil
+	return ""
 }
 
-// ListSocketsResponse describes the selected sockets.
+func (x *ListSocketsRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *ListSocketsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ListSocketsRequest) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *ListSocketsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSocketsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListSocketsRequest) GetCountOnly() bool {
+	if x != nil {
+		return x.CountOnly
+	}
+	return false
+}
+
+// ListSocketsResponse is one page of sockets.
 type ListSocketsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The sockets, in no particular order.
+	// The sockets, sorted by sid.
 	Sockets []*Socket `protobuf:"bytes,1,rep,name=sockets,proto3" json:"sockets,omitempty"`
 	// Edges that did not report in full before the deadline; their sockets
-	// are missing from the list, except what an edge in edge_errors did
-	// report.
+	// are missing from the page and the total, except what an edge in
+	// edge_errors did report.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
 	// Of missing_edges, those that answered with an error, and why.
-	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	EdgeErrors []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	// Token of the next page; empty when this was the last one.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Sockets matching the filters, on every page (not only after
+	// page_token), over the edges that reported.
+	Total         *uint32 `protobuf:"varint,5,opt,name=total,proto3,oneof" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListSocketsResponse) Reset() {
 	*x = ListSocketsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +2052,7 @@ func (x *ListSocketsResponse) String() string {
 func (*ListSocketsResponse) ProtoMessage() {}
 
 func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[16]
+	mi := &file_switchboard_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +2065,7 @@ func (x *ListSocketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSocketsResponse.ProtoReflect.Descriptor instead.
 func (*ListSocketsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSocketsResponse) GetSockets() []*Socket {
@@ -1440,6 +2089,20 @@ func (x *ListSocketsResponse) GetEdgeErrors() []*EdgeError {
 	return nil
 }
 
+func (x *ListSocketsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSocketsResponse) GetTotal() uint32 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
 // Socket describes one connected Socket.IO socket: one client in one
 // namespace.
 type Socket struct {
@@ -1454,10 +2117,10 @@ type Socket struct {
 	// connect (the token's subject, or the connect hook's user); empty for an
 	// anonymous socket.
 	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
-	// Application data (socket.io's `socket.data`): set at connect by the
-	// token's data claim or the connect hook, and by SetSocketData; null when
-	// none.
-	Data *structpb.Value `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	// Application data (socket.io's `socket.data`) as JSON text: set at
+	// connect by the token's data claim or the connect hook, and by
+	// SetSocketData; empty when none.
+	DataJson string `protobuf:"bytes,8,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	// What the client sent when it connected.
 	Handshake *Handshake `protobuf:"bytes,6,opt,name=handshake,proto3" json:"handshake,omitempty"`
 	// Edge that holds the socket's connection.
@@ -1468,7 +2131,7 @@ type Socket struct {
 
 func (x *Socket) Reset() {
 	*x = Socket{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +2143,7 @@ func (x *Socket) String() string {
 func (*Socket) ProtoMessage() {}
 
 func (x *Socket) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[17]
+	mi := &file_switchboard_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +2156,7 @@ func (x *Socket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Socket.ProtoReflect.Descriptor instead.
 func (*Socket) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Socket) GetSid() string {
@@ -1524,11 +2187,11 @@ func (x *Socket) GetUser() string {
 	return ""
 }
 
-func (x *Socket) GetData() *structpb.Value {
+func (x *Socket) GetDataJson() string {
 	if x != nil {
-		return x.Data
+		return x.DataJson
 	}
-	return nil
+	return ""
 }
 
 func (x *Socket) GetHandshake() *Handshake {
@@ -1556,8 +2219,10 @@ type Handshake struct {
 	// with ",".
 	Query map[string]string `protobuf:"bytes,2,rep,name=query,proto3" json:"query,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Auth payload the client sent with its CONNECT packet (socket.io client
-	// option `auth`); empty when none.
-	Auth *structpb.Struct `protobuf:"bytes,3,opt,name=auth,proto3" json:"auth,omitempty"`
+	// option `auth`), as JSON text in the client's key order; empty when none.
+	// Its member "token" is left out unless the edge exposes the
+	// authorization header (--expose-headers).
+	AuthJson string `protobuf:"bytes,7,opt,name=auth_json,json=authJson,proto3" json:"auth_json,omitempty"`
 	// Address and port of the client as the edge sees the TCP peer
 	// ("203.0.113.7:51234"). Behind a proxy, see the X-Forwarded-For header.
 	RemoteAddress string `protobuf:"bytes,4,opt,name=remote_address,json=remoteAddress,proto3" json:"remote_address,omitempty"`
@@ -1572,7 +2237,7 @@ type Handshake struct {
 
 func (x *Handshake) Reset() {
 	*x = Handshake{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +2249,7 @@ func (x *Handshake) String() string {
 func (*Handshake) ProtoMessage() {}
 
 func (x *Handshake) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[18]
+	mi := &file_switchboard_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +2262,7 @@ func (x *Handshake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handshake.ProtoReflect.Descriptor instead.
 func (*Handshake) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Handshake) GetHeaders() map[string]string {
@@ -1614,11 +2279,11 @@ func (x *Handshake) GetQuery() map[string]string {
 	return nil
 }
 
-func (x *Handshake) GetAuth() *structpb.Struct {
+func (x *Handshake) GetAuthJson() string {
 	if x != nil {
-		return x.Auth
+		return x.AuthJson
 	}
-	return nil
+	return ""
 }
 
 func (x *Handshake) GetRemoteAddress() string {
@@ -1646,14 +2311,20 @@ func (x *Handshake) GetTransport() Transport {
 type ListRoomsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Namespace, starting with "/", at most 256 bytes. Empty means "/".
-	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Rooms per page: 1 to 1,000; 0 means 100. Each edge sends at most this
+	// many.
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page. Pages
+	// go in name order and resume after the last name listed.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +2336,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[19]
+	mi := &file_switchboard_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +2349,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRoomsRequest) GetNamespace() string {
@@ -1688,11 +2359,27 @@ func (x *ListRoomsRequest) GetNamespace() string {
 	return ""
 }
 
-// ListRoomsResponse lists a namespace's rooms.
+func (x *ListRoomsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRoomsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRoomsResponse is one page of a namespace's rooms.
 type ListRoomsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Rooms with at least one socket, sorted by name.
 	Rooms []*Room `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// Token of the next page; empty when this was the last one.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Edges that did not report in full before the deadline; their sockets
 	// are not counted, except what an edge in edge_errors did report.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
@@ -1704,7 +2391,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +2403,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[20]
+	mi := &file_switchboard_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +2416,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -1737,6 +2424,13 @@ func (x *ListRoomsResponse) GetRooms() []*Room {
 		return x.Rooms
 	}
 	return nil
+}
+
+func (x *ListRoomsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 func (x *ListRoomsResponse) GetMissingEdges() []string {
@@ -1758,15 +2452,15 @@ type Room struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Room name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Sockets in the room, summed over all edges.
-	Sockets       uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	// Sockets in the room, summed over the edges that reported.
+	Sockets       *uint32 `protobuf:"varint,2,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Room) Reset() {
 	*x = Room{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +2472,7 @@ func (x *Room) String() string {
 func (*Room) ProtoMessage() {}
 
 func (x *Room) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[21]
+	mi := &file_switchboard_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +2485,7 @@ func (x *Room) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Room.ProtoReflect.Descriptor instead.
 func (*Room) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Room) GetName() string {
@@ -1802,8 +2496,8 @@ func (x *Room) GetName() string {
 }
 
 func (x *Room) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -1817,7 +2511,7 @@ type ClusterInfoRequest struct {
 
 func (x *ClusterInfoRequest) Reset() {
 	*x = ClusterInfoRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +2523,7 @@ func (x *ClusterInfoRequest) String() string {
 func (*ClusterInfoRequest) ProtoMessage() {}
 
 func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[22]
+	mi := &file_switchboard_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +2536,7 @@ func (x *ClusterInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoRequest.ProtoReflect.Descriptor instead.
 func (*ClusterInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 // ClusterInfoResponse describes the cluster.
@@ -1860,7 +2554,7 @@ type ClusterInfoResponse struct {
 
 func (x *ClusterInfoResponse) Reset() {
 	*x = ClusterInfoResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +2566,7 @@ func (x *ClusterInfoResponse) String() string {
 func (*ClusterInfoResponse) ProtoMessage() {}
 
 func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[23]
+	mi := &file_switchboard_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +2579,7 @@ func (x *ClusterInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterInfoResponse.ProtoReflect.Descriptor instead.
 func (*ClusterInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ClusterInfoResponse) GetEdges() []*Edge {
@@ -1915,24 +2609,24 @@ type ControlCounters struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Subscribe streams that fell behind (more events or bytes waiting than
 	// their queue holds) and were ended with RESOURCE_EXHAUSTED.
-	SlowStreams uint64 `protobuf:"varint,1,opt,name=slow_streams,json=slowStreams,proto3" json:"slow_streams,omitempty"`
+	SlowStreams *uint64 `protobuf:"varint,1,opt,name=slow_streams,json=slowStreams,proto3,oneof" json:"slow_streams,omitempty"`
 	// Events not queued for a Subscribe stream because it had fallen behind.
-	StreamEventsDropped uint64 `protobuf:"varint,2,opt,name=stream_events_dropped,json=streamEventsDropped,proto3" json:"stream_events_dropped,omitempty"`
+	StreamEventsDropped *uint64 `protobuf:"varint,2,opt,name=stream_events_dropped,json=streamEventsDropped,proto3,oneof" json:"stream_events_dropped,omitempty"`
 	// Asynchronous NATS errors on control's connection: a subscription that
 	// dropped messages (slow consumer), a permission refused.
-	BusErrors uint64 `protobuf:"varint,3,opt,name=bus_errors,json=busErrors,proto3" json:"bus_errors,omitempty"`
+	BusErrors *uint64 `protobuf:"varint,3,opt,name=bus_errors,json=busErrors,proto3,oneof" json:"bus_errors,omitempty"`
 	// Times control's NATS connection was established again after a loss.
-	BusReconnects uint64 `protobuf:"varint,4,opt,name=bus_reconnects,json=busReconnects,proto3" json:"bus_reconnects,omitempty"`
+	BusReconnects *uint64 `protobuf:"varint,4,opt,name=bus_reconnects,json=busReconnects,proto3,oneof" json:"bus_reconnects,omitempty"`
 	// Edge replies that carried an error (EdgeError in a response), and edge
 	// replies control could not decode.
-	EdgeErrors    uint64 `protobuf:"varint,5,opt,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	EdgeErrors    *uint64 `protobuf:"varint,5,opt,name=edge_errors,json=edgeErrors,proto3,oneof" json:"edge_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ControlCounters) Reset() {
 	*x = ControlCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2638,7 @@ func (x *ControlCounters) String() string {
 func (*ControlCounters) ProtoMessage() {}
 
 func (x *ControlCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[24]
+	mi := &file_switchboard_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,40 +2651,40 @@ func (x *ControlCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlCounters.ProtoReflect.Descriptor instead.
 func (*ControlCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ControlCounters) GetSlowStreams() uint64 {
-	if x != nil {
-		return x.SlowStreams
+	if x != nil && x.SlowStreams != nil {
+		return *x.SlowStreams
 	}
 	return 0
 }
 
 func (x *ControlCounters) GetStreamEventsDropped() uint64 {
-	if x != nil {
-		return x.StreamEventsDropped
+	if x != nil && x.StreamEventsDropped != nil {
+		return *x.StreamEventsDropped
 	}
 	return 0
 }
 
 func (x *ControlCounters) GetBusErrors() uint64 {
-	if x != nil {
-		return x.BusErrors
+	if x != nil && x.BusErrors != nil {
+		return *x.BusErrors
 	}
 	return 0
 }
 
 func (x *ControlCounters) GetBusReconnects() uint64 {
-	if x != nil {
-		return x.BusReconnects
+	if x != nil && x.BusReconnects != nil {
+		return *x.BusReconnects
 	}
 	return 0
 }
 
 func (x *ControlCounters) GetEdgeErrors() uint64 {
-	if x != nil {
-		return x.EdgeErrors
+	if x != nil && x.EdgeErrors != nil {
+		return *x.EdgeErrors
 	}
 	return 0
 }
@@ -2010,9 +2704,9 @@ type Edge struct {
 	// When this control instance last received the edge's heartbeat.
 	LastHeartbeat *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
 	// Open Engine.IO connections (one per client, whatever its namespaces).
-	Connections uint32 `protobuf:"varint,6,opt,name=connections,proto3" json:"connections,omitempty"`
+	Connections *uint32 `protobuf:"varint,6,opt,name=connections,proto3,oneof" json:"connections,omitempty"`
 	// Connected Socket.IO sockets (one per client and namespace).
-	Sockets uint32 `protobuf:"varint,7,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,7,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// What the edge refused or cut since it started, to protect its other
 	// clients, as of its latest heartbeat.
 	Counters      *EdgeCounters `protobuf:"bytes,8,opt,name=counters,proto3" json:"counters,omitempty"`
@@ -2022,7 +2716,7 @@ type Edge struct {
 
 func (x *Edge) Reset() {
 	*x = Edge{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2728,7 @@ func (x *Edge) String() string {
 func (*Edge) ProtoMessage() {}
 
 func (x *Edge) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[25]
+	mi := &file_switchboard_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2741,7 @@ func (x *Edge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Edge.ProtoReflect.Descriptor instead.
 func (*Edge) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Edge) GetId() string {
@@ -2086,15 +2780,15 @@ func (x *Edge) GetLastHeartbeat() *timestamppb.Timestamp {
 }
 
 func (x *Edge) GetConnections() uint32 {
-	if x != nil {
-		return x.Connections
+	if x != nil && x.Connections != nil {
+		return *x.Connections
 	}
 	return 0
 }
 
 func (x *Edge) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
@@ -2111,59 +2805,59 @@ func (x *Edge) GetCounters() *EdgeCounters {
 type EdgeCounters struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Connections closed at accept: the edge held its maximum (--max-conns).
-	RefusedMaxConnections uint64 `protobuf:"varint,1,opt,name=refused_max_connections,json=refusedMaxConnections,proto3" json:"refused_max_connections,omitempty"`
+	RefusedMaxConnections *uint64 `protobuf:"varint,1,opt,name=refused_max_connections,json=refusedMaxConnections,proto3,oneof" json:"refused_max_connections,omitempty"`
 	// Connections closed at accept: their client address held its maximum
 	// (--max-conns-per-ip).
-	RefusedPerIp uint64 `protobuf:"varint,2,opt,name=refused_per_ip,json=refusedPerIp,proto3" json:"refused_per_ip,omitempty"`
+	RefusedPerIp *uint64 `protobuf:"varint,2,opt,name=refused_per_ip,json=refusedPerIp,proto3,oneof" json:"refused_per_ip,omitempty"`
 	// Long-polling POST bodies cut after --post-timeout.
-	PostTimeouts uint64 `protobuf:"varint,3,opt,name=post_timeouts,json=postTimeouts,proto3" json:"post_timeouts,omitempty"`
+	PostTimeouts *uint64 `protobuf:"varint,3,opt,name=post_timeouts,json=postTimeouts,proto3,oneof" json:"post_timeouts,omitempty"`
 	// Sessions closed because their write queue overflowed (slow consumers).
-	SlowConsumers uint64 `protobuf:"varint,4,opt,name=slow_consumers,json=slowConsumers,proto3" json:"slow_consumers,omitempty"`
+	SlowConsumers *uint64 `protobuf:"varint,4,opt,name=slow_consumers,json=slowConsumers,proto3,oneof" json:"slow_consumers,omitempty"`
 	// Sessions closed because a write took over --write-timeout.
-	WriteTimeouts uint64 `protobuf:"varint,5,opt,name=write_timeouts,json=writeTimeouts,proto3" json:"write_timeouts,omitempty"`
+	WriteTimeouts *uint64 `protobuf:"varint,5,opt,name=write_timeouts,json=writeTimeouts,proto3,oneof" json:"write_timeouts,omitempty"`
 	// CONNECTs refused: the connection was joined to --max-namespaces.
-	NamespacesRefused uint64 `protobuf:"varint,6,opt,name=namespaces_refused,json=namespacesRefused,proto3" json:"namespaces_refused,omitempty"`
+	NamespacesRefused *uint64 `protobuf:"varint,6,opt,name=namespaces_refused,json=namespacesRefused,proto3,oneof" json:"namespaces_refused,omitempty"`
 	// Room joins not made: the socket was in --max-rooms-per-socket rooms.
-	RoomJoinsRefused uint64 `protobuf:"varint,7,opt,name=room_joins_refused,json=roomJoinsRefused,proto3" json:"room_joins_refused,omitempty"`
+	RoomJoinsRefused *uint64 `protobuf:"varint,7,opt,name=room_joins_refused,json=roomJoinsRefused,proto3,oneof" json:"room_joins_refused,omitempty"`
 	// Client events refused: their socket had --max-pending-acks events
 	// waiting for an ack.
-	AcksRefused uint64 `protobuf:"varint,8,opt,name=acks_refused,json=acksRefused,proto3" json:"acks_refused,omitempty"`
+	AcksRefused *uint64 `protobuf:"varint,8,opt,name=acks_refused,json=acksRefused,proto3,oneof" json:"acks_refused,omitempty"`
 	// Sockets left out of a ListSockets reply that could not be encoded with
 	// them.
-	SocketsOmitted uint64 `protobuf:"varint,9,opt,name=sockets_omitted,json=socketsOmitted,proto3" json:"sockets_omitted,omitempty"`
+	SocketsOmitted *uint64 `protobuf:"varint,9,opt,name=sockets_omitted,json=socketsOmitted,proto3,oneof" json:"sockets_omitted,omitempty"`
 	// Messages from the bus dropped before the edge took them: its delivery
 	// queue held 65,536 (broadcasts and operations both).
-	BusDropped uint64 `protobuf:"varint,10,opt,name=bus_dropped,json=busDropped,proto3" json:"bus_dropped,omitempty"`
+	BusDropped *uint64 `protobuf:"varint,10,opt,name=bus_dropped,json=busDropped,proto3,oneof" json:"bus_dropped,omitempty"`
 	// Socket operations, queries and acks refused: the edge's operations
 	// queue held 1,024. A call's edge answered EDGE_ERROR_CODE_OVERLOADED;
 	// an ack a service published without a reply subject was dropped.
-	OperationsDropped uint64 `protobuf:"varint,11,opt,name=operations_dropped,json=operationsDropped,proto3" json:"operations_dropped,omitempty"`
+	OperationsDropped *uint64 `protobuf:"varint,11,opt,name=operations_dropped,json=operationsDropped,proto3,oneof" json:"operations_dropped,omitempty"`
 	// Client events and lifecycle events the edge could not publish (NATS
 	// closed, its reconnect buffer full, a message over its max payload).
-	PublishFailures uint64 `protobuf:"varint,12,opt,name=publish_failures,json=publishFailures,proto3" json:"publish_failures,omitempty"`
+	PublishFailures *uint64 `protobuf:"varint,12,opt,name=publish_failures,json=publishFailures,proto3,oneof" json:"publish_failures,omitempty"`
 	// Replies to control the edge could not send (a part over NATS's max
 	// payload, the connection closed): the call listed the edge missing, and
 	// in edge_errors (EDGE_ERROR_CODE_REPLY_INCOMPLETE) when the edge could
 	// still say so.
-	ReplyFailures uint64 `protobuf:"varint,13,opt,name=reply_failures,json=replyFailures,proto3" json:"reply_failures,omitempty"`
+	ReplyFailures *uint64 `protobuf:"varint,13,opt,name=reply_failures,json=replyFailures,proto3,oneof" json:"reply_failures,omitempty"`
 	// Client events that asked for an ack while no service subscribed to
 	// them (NATS "no responders"): not answered, so the client's own ack
 	// timeout fires.
-	AcksNoResponder uint64 `protobuf:"varint,14,opt,name=acks_no_responder,json=acksNoResponder,proto3" json:"acks_no_responder,omitempty"`
+	AcksNoResponder *uint64 `protobuf:"varint,14,opt,name=acks_no_responder,json=acksNoResponder,proto3,oneof" json:"acks_no_responder,omitempty"`
 	// CONNECTs refused by the namespace's authorization: a token that is
 	// missing or not valid, or a connect hook's deny.
-	ConnectsRefused uint64 `protobuf:"varint,15,opt,name=connects_refused,json=connectsRefused,proto3" json:"connects_refused,omitempty"`
+	ConnectsRefused *uint64 `protobuf:"varint,15,opt,name=connects_refused,json=connectsRefused,proto3,oneof" json:"connects_refused,omitempty"`
 	// CONNECTs refused because authorization could not decide: a connect hook
 	// that failed, did not answer in time or answered neither allow nor deny;
 	// keys of a JWKS URL that could not be fetched.
-	AuthFailures  uint64 `protobuf:"varint,16,opt,name=auth_failures,json=authFailures,proto3" json:"auth_failures,omitempty"`
+	AuthFailures  *uint64 `protobuf:"varint,16,opt,name=auth_failures,json=authFailures,proto3,oneof" json:"auth_failures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EdgeCounters) Reset() {
 	*x = EdgeCounters{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2175,7 +2869,7 @@ func (x *EdgeCounters) String() string {
 func (*EdgeCounters) ProtoMessage() {}
 
 func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[26]
+	mi := &file_switchboard_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2188,117 +2882,117 @@ func (x *EdgeCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeCounters.ProtoReflect.Descriptor instead.
 func (*EdgeCounters) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EdgeCounters) GetRefusedMaxConnections() uint64 {
-	if x != nil {
-		return x.RefusedMaxConnections
+	if x != nil && x.RefusedMaxConnections != nil {
+		return *x.RefusedMaxConnections
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetRefusedPerIp() uint64 {
-	if x != nil {
-		return x.RefusedPerIp
+	if x != nil && x.RefusedPerIp != nil {
+		return *x.RefusedPerIp
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetPostTimeouts() uint64 {
-	if x != nil {
-		return x.PostTimeouts
+	if x != nil && x.PostTimeouts != nil {
+		return *x.PostTimeouts
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetSlowConsumers() uint64 {
-	if x != nil {
-		return x.SlowConsumers
+	if x != nil && x.SlowConsumers != nil {
+		return *x.SlowConsumers
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetWriteTimeouts() uint64 {
-	if x != nil {
-		return x.WriteTimeouts
+	if x != nil && x.WriteTimeouts != nil {
+		return *x.WriteTimeouts
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetNamespacesRefused() uint64 {
-	if x != nil {
-		return x.NamespacesRefused
+	if x != nil && x.NamespacesRefused != nil {
+		return *x.NamespacesRefused
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetRoomJoinsRefused() uint64 {
-	if x != nil {
-		return x.RoomJoinsRefused
+	if x != nil && x.RoomJoinsRefused != nil {
+		return *x.RoomJoinsRefused
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetAcksRefused() uint64 {
-	if x != nil {
-		return x.AcksRefused
+	if x != nil && x.AcksRefused != nil {
+		return *x.AcksRefused
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetSocketsOmitted() uint64 {
-	if x != nil {
-		return x.SocketsOmitted
+	if x != nil && x.SocketsOmitted != nil {
+		return *x.SocketsOmitted
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetBusDropped() uint64 {
-	if x != nil {
-		return x.BusDropped
+	if x != nil && x.BusDropped != nil {
+		return *x.BusDropped
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetOperationsDropped() uint64 {
-	if x != nil {
-		return x.OperationsDropped
+	if x != nil && x.OperationsDropped != nil {
+		return *x.OperationsDropped
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetPublishFailures() uint64 {
-	if x != nil {
-		return x.PublishFailures
+	if x != nil && x.PublishFailures != nil {
+		return *x.PublishFailures
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetReplyFailures() uint64 {
-	if x != nil {
-		return x.ReplyFailures
+	if x != nil && x.ReplyFailures != nil {
+		return *x.ReplyFailures
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetAcksNoResponder() uint64 {
-	if x != nil {
-		return x.AcksNoResponder
+	if x != nil && x.AcksNoResponder != nil {
+		return *x.AcksNoResponder
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetConnectsRefused() uint64 {
-	if x != nil {
-		return x.ConnectsRefused
+	if x != nil && x.ConnectsRefused != nil {
+		return *x.ConnectsRefused
 	}
 	return 0
 }
 
 func (x *EdgeCounters) GetAuthFailures() uint64 {
-	if x != nil {
-		return x.AuthFailures
+	if x != nil && x.AuthFailures != nil {
+		return *x.AuthFailures
 	}
 	return 0
 }
@@ -2320,17 +3014,14 @@ type SubscribeRequest struct {
 	// share the events: each event goes to exactly one of them. Empty means
 	// this stream receives every matching event. At most 256 bytes, without
 	// spaces or control characters (it names a NATS queue group).
-	QueueGroup string `protobuf:"bytes,4,opt,name=queue_group,json=queueGroup,proto3" json:"queue_group,omitempty"`
-	// Deliver client event arguments as ClientEvent.args_json (raw JSON)
-	// instead of converting them to ClientEvent.args.
-	RawJson       bool `protobuf:"varint,5,opt,name=raw_json,json=rawJson,proto3" json:"raw_json,omitempty"`
+	QueueGroup    string `protobuf:"bytes,4,opt,name=queue_group,json=queueGroup,proto3" json:"queue_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +3033,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[27]
+	mi := &file_switchboard_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +3046,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SubscribeRequest) GetNamespaces() []string {
@@ -2386,13 +3077,6 @@ func (x *SubscribeRequest) GetQueueGroup() string {
 	return ""
 }
 
-func (x *SubscribeRequest) GetRawJson() bool {
-	if x != nil {
-		return x.RawJson
-	}
-	return false
-}
-
 // SubscribeResponse is one event of a Subscribe stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2411,7 +3095,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +3107,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[28]
+	mi := &file_switchboard_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +3120,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -2528,9 +3212,9 @@ type EdgeLost struct {
 	// The edge.
 	EdgeId string `protobuf:"bytes,1,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Sockets it held, by its last heartbeat.
-	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	Sockets *uint32 `protobuf:"varint,2,opt,name=sockets,proto3,oneof" json:"sockets,omitempty"`
 	// Connections it held, by its last heartbeat.
-	Connections uint32 `protobuf:"varint,3,opt,name=connections,proto3" json:"connections,omitempty"`
+	Connections *uint32 `protobuf:"varint,3,opt,name=connections,proto3,oneof" json:"connections,omitempty"`
 	// When the edge sent its last heartbeat, by the edge's clock.
 	LastHeartbeat *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
 	// When the edge started: with edge_id, it names the edge's instance (an
@@ -2545,7 +3229,7 @@ type EdgeLost struct {
 
 func (x *EdgeLost) Reset() {
 	*x = EdgeLost{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +3241,7 @@ func (x *EdgeLost) String() string {
 func (*EdgeLost) ProtoMessage() {}
 
 func (x *EdgeLost) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[29]
+	mi := &file_switchboard_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +3254,7 @@ func (x *EdgeLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeLost.ProtoReflect.Descriptor instead.
 func (*EdgeLost) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *EdgeLost) GetEdgeId() string {
@@ -2581,15 +3265,15 @@ func (x *EdgeLost) GetEdgeId() string {
 }
 
 func (x *EdgeLost) GetSockets() uint32 {
-	if x != nil {
-		return x.Sockets
+	if x != nil && x.Sockets != nil {
+		return *x.Sockets
 	}
 	return 0
 }
 
 func (x *EdgeLost) GetConnections() uint32 {
-	if x != nil {
-		return x.Connections
+	if x != nil && x.Connections != nil {
+		return *x.Connections
 	}
 	return 0
 }
@@ -2628,13 +3312,10 @@ type ClientEvent struct {
 	EdgeId string `protobuf:"bytes,4,opt,name=edge_id,json=edgeId,proto3" json:"edge_id,omitempty"`
 	// Event name.
 	Event string `protobuf:"bytes,5,opt,name=event,proto3" json:"event,omitempty"`
-	// Event arguments, without the event name. Binary parts are placeholders
-	// {"_placeholder": true, "num": N} indexing binary. Empty when the
-	// subscription asked for raw_json.
-	Args []*structpb.Value `protobuf:"bytes,6,rep,name=args,proto3" json:"args,omitempty"`
-	// Event arguments as a raw JSON array; set only when the subscription
-	// asked for raw_json.
-	ArgsJson []byte `protobuf:"bytes,7,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// Event arguments, without the event name: a JSON array in text, as the
+	// client sent it (bytes that are not UTF-8 become U+FFFD). Binary parts
+	// are placeholders {"_placeholder": true, "num": N} indexing binary.
+	ArgsJson string `protobuf:"bytes,7,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	// Binary attachments referenced by placeholders in the arguments.
 	Binary [][]byte `protobuf:"bytes,8,rep,name=binary,proto3" json:"binary,omitempty"`
 	// Set when the client asked for an acknowledgement: pass it to Ack to
@@ -2642,15 +3323,16 @@ type ClientEvent struct {
 	AckToken string `protobuf:"bytes,9,opt,name=ack_token,json=ackToken,proto3" json:"ack_token,omitempty"`
 	// When the edge received the event.
 	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
-	// The socket's application data when the event was received (Socket.data).
-	Data          *structpb.Value `protobuf:"bytes,11,opt,name=data,proto3" json:"data,omitempty"`
+	// The socket's application data when the event was received
+	// (Socket.data_json); empty when none.
+	DataJson      string `protobuf:"bytes,12,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClientEvent) Reset() {
 	*x = ClientEvent{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2662,7 +3344,7 @@ func (x *ClientEvent) String() string {
 func (*ClientEvent) ProtoMessage() {}
 
 func (x *ClientEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[30]
+	mi := &file_switchboard_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2675,7 +3357,7 @@ func (x *ClientEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientEvent.ProtoReflect.Descriptor instead.
 func (*ClientEvent) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ClientEvent) GetNamespace() string {
@@ -2713,18 +3395,11 @@ func (x *ClientEvent) GetEvent() string {
 	return ""
 }
 
-func (x *ClientEvent) GetArgs() []*structpb.Value {
-	if x != nil {
-		return x.Args
-	}
-	return nil
-}
-
-func (x *ClientEvent) GetArgsJson() []byte {
+func (x *ClientEvent) GetArgsJson() string {
 	if x != nil {
 		return x.ArgsJson
 	}
-	return nil
+	return ""
 }
 
 func (x *ClientEvent) GetBinary() [][]byte {
@@ -2748,11 +3423,11 @@ func (x *ClientEvent) GetReceivedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *ClientEvent) GetData() *structpb.Value {
+func (x *ClientEvent) GetDataJson() string {
 	if x != nil {
-		return x.Data
+		return x.DataJson
 	}
-	return nil
+	return ""
 }
 
 // SocketConnected reports that a socket connected to a namespace, after the
@@ -2767,7 +3442,7 @@ type SocketConnected struct {
 
 func (x *SocketConnected) Reset() {
 	*x = SocketConnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[31]
+	mi := &file_switchboard_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2779,7 +3454,7 @@ func (x *SocketConnected) String() string {
 func (*SocketConnected) ProtoMessage() {}
 
 func (x *SocketConnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[31]
+	mi := &file_switchboard_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2792,7 +3467,7 @@ func (x *SocketConnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketConnected.ProtoReflect.Descriptor instead.
 func (*SocketConnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SocketConnected) GetSocket() *Socket {
@@ -2821,15 +3496,16 @@ type SocketDisconnected struct {
 	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// When the socket disconnected.
 	DisconnectedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=disconnected_at,json=disconnectedAt,proto3" json:"disconnected_at,omitempty"`
-	// The socket's application data when it disconnected (Socket.data).
-	Data          *structpb.Value `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
+	// The socket's application data when it disconnected (Socket.data_json);
+	// empty when none.
+	DataJson      string `protobuf:"bytes,9,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SocketDisconnected) Reset() {
 	*x = SocketDisconnected{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[32]
+	mi := &file_switchboard_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +3517,7 @@ func (x *SocketDisconnected) String() string {
 func (*SocketDisconnected) ProtoMessage() {}
 
 func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[32]
+	mi := &file_switchboard_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +3530,7 @@ func (x *SocketDisconnected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocketDisconnected.ProtoReflect.Descriptor instead.
 func (*SocketDisconnected) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{32}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SocketDisconnected) GetSid() string {
@@ -2906,11 +3582,11 @@ func (x *SocketDisconnected) GetDisconnectedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *SocketDisconnected) GetData() *structpb.Value {
+func (x *SocketDisconnected) GetDataJson() string {
 	if x != nil {
-		return x.Data
+		return x.DataJson
 	}
-	return nil
+	return ""
 }
 
 // AckRequest answers a client event that asked for an acknowledgement.
@@ -2924,8 +3600,9 @@ type AckRequest struct {
 	// binary parts together are at most control's max payload, 1,000,000
 	// bytes by default.
 	Args []*structpb.Value `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
-	// Arguments as a raw JSON array; mutually exclusive with args.
-	ArgsJson []byte `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// Arguments as a JSON array in text, sent as it is; mutually exclusive
+	// with args.
+	ArgsJson string `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	// Binary attachments referenced by placeholders in the arguments: at most
 	// 1,000.
 	Binary        [][]byte `protobuf:"bytes,4,rep,name=binary,proto3" json:"binary,omitempty"`
@@ -2935,7 +3612,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[33]
+	mi := &file_switchboard_v1_control_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3624,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[33]
+	mi := &file_switchboard_v1_control_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3637,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{33}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AckRequest) GetAckToken() string {
@@ -2977,11 +3654,11 @@ func (x *AckRequest) GetArgs() []*structpb.Value {
 	return nil
 }
 
-func (x *AckRequest) GetArgsJson() []byte {
+func (x *AckRequest) GetArgsJson() string {
 	if x != nil {
 		return x.ArgsJson
 	}
-	return nil
+	return ""
 }
 
 func (x *AckRequest) GetBinary() [][]byte {
@@ -3004,7 +3681,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_switchboard_v1_control_proto_msgTypes[34]
+	mi := &file_switchboard_v1_control_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3016,7 +3693,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_control_proto_msgTypes[34]
+	mi := &file_switchboard_v1_control_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,50 +3706,104 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{34}
+	return file_switchboard_v1_control_proto_rawDescGZIP(), []int{38}
 }
 
 var File_switchboard_v1_control_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/control.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x01\n" +
+	"\x1cswitchboard/v1/control.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x03\n" +
+	"\x0fPipelineRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x121\n" +
+	"\x04emit\x18\x02 \x01(\v2\x1b.switchboard.v1.EmitRequestH\x00R\x04emit\x12H\n" +
+	"\remit_with_ack\x18\x03 \x01(\v2\".switchboard.v1.EmitWithAckRequestH\x00R\vemitWithAck\x12>\n" +
+	"\tjoin_room\x18\x04 \x01(\v2\x1f.switchboard.v1.JoinRoomRequestH\x00R\bjoinRoom\x12A\n" +
+	"\n" +
+	"leave_room\x18\x05 \x01(\v2 .switchboard.v1.LeaveRoomRequestH\x00R\tleaveRoom\x12C\n" +
+	"\n" +
+	"disconnect\x18\x06 \x01(\v2!.switchboard.v1.DisconnectRequestH\x00R\n" +
+	"disconnect\x12N\n" +
+	"\x0fset_socket_data\x18\a \x01(\v2$.switchboard.v1.SetSocketDataRequestH\x00R\rsetSocketData\x12.\n" +
+	"\x03ack\x18\b \x01(\v2\x1a.switchboard.v1.AckRequestH\x00R\x03ackB\t\n" +
+	"\acommand\"\xae\x04\n" +
+	"\x10PipelineResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x124\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.switchboard.v1.CommandErrorH\x00R\x05error\x122\n" +
+	"\x04emit\x18\x03 \x01(\v2\x1c.switchboard.v1.EmitResponseH\x00R\x04emit\x12I\n" +
+	"\remit_with_ack\x18\x04 \x01(\v2#.switchboard.v1.EmitWithAckResponseH\x00R\vemitWithAck\x12?\n" +
+	"\tjoin_room\x18\x05 \x01(\v2 .switchboard.v1.JoinRoomResponseH\x00R\bjoinRoom\x12B\n" +
+	"\n" +
+	"leave_room\x18\x06 \x01(\v2!.switchboard.v1.LeaveRoomResponseH\x00R\tleaveRoom\x12D\n" +
+	"\n" +
+	"disconnect\x18\a \x01(\v2\".switchboard.v1.DisconnectResponseH\x00R\n" +
+	"disconnect\x12O\n" +
+	"\x0fset_socket_data\x18\b \x01(\v2%.switchboard.v1.SetSocketDataResponseH\x00R\rsetSocketData\x12/\n" +
+	"\x03ack\x18\t \x01(\v2\x1b.switchboard.v1.AckResponseH\x00R\x03ackB\b\n" +
+	"\x06result\"<\n" +
+	"\fCommandError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xa5\x01\n" +
 	"\x14SetSocketDataRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12*\n" +
-	"\x04data\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04data\x12\x14\n" +
-	"\x05merge\x18\x03 \x01(\bR\x05merge\"\x92\x01\n" +
-	"\x15SetSocketDataResponse\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
+	"\x04data\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04data\x12\x1b\n" +
+	"\tdata_json\x18\x04 \x01(\tR\bdataJson\x12\x14\n" +
+	"\x05merge\x18\x03 \x01(\bR\x05merge\"\xa3\x01\n" +
+	"\x15SetSocketDataResponse\x12\x1d\n" +
+	"\asockets\x18\x01 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"\x89\x01\n" +
+	"edgeErrorsB\n" +
+	"\n" +
+	"\b_sockets\"\x9b\x01\n" +
 	"\x06Target\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05rooms\x18\x02 \x03(\tR\x05rooms\x12!\n" +
 	"\fexcept_rooms\x18\x03 \x03(\tR\vexceptRooms\x12\x12\n" +
 	"\x04sids\x18\x04 \x03(\tR\x04sids\x12\x14\n" +
-	"\x05users\x18\x05 \x03(\tR\x05users\"\xd0\x01\n" +
+	"\x05users\x18\x05 \x03(\tR\x05users\x12\x10\n" +
+	"\x03all\x18\x06 \x01(\bR\x03all\"\xe8\x01\n" +
 	"\vEmitRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\tR\x05event\x12*\n" +
 	"\x04args\x18\x03 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
-	"\targs_json\x18\x04 \x01(\fR\bargsJson\x12\x16\n" +
+	"\targs_json\x18\x04 \x01(\tR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x05 \x03(\fR\x06binary\x12\x1a\n" +
-	"\bvolatile\x18\x06 \x01(\bR\bvolatile\"\xcc\x01\n" +
-	"\fEmitResponse\x12\x14\n" +
-	"\x05edges\x18\x01 \x01(\rR\x05edges\x12\x1a\n" +
-	"\bsubjects\x18\x02 \x01(\rR\bsubjects\x12\x1d\n" +
+	"\bvolatile\x18\x06 \x01(\bR\bvolatile\x12\x16\n" +
+	"\x06report\x18\a \x01(\bR\x06report\"\xc8\x02\n" +
+	"\fEmitResponse\x12\x1d\n" +
 	"\asockets\x18\x03 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
 	"\rmissing_edges\x18\x04 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x05 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrorsB\n" +
+	"edgeErrors\x12\x1b\n" +
+	"\x06queued\x18\x06 \x01(\rH\x01R\x06queued\x88\x01\x01\x12\x1d\n" +
+	"\adropped\x18\a \x01(\rH\x02R\adropped\x88\x01\x01\x12<\n" +
 	"\n" +
-	"\b_sockets\"\xf0\x01\n" +
+	"deliveries\x18\b \x03(\v2\x1c.switchboard.v1.EdgeDeliveryR\n" +
+	"deliveriesB\n" +
+	"\n" +
+	"\b_socketsB\t\n" +
+	"\a_queuedB\n" +
+	"\n" +
+	"\b_droppedJ\x04\b\x01\x10\x02J\x04\b\x02\x10\x03R\x05edgesR\bsubjects\"\xb7\x02\n" +
+	"\fEdgeDelivery\x12\x17\n" +
+	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x1d\n" +
+	"\asockets\x18\x02 \x01(\rH\x00R\asockets\x88\x01\x01\x12\x1b\n" +
+	"\x06queued\x18\x03 \x01(\rH\x01R\x06queued\x88\x01\x01\x12.\n" +
+	"\x10dropped_volatile\x18\x04 \x01(\rH\x02R\x0fdroppedVolatile\x88\x01\x01\x12&\n" +
+	"\fdropped_slow\x18\x05 \x01(\rH\x03R\vdroppedSlow\x88\x01\x01\x12*\n" +
+	"\x0edropped_closed\x18\x06 \x01(\rH\x04R\rdroppedClosed\x88\x01\x01B\n" +
+	"\n" +
+	"\b_socketsB\t\n" +
+	"\a_queuedB\x13\n" +
+	"\x11_dropped_volatileB\x0f\n" +
+	"\r_dropped_slowB\x11\n" +
+	"\x0f_dropped_closed\"\xf0\x01\n" +
 	"\x12EmitWithAckRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\tR\x05event\x12*\n" +
 	"\x04args\x18\x03 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
-	"\targs_json\x18\x04 \x01(\fR\bargsJson\x12\x16\n" +
+	"\targs_json\x18\x04 \x01(\tR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x05 \x03(\fR\x06binary\x123\n" +
 	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xcb\x01\n" +
 	"\x13EmitWithAckResponse\x12-\n" +
@@ -3084,56 +3815,74 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\tEdgeError\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x121\n" +
 	"\x04code\x18\x02 \x01(\x0e2\x1d.switchboard.v1.EdgeErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"z\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"w\n" +
 	"\tSocketAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x17\n" +
-	"\aedge_id\x18\x02 \x01(\tR\x06edgeId\x12*\n" +
-	"\x04args\x18\x03 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x16\n" +
-	"\x06binary\x18\x04 \x03(\fR\x06binary\"W\n" +
+	"\aedge_id\x18\x02 \x01(\tR\x06edgeId\x12\x1b\n" +
+	"\targs_json\x18\x05 \x01(\tR\bargsJson\x12\x16\n" +
+	"\x06binary\x18\x04 \x03(\fR\x06binaryJ\x04\b\x03\x10\x04R\x04args\"W\n" +
 	"\x0fJoinRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
-	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\xb0\x01\n" +
-	"\x10JoinRoomResponse\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
-	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\x12:\n" +
+	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\xd7\x01\n" +
+	"\x10JoinRoomResponse\x12\x1d\n" +
+	"\asockets\x18\x01 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
+	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12&\n" +
+	"\fsockets_full\x18\x03 \x01(\rH\x01R\vsocketsFull\x88\x01\x01\x12:\n" +
 	"\vedge_errors\x18\x04 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"X\n" +
+	"edgeErrorsB\n" +
+	"\n" +
+	"\b_socketsB\x0f\n" +
+	"\r_sockets_full\"X\n" +
 	"\x10LeaveRoomRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
-	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\x8e\x01\n" +
-	"\x11LeaveRoomResponse\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
+	"\x05rooms\x18\x02 \x03(\tR\x05rooms\"\x9f\x01\n" +
+	"\x11LeaveRoomResponse\x12\x1d\n" +
+	"\asockets\x18\x01 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"n\n" +
+	"edgeErrorsB\n" +
+	"\n" +
+	"\b_sockets\"n\n" +
 	"\x11DisconnectRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12)\n" +
-	"\x10close_connection\x18\x02 \x01(\bR\x0fcloseConnection\"\x8f\x01\n" +
-	"\x12DisconnectResponse\x12\x18\n" +
-	"\asockets\x18\x01 \x01(\rR\asockets\x12#\n" +
+	"\x10close_connection\x18\x02 \x01(\bR\x0fcloseConnection\"\xa0\x01\n" +
+	"\x12DisconnectResponse\x12\x1d\n" +
+	"\asockets\x18\x01 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"D\n" +
-	"\x12ListSocketsRequest\x12.\n" +
-	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"\xa8\x01\n" +
+	"edgeErrorsB\n" +
+	"\n" +
+	"\b_sockets\"\xd5\x01\n" +
+	"\x12ListSocketsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04room\x18\x03 \x01(\tR\x04room\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x10\n" +
+	"\x03sid\x18\x05 \x01(\tR\x03sid\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x1d\n" +
+	"\n" +
+	"count_only\x18\b \x01(\bR\tcountOnlyJ\x04\b\x01\x10\x02R\x06target\"\xf5\x01\n" +
 	"\x13ListSocketsResponse\x120\n" +
 	"\asockets\x18\x01 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"\xe0\x01\n" +
+	"edgeErrors\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x12\x19\n" +
+	"\x05total\x18\x05 \x01(\rH\x00R\x05total\x88\x01\x01B\b\n" +
+	"\x06_total\"\xdd\x01\n" +
 	"\x06Socket\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12\x12\n" +
-	"\x04user\x18\x04 \x01(\tR\x04user\x12*\n" +
-	"\x04data\x18\x05 \x01(\v2\x16.google.protobuf.ValueR\x04data\x127\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x1b\n" +
+	"\tdata_json\x18\b \x01(\tR\bdataJson\x127\n" +
 	"\thandshake\x18\x06 \x01(\v2\x19.switchboard.v1.HandshakeR\thandshake\x12\x17\n" +
-	"\aedge_id\x18\a \x01(\tR\x06edgeId\"\xcb\x03\n" +
+	"\aedge_id\x18\a \x01(\tR\x06edgeIdJ\x04\b\x05\x10\x06R\x04data\"\xc7\x03\n" +
 	"\tHandshake\x12@\n" +
 	"\aheaders\x18\x01 \x03(\v2&.switchboard.v1.Handshake.HeadersEntryR\aheaders\x12:\n" +
-	"\x05query\x18\x02 \x03(\v2$.switchboard.v1.Handshake.QueryEntryR\x05query\x12+\n" +
-	"\x04auth\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x04auth\x12%\n" +
+	"\x05query\x18\x02 \x03(\v2$.switchboard.v1.Handshake.QueryEntryR\x05query\x12\x1b\n" +
+	"\tauth_json\x18\a \x01(\tR\bauthJson\x12%\n" +
 	"\x0eremote_address\x18\x04 \x01(\tR\rremoteAddress\x12=\n" +
 	"\fconnected_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt\x127\n" +
 	"\ttransport\x18\x06 \x01(\x0e2\x19.switchboard.v1.TransportR\ttransport\x1a:\n" +
@@ -3143,59 +3892,90 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\n" +
 	"QueryEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"0\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01J\x04\b\x03\x10\x04R\x04auth\"l\n" +
 	"\x10ListRoomsRequest\x12\x1c\n" +
-	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xa0\x01\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc8\x01\n" +
 	"\x11ListRoomsResponse\x12*\n" +
-	"\x05rooms\x18\x01 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12#\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrors\"4\n" +
+	"edgeErrors\"E\n" +
 	"\x04Room\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\asockets\x18\x02 \x01(\rR\asockets\"\x14\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\asockets\x18\x02 \x01(\rH\x00R\asockets\x88\x01\x01B\n" +
+	"\n" +
+	"\b_sockets\"\x14\n" +
 	"\x12ClusterInfoRequest\"\xb6\x01\n" +
 	"\x13ClusterInfoResponse\x12*\n" +
 	"\x05edges\x18\x01 \x03(\v2\x14.switchboard.v1.EdgeR\x05edges\x12'\n" +
 	"\x0fcontrol_version\x18\x02 \x01(\tR\x0econtrolVersion\x12J\n" +
-	"\x10control_counters\x18\x03 \x01(\v2\x1f.switchboard.v1.ControlCountersR\x0fcontrolCounters\"\xcf\x01\n" +
-	"\x0fControlCounters\x12!\n" +
-	"\fslow_streams\x18\x01 \x01(\x04R\vslowStreams\x122\n" +
-	"\x15stream_events_dropped\x18\x02 \x01(\x04R\x13streamEventsDropped\x12\x1d\n" +
+	"\x10control_counters\x18\x03 \x01(\v2\x1f.switchboard.v1.ControlCountersR\x0fcontrolCounters\"\xc5\x02\n" +
+	"\x0fControlCounters\x12&\n" +
+	"\fslow_streams\x18\x01 \x01(\x04H\x00R\vslowStreams\x88\x01\x01\x127\n" +
+	"\x15stream_events_dropped\x18\x02 \x01(\x04H\x01R\x13streamEventsDropped\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"bus_errors\x18\x03 \x01(\x04R\tbusErrors\x12%\n" +
-	"\x0ebus_reconnects\x18\x04 \x01(\x04R\rbusReconnects\x12\x1f\n" +
-	"\vedge_errors\x18\x05 \x01(\x04R\n" +
-	"edgeErrors\"\xbe\x02\n" +
+	"bus_errors\x18\x03 \x01(\x04H\x02R\tbusErrors\x88\x01\x01\x12*\n" +
+	"\x0ebus_reconnects\x18\x04 \x01(\x04H\x03R\rbusReconnects\x88\x01\x01\x12$\n" +
+	"\vedge_errors\x18\x05 \x01(\x04H\x04R\n" +
+	"edgeErrors\x88\x01\x01B\x0f\n" +
+	"\r_slow_streamsB\x18\n" +
+	"\x16_stream_events_droppedB\r\n" +
+	"\v_bus_errorsB\x11\n" +
+	"\x0f_bus_reconnectsB\x0e\n" +
+	"\f_edge_errors\"\xe4\x02\n" +
 	"\x04Edge\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x129\n" +
 	"\n" +
 	"started_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12A\n" +
-	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12 \n" +
-	"\vconnections\x18\x06 \x01(\rR\vconnections\x12\x18\n" +
-	"\asockets\x18\a \x01(\rR\asockets\x128\n" +
-	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcounters\"\xa6\x05\n" +
-	"\fEdgeCounters\x126\n" +
-	"\x17refused_max_connections\x18\x01 \x01(\x04R\x15refusedMaxConnections\x12$\n" +
-	"\x0erefused_per_ip\x18\x02 \x01(\x04R\frefusedPerIp\x12#\n" +
-	"\rpost_timeouts\x18\x03 \x01(\x04R\fpostTimeouts\x12%\n" +
-	"\x0eslow_consumers\x18\x04 \x01(\x04R\rslowConsumers\x12%\n" +
-	"\x0ewrite_timeouts\x18\x05 \x01(\x04R\rwriteTimeouts\x12-\n" +
-	"\x12namespaces_refused\x18\x06 \x01(\x04R\x11namespacesRefused\x12,\n" +
-	"\x12room_joins_refused\x18\a \x01(\x04R\x10roomJoinsRefused\x12!\n" +
-	"\facks_refused\x18\b \x01(\x04R\vacksRefused\x12'\n" +
-	"\x0fsockets_omitted\x18\t \x01(\x04R\x0esocketsOmitted\x12\x1f\n" +
+	"\x0elast_heartbeat\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x12%\n" +
+	"\vconnections\x18\x06 \x01(\rH\x00R\vconnections\x88\x01\x01\x12\x1d\n" +
+	"\asockets\x18\a \x01(\rH\x01R\asockets\x88\x01\x01\x128\n" +
+	"\bcounters\x18\b \x01(\v2\x1c.switchboard.v1.EdgeCountersR\bcountersB\x0e\n" +
+	"\f_connectionsB\n" +
+	"\n" +
+	"\b_sockets\"\xbc\b\n" +
+	"\fEdgeCounters\x12;\n" +
+	"\x17refused_max_connections\x18\x01 \x01(\x04H\x00R\x15refusedMaxConnections\x88\x01\x01\x12)\n" +
+	"\x0erefused_per_ip\x18\x02 \x01(\x04H\x01R\frefusedPerIp\x88\x01\x01\x12(\n" +
+	"\rpost_timeouts\x18\x03 \x01(\x04H\x02R\fpostTimeouts\x88\x01\x01\x12*\n" +
+	"\x0eslow_consumers\x18\x04 \x01(\x04H\x03R\rslowConsumers\x88\x01\x01\x12*\n" +
+	"\x0ewrite_timeouts\x18\x05 \x01(\x04H\x04R\rwriteTimeouts\x88\x01\x01\x122\n" +
+	"\x12namespaces_refused\x18\x06 \x01(\x04H\x05R\x11namespacesRefused\x88\x01\x01\x121\n" +
+	"\x12room_joins_refused\x18\a \x01(\x04H\x06R\x10roomJoinsRefused\x88\x01\x01\x12&\n" +
+	"\facks_refused\x18\b \x01(\x04H\aR\vacksRefused\x88\x01\x01\x12,\n" +
+	"\x0fsockets_omitted\x18\t \x01(\x04H\bR\x0esocketsOmitted\x88\x01\x01\x12$\n" +
 	"\vbus_dropped\x18\n" +
-	" \x01(\x04R\n" +
-	"busDropped\x12-\n" +
-	"\x12operations_dropped\x18\v \x01(\x04R\x11operationsDropped\x12)\n" +
-	"\x10publish_failures\x18\f \x01(\x04R\x0fpublishFailures\x12%\n" +
-	"\x0ereply_failures\x18\r \x01(\x04R\rreplyFailures\x12*\n" +
-	"\x11acks_no_responder\x18\x0e \x01(\x04R\x0facksNoResponder\x12)\n" +
-	"\x10connects_refused\x18\x0f \x01(\x04R\x0fconnectsRefused\x12#\n" +
-	"\rauth_failures\x18\x10 \x01(\x04R\fauthFailures\"\xb7\x01\n" +
+	" \x01(\x04H\tR\n" +
+	"busDropped\x88\x01\x01\x122\n" +
+	"\x12operations_dropped\x18\v \x01(\x04H\n" +
+	"R\x11operationsDropped\x88\x01\x01\x12.\n" +
+	"\x10publish_failures\x18\f \x01(\x04H\vR\x0fpublishFailures\x88\x01\x01\x12*\n" +
+	"\x0ereply_failures\x18\r \x01(\x04H\fR\rreplyFailures\x88\x01\x01\x12/\n" +
+	"\x11acks_no_responder\x18\x0e \x01(\x04H\rR\x0facksNoResponder\x88\x01\x01\x12.\n" +
+	"\x10connects_refused\x18\x0f \x01(\x04H\x0eR\x0fconnectsRefused\x88\x01\x01\x12(\n" +
+	"\rauth_failures\x18\x10 \x01(\x04H\x0fR\fauthFailures\x88\x01\x01B\x1a\n" +
+	"\x18_refused_max_connectionsB\x11\n" +
+	"\x0f_refused_per_ipB\x10\n" +
+	"\x0e_post_timeoutsB\x11\n" +
+	"\x0f_slow_consumersB\x11\n" +
+	"\x0f_write_timeoutsB\x15\n" +
+	"\x13_namespaces_refusedB\x15\n" +
+	"\x13_room_joins_refusedB\x0f\n" +
+	"\r_acks_refusedB\x12\n" +
+	"\x10_sockets_omittedB\x0e\n" +
+	"\f_bus_droppedB\x15\n" +
+	"\x13_operations_droppedB\x13\n" +
+	"\x11_publish_failuresB\x11\n" +
+	"\x0f_reply_failuresB\x14\n" +
+	"\x12_acks_no_responderB\x13\n" +
+	"\x11_connects_refusedB\x10\n" +
+	"\x0e_auth_failures\"\xac\x01\n" +
 	"\x10SubscribeRequest\x12\x1e\n" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\tR\n" +
@@ -3203,38 +3983,39 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x06events\x18\x02 \x03(\tR\x06events\x12/\n" +
 	"\x05kinds\x18\x03 \x03(\x0e2\x19.switchboard.v1.EventKindR\x05kinds\x12\x1f\n" +
 	"\vqueue_group\x18\x04 \x01(\tR\n" +
-	"queueGroup\x12\x19\n" +
-	"\braw_json\x18\x05 \x01(\bR\arawJson\"\xa2\x02\n" +
+	"queueGroupJ\x04\b\x05\x10\x06R\braw_json\"\xa2\x02\n" +
 	"\x11SubscribeResponse\x12@\n" +
 	"\fclient_event\x18\x01 \x01(\v2\x1b.switchboard.v1.ClientEventH\x00R\vclientEvent\x12?\n" +
 	"\tconnected\x18\x02 \x01(\v2\x1f.switchboard.v1.SocketConnectedH\x00R\tconnected\x12H\n" +
 	"\fdisconnected\x18\x03 \x01(\v2\".switchboard.v1.SocketDisconnectedH\x00R\fdisconnected\x127\n" +
 	"\tedge_lost\x18\x04 \x01(\v2\x18.switchboard.v1.EdgeLostH\x00R\bedgeLostB\a\n" +
-	"\x05event\"\xa7\x02\n" +
+	"\x05event\"\xcd\x02\n" +
 	"\bEdgeLost\x12\x17\n" +
-	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x18\n" +
-	"\asockets\x18\x02 \x01(\rR\asockets\x12 \n" +
-	"\vconnections\x18\x03 \x01(\rR\vconnections\x12A\n" +
+	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12\x1d\n" +
+	"\asockets\x18\x02 \x01(\rH\x00R\asockets\x88\x01\x01\x12%\n" +
+	"\vconnections\x18\x03 \x01(\rH\x01R\vconnections\x88\x01\x01\x12A\n" +
 	"\x0elast_heartbeat\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rlastHeartbeat\x129\n" +
 	"\n" +
 	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12H\n" +
-	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\xe7\x02\n" +
+	"\x12heartbeat_interval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatIntervalB\n" +
+	"\n" +
+	"\b_socketsB\x0e\n" +
+	"\f_connections\"\xc4\x02\n" +
 	"\vClientEvent\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03sid\x18\x02 \x01(\tR\x03sid\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x17\n" +
 	"\aedge_id\x18\x04 \x01(\tR\x06edgeId\x12\x14\n" +
-	"\x05event\x18\x05 \x01(\tR\x05event\x12*\n" +
-	"\x04args\x18\x06 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
-	"\targs_json\x18\a \x01(\fR\bargsJson\x12\x16\n" +
+	"\x05event\x18\x05 \x01(\tR\x05event\x12\x1b\n" +
+	"\targs_json\x18\a \x01(\tR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\b \x03(\fR\x06binary\x12\x1b\n" +
 	"\tack_token\x18\t \x01(\tR\backToken\x12;\n" +
 	"\vreceived_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"receivedAt\x12*\n" +
-	"\x04data\x18\v \x01(\v2\x16.google.protobuf.ValueR\x04data\"A\n" +
+	"receivedAt\x12\x1b\n" +
+	"\tdata_json\x18\f \x01(\tR\bdataJsonJ\x04\b\x06\x10\aJ\x04\b\v\x10\fR\x04argsR\x04data\"A\n" +
 	"\x0fSocketConnected\x12.\n" +
-	"\x06socket\x18\x01 \x01(\v2\x16.switchboard.v1.SocketR\x06socket\"\x90\x02\n" +
+	"\x06socket\x18\x01 \x01(\v2\x16.switchboard.v1.SocketR\x06socket\"\x8d\x02\n" +
 	"\x12SocketDisconnected\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
@@ -3242,13 +4023,13 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\aedge_id\x18\x04 \x01(\tR\x06edgeId\x12\x14\n" +
 	"\x05rooms\x18\x05 \x03(\tR\x05rooms\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12C\n" +
-	"\x0fdisconnected_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edisconnectedAt\x12*\n" +
-	"\x04data\x18\b \x01(\v2\x16.google.protobuf.ValueR\x04data\"\x8a\x01\n" +
+	"\x0fdisconnected_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edisconnectedAt\x12\x1b\n" +
+	"\tdata_json\x18\t \x01(\tR\bdataJsonJ\x04\b\b\x10\tR\x04data\"\x8a\x01\n" +
 	"\n" +
 	"AckRequest\x12\x1b\n" +
 	"\tack_token\x18\x01 \x01(\tR\backToken\x12*\n" +
 	"\x04args\x18\x02 \x03(\v2\x16.google.protobuf.ValueR\x04args\x12\x1b\n" +
-	"\targs_json\x18\x03 \x01(\fR\bargsJson\x12\x16\n" +
+	"\targs_json\x18\x03 \x01(\tR\bargsJson\x12\x16\n" +
 	"\x06binary\x18\x04 \x03(\fR\x06binary\"\r\n" +
 	"\vAckResponse*\xd3\x01\n" +
 	"\rEdgeErrorCode\x12\x1f\n" +
@@ -3267,7 +4048,7 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x17EVENT_KIND_CLIENT_EVENT\x10\x01\x12\x16\n" +
 	"\x12EVENT_KIND_CONNECT\x10\x02\x12\x19\n" +
 	"\x15EVENT_KIND_DISCONNECT\x10\x03\x12\x18\n" +
-	"\x14EVENT_KIND_EDGE_LOST\x10\x042\x8e\a\n" +
+	"\x14EVENT_KIND_EDGE_LOST\x10\x042\xe1\a\n" +
 	"\aControl\x12A\n" +
 	"\x04Emit\x12\x1b.switchboard.v1.EmitRequest\x1a\x1c.switchboard.v1.EmitResponse\x12V\n" +
 	"\vEmitWithAck\x12\".switchboard.v1.EmitWithAckRequest\x1a#.switchboard.v1.EmitWithAckResponse\x12M\n" +
@@ -3280,7 +4061,8 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\vClusterInfo\x12\".switchboard.v1.ClusterInfoRequest\x1a#.switchboard.v1.ClusterInfoResponse\x12R\n" +
 	"\tSubscribe\x12 .switchboard.v1.SubscribeRequest\x1a!.switchboard.v1.SubscribeResponse0\x01\x12>\n" +
 	"\x03Ack\x12\x1a.switchboard.v1.AckRequest\x1a\x1b.switchboard.v1.AckResponse\x12\\\n" +
-	"\rSetSocketData\x12$.switchboard.v1.SetSocketDataRequest\x1a%.switchboard.v1.SetSocketDataResponseBHZFgithub.com/switchboard-rt/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\rSetSocketData\x12$.switchboard.v1.SetSocketDataRequest\x1a%.switchboard.v1.SetSocketDataResponse\x12Q\n" +
+	"\bPipeline\x12\x1f.switchboard.v1.PipelineRequest\x1a .switchboard.v1.PipelineResponse(\x010\x01BHZFgithub.com/switchboard-rt/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_control_proto_rawDescOnce sync.Once
@@ -3295,132 +4077,146 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_switchboard_v1_control_proto_goTypes = []any{
 	(EdgeErrorCode)(0),            // 0: switchboard.v1.EdgeErrorCode
 	(Transport)(0),                // 1: switchboard.v1.Transport
 	(EventKind)(0),                // 2: switchboard.v1.EventKind
-	(*SetSocketDataRequest)(nil),  // 3: switchboard.v1.SetSocketDataRequest
-	(*SetSocketDataResponse)(nil), // 4: switchboard.v1.SetSocketDataResponse
-	(*Target)(nil),                // 5: switchboard.v1.Target
-	(*EmitRequest)(nil),           // 6: switchboard.v1.EmitRequest
-	(*EmitResponse)(nil),          // 7: switchboard.v1.EmitResponse
-	(*EmitWithAckRequest)(nil),    // 8: switchboard.v1.EmitWithAckRequest
-	(*EmitWithAckResponse)(nil),   // 9: switchboard.v1.EmitWithAckResponse
-	(*EdgeError)(nil),             // 10: switchboard.v1.EdgeError
-	(*SocketAck)(nil),             // 11: switchboard.v1.SocketAck
-	(*JoinRoomRequest)(nil),       // 12: switchboard.v1.JoinRoomRequest
-	(*JoinRoomResponse)(nil),      // 13: switchboard.v1.JoinRoomResponse
-	(*LeaveRoomRequest)(nil),      // 14: switchboard.v1.LeaveRoomRequest
-	(*LeaveRoomResponse)(nil),     // 15: switchboard.v1.LeaveRoomResponse
-	(*DisconnectRequest)(nil),     // 16: switchboard.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),    // 17: switchboard.v1.DisconnectResponse
-	(*ListSocketsRequest)(nil),    // 18: switchboard.v1.ListSocketsRequest
-	(*ListSocketsResponse)(nil),   // 19: switchboard.v1.ListSocketsResponse
-	(*Socket)(nil),                // 20: switchboard.v1.Socket
-	(*Handshake)(nil),             // 21: switchboard.v1.Handshake
-	(*ListRoomsRequest)(nil),      // 22: switchboard.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 23: switchboard.v1.ListRoomsResponse
-	(*Room)(nil),                  // 24: switchboard.v1.Room
-	(*ClusterInfoRequest)(nil),    // 25: switchboard.v1.ClusterInfoRequest
-	(*ClusterInfoResponse)(nil),   // 26: switchboard.v1.ClusterInfoResponse
-	(*ControlCounters)(nil),       // 27: switchboard.v1.ControlCounters
-	(*Edge)(nil),                  // 28: switchboard.v1.Edge
-	(*EdgeCounters)(nil),          // 29: switchboard.v1.EdgeCounters
-	(*SubscribeRequest)(nil),      // 30: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 31: switchboard.v1.SubscribeResponse
-	(*EdgeLost)(nil),              // 32: switchboard.v1.EdgeLost
-	(*ClientEvent)(nil),           // 33: switchboard.v1.ClientEvent
-	(*SocketConnected)(nil),       // 34: switchboard.v1.SocketConnected
-	(*SocketDisconnected)(nil),    // 35: switchboard.v1.SocketDisconnected
-	(*AckRequest)(nil),            // 36: switchboard.v1.AckRequest
-	(*AckResponse)(nil),           // 37: switchboard.v1.AckResponse
-	nil,                           // 38: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 39: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 40: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 41: google.protobuf.Duration
-	(*structpb.Struct)(nil),       // 42: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
+	(*PipelineRequest)(nil),       // 3: switchboard.v1.PipelineRequest
+	(*PipelineResponse)(nil),      // 4: switchboard.v1.PipelineResponse
+	(*CommandError)(nil),          // 5: switchboard.v1.CommandError
+	(*SetSocketDataRequest)(nil),  // 6: switchboard.v1.SetSocketDataRequest
+	(*SetSocketDataResponse)(nil), // 7: switchboard.v1.SetSocketDataResponse
+	(*Target)(nil),                // 8: switchboard.v1.Target
+	(*EmitRequest)(nil),           // 9: switchboard.v1.EmitRequest
+	(*EmitResponse)(nil),          // 10: switchboard.v1.EmitResponse
+	(*EdgeDelivery)(nil),          // 11: switchboard.v1.EdgeDelivery
+	(*EmitWithAckRequest)(nil),    // 12: switchboard.v1.EmitWithAckRequest
+	(*EmitWithAckResponse)(nil),   // 13: switchboard.v1.EmitWithAckResponse
+	(*EdgeError)(nil),             // 14: switchboard.v1.EdgeError
+	(*SocketAck)(nil),             // 15: switchboard.v1.SocketAck
+	(*JoinRoomRequest)(nil),       // 16: switchboard.v1.JoinRoomRequest
+	(*JoinRoomResponse)(nil),      // 17: switchboard.v1.JoinRoomResponse
+	(*LeaveRoomRequest)(nil),      // 18: switchboard.v1.LeaveRoomRequest
+	(*LeaveRoomResponse)(nil),     // 19: switchboard.v1.LeaveRoomResponse
+	(*DisconnectRequest)(nil),     // 20: switchboard.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),    // 21: switchboard.v1.DisconnectResponse
+	(*ListSocketsRequest)(nil),    // 22: switchboard.v1.ListSocketsRequest
+	(*ListSocketsResponse)(nil),   // 23: switchboard.v1.ListSocketsResponse
+	(*Socket)(nil),                // 24: switchboard.v1.Socket
+	(*Handshake)(nil),             // 25: switchboard.v1.Handshake
+	(*ListRoomsRequest)(nil),      // 26: switchboard.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 27: switchboard.v1.ListRoomsResponse
+	(*Room)(nil),                  // 28: switchboard.v1.Room
+	(*ClusterInfoRequest)(nil),    // 29: switchboard.v1.ClusterInfoRequest
+	(*ClusterInfoResponse)(nil),   // 30: switchboard.v1.ClusterInfoResponse
+	(*ControlCounters)(nil),       // 31: switchboard.v1.ControlCounters
+	(*Edge)(nil),                  // 32: switchboard.v1.Edge
+	(*EdgeCounters)(nil),          // 33: switchboard.v1.EdgeCounters
+	(*SubscribeRequest)(nil),      // 34: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 35: switchboard.v1.SubscribeResponse
+	(*EdgeLost)(nil),              // 36: switchboard.v1.EdgeLost
+	(*ClientEvent)(nil),           // 37: switchboard.v1.ClientEvent
+	(*SocketConnected)(nil),       // 38: switchboard.v1.SocketConnected
+	(*SocketDisconnected)(nil),    // 39: switchboard.v1.SocketDisconnected
+	(*AckRequest)(nil),            // 40: switchboard.v1.AckRequest
+	(*AckResponse)(nil),           // 41: switchboard.v1.AckResponse
+	nil,                           // 42: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 43: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 44: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 45: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
-	5,  // 0: switchboard.v1.SetSocketDataRequest.target:type_name -> switchboard.v1.Target
-	40, // 1: switchboard.v1.SetSocketDataRequest.data:type_name -> google.protobuf.Value
-	10, // 2: switchboard.v1.SetSocketDataResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	5,  // 3: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	40, // 4: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
-	10, // 5: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	5,  // 6: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	40, // 7: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	41, // 8: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
-	11, // 9: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	10, // 10: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	0,  // 11: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
-	40, // 12: switchboard.v1.SocketAck.args:type_name -> google.protobuf.Value
-	5,  // 13: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
-	10, // 14: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	5,  // 15: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
-	10, // 16: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	5,  // 17: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
-	10, // 18: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	5,  // 19: switchboard.v1.ListSocketsRequest.target:type_name -> switchboard.v1.Target
-	20, // 20: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	10, // 21: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	40, // 22: switchboard.v1.Socket.data:type_name -> google.protobuf.Value
-	21, // 23: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	38, // 24: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	39, // 25: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	42, // 26: switchboard.v1.Handshake.auth:type_name -> google.protobuf.Struct
-	43, // 27: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
-	1,  // 28: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
-	24, // 29: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
-	10, // 30: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	28, // 31: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	27, // 32: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
-	43, // 33: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	43, // 34: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	29, // 35: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
-	2,  // 36: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	33, // 37: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	34, // 38: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	35, // 39: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	32, // 40: switchboard.v1.SubscribeResponse.edge_lost:type_name -> switchboard.v1.EdgeLost
-	43, // 41: switchboard.v1.EdgeLost.last_heartbeat:type_name -> google.protobuf.Timestamp
-	43, // 42: switchboard.v1.EdgeLost.started_at:type_name -> google.protobuf.Timestamp
-	41, // 43: switchboard.v1.EdgeLost.heartbeat_interval:type_name -> google.protobuf.Duration
-	40, // 44: switchboard.v1.ClientEvent.args:type_name -> google.protobuf.Value
-	43, // 45: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	40, // 46: switchboard.v1.ClientEvent.data:type_name -> google.protobuf.Value
-	20, // 47: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	43, // 48: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	40, // 49: switchboard.v1.SocketDisconnected.data:type_name -> google.protobuf.Value
-	40, // 50: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	6,  // 51: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	8,  // 52: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	12, // 53: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	14, // 54: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	16, // 55: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	18, // 56: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	22, // 57: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	25, // 58: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	30, // 59: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	36, // 60: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	3,  // 61: switchboard.v1.Control.SetSocketData:input_type -> switchboard.v1.SetSocketDataRequest
-	7,  // 62: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	9,  // 63: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	13, // 64: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	15, // 65: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	17, // 66: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	19, // 67: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	23, // 68: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	26, // 69: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	31, // 70: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	37, // 71: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	4,  // 72: switchboard.v1.Control.SetSocketData:output_type -> switchboard.v1.SetSocketDataResponse
-	62, // [62:73] is the sub-list for method output_type
-	51, // [51:62] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	9,  // 0: switchboard.v1.PipelineRequest.emit:type_name -> switchboard.v1.EmitRequest
+	12, // 1: switchboard.v1.PipelineRequest.emit_with_ack:type_name -> switchboard.v1.EmitWithAckRequest
+	16, // 2: switchboard.v1.PipelineRequest.join_room:type_name -> switchboard.v1.JoinRoomRequest
+	18, // 3: switchboard.v1.PipelineRequest.leave_room:type_name -> switchboard.v1.LeaveRoomRequest
+	20, // 4: switchboard.v1.PipelineRequest.disconnect:type_name -> switchboard.v1.DisconnectRequest
+	6,  // 5: switchboard.v1.PipelineRequest.set_socket_data:type_name -> switchboard.v1.SetSocketDataRequest
+	40, // 6: switchboard.v1.PipelineRequest.ack:type_name -> switchboard.v1.AckRequest
+	5,  // 7: switchboard.v1.PipelineResponse.error:type_name -> switchboard.v1.CommandError
+	10, // 8: switchboard.v1.PipelineResponse.emit:type_name -> switchboard.v1.EmitResponse
+	13, // 9: switchboard.v1.PipelineResponse.emit_with_ack:type_name -> switchboard.v1.EmitWithAckResponse
+	17, // 10: switchboard.v1.PipelineResponse.join_room:type_name -> switchboard.v1.JoinRoomResponse
+	19, // 11: switchboard.v1.PipelineResponse.leave_room:type_name -> switchboard.v1.LeaveRoomResponse
+	21, // 12: switchboard.v1.PipelineResponse.disconnect:type_name -> switchboard.v1.DisconnectResponse
+	7,  // 13: switchboard.v1.PipelineResponse.set_socket_data:type_name -> switchboard.v1.SetSocketDataResponse
+	41, // 14: switchboard.v1.PipelineResponse.ack:type_name -> switchboard.v1.AckResponse
+	8,  // 15: switchboard.v1.SetSocketDataRequest.target:type_name -> switchboard.v1.Target
+	44, // 16: switchboard.v1.SetSocketDataRequest.data:type_name -> google.protobuf.Value
+	14, // 17: switchboard.v1.SetSocketDataResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 18: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
+	44, // 19: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	14, // 20: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	11, // 21: switchboard.v1.EmitResponse.deliveries:type_name -> switchboard.v1.EdgeDelivery
+	8,  // 22: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
+	44, // 23: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	45, // 24: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	15, // 25: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
+	14, // 26: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	0,  // 27: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
+	8,  // 28: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
+	14, // 29: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 30: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
+	14, // 31: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 32: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
+	14, // 33: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	24, // 34: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
+	14, // 35: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	25, // 36: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
+	42, // 37: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	43, // 38: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	46, // 39: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	1,  // 40: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
+	28, // 41: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
+	14, // 42: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	32, // 43: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
+	31, // 44: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
+	46, // 45: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	46, // 46: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	33, // 47: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	2,  // 48: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	37, // 49: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	38, // 50: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	39, // 51: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	36, // 52: switchboard.v1.SubscribeResponse.edge_lost:type_name -> switchboard.v1.EdgeLost
+	46, // 53: switchboard.v1.EdgeLost.last_heartbeat:type_name -> google.protobuf.Timestamp
+	46, // 54: switchboard.v1.EdgeLost.started_at:type_name -> google.protobuf.Timestamp
+	45, // 55: switchboard.v1.EdgeLost.heartbeat_interval:type_name -> google.protobuf.Duration
+	46, // 56: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	24, // 57: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	46, // 58: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	44, // 59: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	9,  // 60: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	12, // 61: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	16, // 62: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	18, // 63: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	20, // 64: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	22, // 65: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	26, // 66: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	29, // 67: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	34, // 68: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	40, // 69: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	6,  // 70: switchboard.v1.Control.SetSocketData:input_type -> switchboard.v1.SetSocketDataRequest
+	3,  // 71: switchboard.v1.Control.Pipeline:input_type -> switchboard.v1.PipelineRequest
+	10, // 72: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	13, // 73: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	17, // 74: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	19, // 75: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	21, // 76: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	23, // 77: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	27, // 78: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	30, // 79: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	35, // 80: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	41, // 81: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	7,  // 82: switchboard.v1.Control.SetSocketData:output_type -> switchboard.v1.SetSocketDataResponse
+	4,  // 83: switchboard.v1.Control.Pipeline:output_type -> switchboard.v1.PipelineResponse
+	72, // [72:84] is the sub-list for method output_type
+	60, // [60:72] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -3428,20 +4224,50 @@ func file_switchboard_v1_control_proto_init() {
 	if File_switchboard_v1_control_proto != nil {
 		return
 	}
+	file_switchboard_v1_control_proto_msgTypes[0].OneofWrappers = []any{
+		(*PipelineRequest_Emit)(nil),
+		(*PipelineRequest_EmitWithAck)(nil),
+		(*PipelineRequest_JoinRoom)(nil),
+		(*PipelineRequest_LeaveRoom)(nil),
+		(*PipelineRequest_Disconnect)(nil),
+		(*PipelineRequest_SetSocketData)(nil),
+		(*PipelineRequest_Ack)(nil),
+	}
+	file_switchboard_v1_control_proto_msgTypes[1].OneofWrappers = []any{
+		(*PipelineResponse_Error)(nil),
+		(*PipelineResponse_Emit)(nil),
+		(*PipelineResponse_EmitWithAck)(nil),
+		(*PipelineResponse_JoinRoom)(nil),
+		(*PipelineResponse_LeaveRoom)(nil),
+		(*PipelineResponse_Disconnect)(nil),
+		(*PipelineResponse_SetSocketData)(nil),
+		(*PipelineResponse_Ack)(nil),
+	}
 	file_switchboard_v1_control_proto_msgTypes[4].OneofWrappers = []any{}
-	file_switchboard_v1_control_proto_msgTypes[28].OneofWrappers = []any{
+	file_switchboard_v1_control_proto_msgTypes[7].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[8].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[14].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[16].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[18].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[20].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[25].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[28].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[29].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[30].OneofWrappers = []any{}
+	file_switchboard_v1_control_proto_msgTypes[32].OneofWrappers = []any{
 		(*SubscribeResponse_ClientEvent)(nil),
 		(*SubscribeResponse_Connected)(nil),
 		(*SubscribeResponse_Disconnected)(nil),
 		(*SubscribeResponse_EdgeLost)(nil),
 	}
+	file_switchboard_v1_control_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

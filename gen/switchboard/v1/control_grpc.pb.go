@@ -38,6 +38,7 @@ const (
 	Control_Subscribe_FullMethodName     = "/switchboard.v1.Control/Subscribe"
 	Control_Ack_FullMethodName           = "/switchboard.v1.Control/Ack"
 	Control_SetSocketData_FullMethodName = "/switchboard.v1.Control/SetSocketData"
+	Control_Pipeline_FullMethodName      = "/switchboard.v1.Control/Pipeline"
 )
 
 // ControlClient is the client API for Control service.
@@ -52,7 +53,10 @@ const (
 // Errors are gRPC status codes: INVALID_ARGUMENT for a malformed request (bad
 // namespace, reserved event name, args and args_json both set, a binary
 // placeholder without its attachment, a field over its limit, a string that
-// is not UTF-8, values nested past protobuf's recursion limit), NOT_FOUND
+// is not UTF-8, values nested past protobuf's recursion limit (10,000), a
+// mass operation's empty target without all), RESOURCE_EXHAUSTED for a
+// request message over control's max payload plus 1 MiB (gRPC's own
+// limit, checked before the message is decoded), NOT_FOUND
 // for an unknown ack token, DEADLINE_EXCEEDED when the call's deadline
 // passes first, UNAUTHENTICATED without valid credentials, UNAVAILABLE when
 // the bus is unreachable.
@@ -66,8 +70,10 @@ const (
 // "target.rooms: 10000 rooms, at most 1000". docs/api.md lists them all.
 type ControlClient interface {
 	// Emit sends an event to every socket selected by the target, each socket
-	// exactly once. It returns once the event is handed to the bus; it does not
-	// wait for clients to receive it.
+	// exactly once. By default it returns once the event is handed to the bus,
+	// with an empty answer: it does not wait for edges or clients. With
+	// report, it waits for the edges and says how many sockets were selected
+	// and how many frames were queued or dropped on each.
 	Emit(ctx context.Context, in *EmitRequest, opts ...grpc.CallOption) (*EmitResponse, error)
 	// EmitWithAck sends an event that asks each selected socket for an
 	// acknowledgement, and returns every socket's ack reply, or its sid in
@@ -84,11 +90,12 @@ type ControlClient interface {
 	// namespace, optionally closing the client's whole connection (socket.io's
 	// `disconnectSockets(close)`).
 	Disconnect(ctx context.Context, in *DisconnectRequest, opts ...grpc.CallOption) (*DisconnectResponse, error)
-	// ListSockets describes every socket selected by the target, across all
-	// edges (socket.io's `fetchSockets`).
+	// ListSockets describes the connected sockets, across all edges and, unless
+	// a namespace is given, all namespaces (socket.io's `fetchSockets`), a
+	// page at a time, in sid order; or only counts them.
 	ListSockets(ctx context.Context, in *ListSocketsRequest, opts ...grpc.CallOption) (*ListSocketsResponse, error)
 	// ListRooms lists the rooms of a namespace that have at least one socket,
-	// with their socket counts summed over all edges.
+	// with their socket counts summed over all edges, a page at a time.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
 	// ClusterInfo describes the live edges as this control instance knows them
 	// from their heartbeats.
@@ -107,6 +114,21 @@ type ControlClient interface {
 	// target selects (socket.io's `socket.data`): it appears in ListSockets,
 	// in the sockets' client events and in their lifecycle events.
 	SetSocketData(ctx context.Context, in *SetSocketDataRequest, opts ...grpc.CallOption) (*SetSocketDataResponse, error)
+	// Pipeline carries a sequence of commands (emit, emit with ack, join,
+	// leave, disconnect, set data, ack), each tagged with the caller's id, and
+	// answers each command once, tagged with its id, as it completes: out of
+	// order, without the caller waiting for one before sending the next.
+	//
+	// Commands take effect in stream order: two commands that reach the same
+	// socket reach it in the order they were sent. Emits, emits with ack and
+	// acks are published at once; an emit that follows a join, leave,
+	// disconnect, set data or ack is held until those before it completed
+	// (their edges answered), so that, say, an emit sent after a JoinRoom
+	// reaches the new members. At most 1,024 commands of a stream are
+	// unanswered at a time; past that, control reads no more commands until
+	// answers are sent (the caller's sends block: HTTP/2 flow control). A
+	// command that is not valid gets an error answer; the stream goes on.
+	Pipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PipelineRequest, PipelineResponse], error)
 }
 
 type controlClient struct {
@@ -236,6 +258,19 @@ func (c *controlClient) SetSocketData(ctx context.Context, in *SetSocketDataRequ
 	return out, nil
 }
 
+func (c *controlClient) Pipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PipelineRequest, PipelineResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Control_ServiceDesc.Streams[1], Control_Pipeline_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PipelineRequest, PipelineResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Control_PipelineClient = grpc.BidiStreamingClient[PipelineRequest, PipelineResponse]
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -248,7 +283,10 @@ func (c *controlClient) SetSocketData(ctx context.Context, in *SetSocketDataRequ
 // Errors are gRPC status codes: INVALID_ARGUMENT for a malformed request (bad
 // namespace, reserved event name, args and args_json both set, a binary
 // placeholder without its attachment, a field over its limit, a string that
-// is not UTF-8, values nested past protobuf's recursion limit), NOT_FOUND
+// is not UTF-8, values nested past protobuf's recursion limit (10,000), a
+// mass operation's empty target without all), RESOURCE_EXHAUSTED for a
+// request message over control's max payload plus 1 MiB (gRPC's own
+// limit, checked before the message is decoded), NOT_FOUND
 // for an unknown ack token, DEADLINE_EXCEEDED when the call's deadline
 // passes first, UNAUTHENTICATED without valid credentials, UNAVAILABLE when
 // the bus is unreachable.
@@ -262,8 +300,10 @@ func (c *controlClient) SetSocketData(ctx context.Context, in *SetSocketDataRequ
 // "target.rooms: 10000 rooms, at most 1000". docs/api.md lists them all.
 type ControlServer interface {
 	// Emit sends an event to every socket selected by the target, each socket
-	// exactly once. It returns once the event is handed to the bus; it does not
-	// wait for clients to receive it.
+	// exactly once. By default it returns once the event is handed to the bus,
+	// with an empty answer: it does not wait for edges or clients. With
+	// report, it waits for the edges and says how many sockets were selected
+	// and how many frames were queued or dropped on each.
 	Emit(context.Context, *EmitRequest) (*EmitResponse, error)
 	// EmitWithAck sends an event that asks each selected socket for an
 	// acknowledgement, and returns every socket's ack reply, or its sid in
@@ -280,11 +320,12 @@ type ControlServer interface {
 	// namespace, optionally closing the client's whole connection (socket.io's
 	// `disconnectSockets(close)`).
 	Disconnect(context.Context, *DisconnectRequest) (*DisconnectResponse, error)
-	// ListSockets describes every socket selected by the target, across all
-	// edges (socket.io's `fetchSockets`).
+	// ListSockets describes the connected sockets, across all edges and, unless
+	// a namespace is given, all namespaces (socket.io's `fetchSockets`), a
+	// page at a time, in sid order; or only counts them.
 	ListSockets(context.Context, *ListSocketsRequest) (*ListSocketsResponse, error)
 	// ListRooms lists the rooms of a namespace that have at least one socket,
-	// with their socket counts summed over all edges.
+	// with their socket counts summed over all edges, a page at a time.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
 	// ClusterInfo describes the live edges as this control instance knows them
 	// from their heartbeats.
@@ -303,6 +344,21 @@ type ControlServer interface {
 	// target selects (socket.io's `socket.data`): it appears in ListSockets,
 	// in the sockets' client events and in their lifecycle events.
 	SetSocketData(context.Context, *SetSocketDataRequest) (*SetSocketDataResponse, error)
+	// Pipeline carries a sequence of commands (emit, emit with ack, join,
+	// leave, disconnect, set data, ack), each tagged with the caller's id, and
+	// answers each command once, tagged with its id, as it completes: out of
+	// order, without the caller waiting for one before sending the next.
+	//
+	// Commands take effect in stream order: two commands that reach the same
+	// socket reach it in the order they were sent. Emits, emits with ack and
+	// acks are published at once; an emit that follows a join, leave,
+	// disconnect, set data or ack is held until those before it completed
+	// (their edges answered), so that, say, an emit sent after a JoinRoom
+	// reaches the new members. At most 1,024 commands of a stream are
+	// unanswered at a time; past that, control reads no more commands until
+	// answers are sent (the caller's sends block: HTTP/2 flow control). A
+	// command that is not valid gets an error answer; the stream goes on.
+	Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -345,6 +401,9 @@ func (UnimplementedControlServer) Ack(context.Context, *AckRequest) (*AckRespons
 }
 func (UnimplementedControlServer) SetSocketData(context.Context, *SetSocketDataRequest) (*SetSocketDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetSocketData not implemented")
+}
+func (UnimplementedControlServer) Pipeline(grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]) error {
+	return status.Error(codes.Unimplemented, "method Pipeline not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -558,6 +617,13 @@ func _Control_SetSocketData_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Pipeline_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ControlServer).Pipeline(&grpc.GenericServerStream[PipelineRequest, PipelineResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Control_PipelineServer = grpc.BidiStreamingServer[PipelineRequest, PipelineResponse]
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -611,6 +677,12 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Subscribe",
 			Handler:       _Control_Subscribe_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Pipeline",
+			Handler:       _Control_Pipeline_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "switchboard/v1/control.proto",

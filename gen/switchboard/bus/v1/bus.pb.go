@@ -609,12 +609,25 @@ func (x *ReplyError) GetMessage() string {
 // delivered to has acknowledged or timed out.
 type BroadcastReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sockets the edge delivered the packet to.
+	// Sockets the edge asked for an ack (with ack_timeout), or the sockets
+	// the target selected (without).
 	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Ack replies of the sockets that acknowledged in time.
 	Acks []*BroadcastAck `protobuf:"bytes,3,rep,name=acks,proto3" json:"acks,omitempty"`
 	// Sids of sockets that did not acknowledge in time or disconnected first.
-	TimedOutSids  []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
+	TimedOutSids []string `protobuf:"bytes,4,rep,name=timed_out_sids,json=timedOutSids,proto3" json:"timed_out_sids,omitempty"`
+	// Without ack_timeout: of the selected sockets, those the packet was
+	// queued for.
+	Queued uint32 `protobuf:"varint,5,opt,name=queued,proto3" json:"queued,omitempty"`
+	// Without ack_timeout: of the selected sockets, those that could not take
+	// a volatile packet right away.
+	DroppedVolatile uint32 `protobuf:"varint,6,opt,name=dropped_volatile,json=droppedVolatile,proto3" json:"dropped_volatile,omitempty"`
+	// Without ack_timeout: of the selected sockets, those whose write queue
+	// was full (their connections closed as slow consumers).
+	DroppedSlow uint32 `protobuf:"varint,7,opt,name=dropped_slow,json=droppedSlow,proto3" json:"dropped_slow,omitempty"`
+	// Without ack_timeout: of the selected sockets, those whose connection
+	// was already closing.
+	DroppedClosed uint32 `protobuf:"varint,8,opt,name=dropped_closed,json=droppedClosed,proto3" json:"dropped_closed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -668,6 +681,34 @@ func (x *BroadcastReply) GetTimedOutSids() []string {
 		return x.TimedOutSids
 	}
 	return nil
+}
+
+func (x *BroadcastReply) GetQueued() uint32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *BroadcastReply) GetDroppedVolatile() uint32 {
+	if x != nil {
+		return x.DroppedVolatile
+	}
+	return 0
+}
+
+func (x *BroadcastReply) GetDroppedSlow() uint32 {
+	if x != nil {
+		return x.DroppedSlow
+	}
+	return 0
+}
+
+func (x *BroadcastReply) GetDroppedClosed() uint32 {
+	if x != nil {
+		return x.DroppedClosed
+	}
+	return 0
 }
 
 // BroadcastAck is one socket's ack reply, as the client sent it.
@@ -890,9 +931,18 @@ type Query struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What to describe.
 	Kind QueryKind `protobuf:"varint,1,opt,name=kind,proto3,enum=switchboard.bus.v1.QueryKind" json:"kind,omitempty"`
-	// Sockets to describe (QUERY_KIND_SOCKETS), or only target.namespace whose
-	// rooms to count (QUERY_KIND_ROOMS).
-	Target        *v1.Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// Sockets to describe (QUERY_KIND_SOCKETS): those of target.namespace (of
+	// every namespace with any_namespace) in target.rooms[0] if set, of
+	// target.users[0] if set, with sid target.sids[0] if set. Or only
+	// target.namespace, whose rooms to count (QUERY_KIND_ROOMS).
+	Target *v1.Target `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// The page: only sockets whose sid (rooms whose name) sorts after this.
+	After string `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	// The page: the first limit sockets (rooms) in that order; 0 lists none
+	// (QueryReply.total alone).
+	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Sockets of every namespace; target.namespace is ignored.
+	AnyNamespace  bool `protobuf:"varint,5,opt,name=any_namespace,json=anyNamespace,proto3" json:"any_namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -941,6 +991,27 @@ func (x *Query) GetTarget() *v1.Target {
 	return nil
 }
 
+func (x *Query) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *Query) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *Query) GetAnyNamespace() bool {
+	if x != nil {
+		return x.AnyNamespace
+	}
+	return false
+}
+
 // QueryReply is an edge's answer to a Query.
 type QueryReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -948,7 +1019,11 @@ type QueryReply struct {
 	Sockets []*v1.Socket `protobuf:"bytes,2,rep,name=sockets,proto3" json:"sockets,omitempty"`
 	// Local rooms of the namespace with their local socket counts
 	// (QUERY_KIND_ROOMS); control sums them over edges.
-	Rooms         []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	Rooms []*v1.Room `protobuf:"bytes,3,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// Local sockets matching the query, on every page (QUERY_KIND_SOCKETS).
+	Total uint32 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	// More sockets or rooms came after the limit.
+	Truncated     bool `protobuf:"varint,5,opt,name=truncated,proto3" json:"truncated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -995,6 +1070,20 @@ func (x *QueryReply) GetRooms() []*v1.Room {
 		return x.Rooms
 	}
 	return nil
+}
+
+func (x *QueryReply) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *QueryReply) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
 }
 
 // Announce asks every edge to publish an EdgeHeartbeat now, so that a control
@@ -1401,11 +1490,15 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\n" +
 	"ReplyError\x121\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1d.switchboard.v1.EdgeErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x92\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x9f\x02\n" +
 	"\x0eBroadcastReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x124\n" +
 	"\x04acks\x18\x03 \x03(\v2 .switchboard.bus.v1.BroadcastAckR\x04acks\x12$\n" +
-	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSidsJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"_\n" +
+	"\x0etimed_out_sids\x18\x04 \x03(\tR\ftimedOutSids\x12\x16\n" +
+	"\x06queued\x18\x05 \x01(\rR\x06queued\x12)\n" +
+	"\x10dropped_volatile\x18\x06 \x01(\rR\x0fdroppedVolatile\x12!\n" +
+	"\fdropped_slow\x18\a \x01(\rR\vdroppedSlow\x12%\n" +
+	"\x0edropped_closed\x18\b \x01(\rR\rdroppedClosedJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"_\n" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
@@ -1419,14 +1512,19 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\x05merge\x18\x06 \x01(\bR\x05merge\"Z\n" +
 	"\x15SocketsOperationReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFullJ\x04\b\x01\x10\x02\"j\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFullJ\x04\b\x01\x10\x02\"\xbb\x01\n" +
 	"\x05Query\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.switchboard.bus.v1.QueryKindR\x04kind\x12.\n" +
-	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\"v\n" +
+	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\tR\x05after\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12#\n" +
+	"\rany_namespace\x18\x05 \x01(\bR\fanyNamespace\"\xaa\x01\n" +
 	"\n" +
 	"QueryReply\x120\n" +
 	"\asockets\x18\x02 \x03(\v2\x16.switchboard.v1.SocketR\asockets\x12*\n" +
-	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05roomsJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"\n" +
+	"\x05rooms\x18\x03 \x03(\v2\x14.switchboard.v1.RoomR\x05rooms\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\rR\x05total\x12\x1c\n" +
+	"\ttruncated\x18\x05 \x01(\bR\ttruncatedJ\x04\b\x01\x10\x02J\x04\b\x0f\x10\x10\"\n" +
 	"\n" +
 	"\bAnnounce\"\x95\x03\n" +
 	"\rEdgeHeartbeat\x12\x17\n" +
