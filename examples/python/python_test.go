@@ -6,24 +6,18 @@
 package python_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/examplestack"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
-	"github.com/switchboard-rt/switchboard/internal/testfeed"
 )
 
 // The binaries are built (or found in $SWITCHBOARD_TEST_BIN) before any
@@ -31,36 +25,18 @@ import (
 func TestMain(m *testing.M) { repotest.Main(m, "edge", "control") }
 
 const (
-	// startTimeout bounds a binary's start and each wait for a line.
-	// Generous: under `make test` other packages run beside this one.
-	startTimeout = 15 * time.Second
-	// stopTimeout bounds a process's exit once asked to stop.
-	stopTimeout = 10 * time.Second
+	// startTimeout bounds each wait for a line or an exit.
+	startTimeout = examplestack.StartTimeout
 	// asks is how many "ask" events the client sends.
 	asks = 5
-)
-
-var (
-	controlListening = regexp.MustCompile(`msg="control listening" grpc=(127\.0\.0\.1:\d+) nats=(nats://127\.0\.0\.1:\d+)`)
-	edgeListening    = regexp.MustCompile(`msg="edge listening".* addr=(127\.0\.0\.1:\d+)`)
 )
 
 // stack starts control (with its embedded NATS) and one edge; control's
 // gRPC address and the edge's URL.
 func stack(t *testing.T) (grpcAddr, edgeURL string) {
 	t.Helper()
-	_, grpcAddr, edgeURL = stackProcs(t)
-	return grpcAddr, edgeURL
-}
-
-// stackProcs is stack, with the control process.
-func stackProcs(t *testing.T) (control *repotest.Proc, grpcAddr, edgeURL string) {
-	t.Helper()
-	c := repotest.StartProc(t, startTimeout, stopTimeout, "control",
-		"--grpc-addr", "127.0.0.1:0", "--embedded-nats-addr", "127.0.0.1:0", "--gather-timeout", "2s")
-	m := c.WaitLog(t, controlListening)
-	e := repotest.StartProc(t, startTimeout, stopTimeout, "edge", "--addr", "127.0.0.1:0", "--nats-url", m[2])
-	return c, m[1], "http://" + e.WaitLog(t, edgeListening)[1]
+	s := examplestack.StartStack(t, examplestack.Options{})
+	return s.GRPCAddr, s.EdgeURL
 }
 
 // line is a JSON line printed by service.py or testdata/client.mjs.
@@ -68,93 +44,24 @@ type line map[string]any
 
 func (l line) str(k string) string { s, _ := l[k].(string); return s }
 
-// child is a process of the test (python3 or node) whose stdout lines
-// are decoded into out and whose stderr is kept.
-type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	out    *testfeed.Feed[line]
-	stderr strings.Builder
-	done   chan struct{} // closed once it exited
-	err    error         // Wait's; set before done is closed
+// parseLine decodes a stdout line; one that is not JSON is a "bad line".
+func parseLine(b []byte) line {
+	var l line
+	if err := json.Unmarshal(b, &l); err != nil {
+		l = line{"ev": "bad line", "text": string(b)}
+	}
+	return l
 }
+
+// child is a process of the test (python3 or node), its stdout's lines in
+// Lines.
+type child = examplestack.Proc[line]
 
 // start runs name with args in the repository's root, env added, and stops
-// it (SIGTERM, then SIGKILL after stopTimeout) when the test ends.
+// it (SIGTERM, then SIGKILL) when the test ends.
 func start(t *testing.T, env []string, name string, args ...string) *child {
 	t.Helper()
-	c := &child{out: testfeed.New[line](startTimeout), done: make(chan struct{})}
-	c.cmd = exec.Command(name, args...)
-	c.cmd.Dir = repotest.Root(t)
-	c.cmd.Env = append(os.Environ(), env...)
-	c.cmd.Stderr = &c.stderr
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var err error
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var l line
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = line{"ev": "bad line", "text": sc.Text()}
-			}
-			c.out.Add(l)
-		}
-		c.err = c.cmd.Wait()
-		c.out.End(fmt.Errorf("%s exited: %v", name, c.err))
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		c.stop(t)
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", name, c.stderr.String())
-		}
-	})
-	return c
-}
-
-// closeStdin closes the process's stdin and waits, up to stopTimeout,
-// for its exit; how it exited.
-func (c *child) closeStdin(t *testing.T) error {
-	t.Helper()
-	c.stdin.Close()
-	select {
-	case <-c.done:
-		return c.err
-	case <-time.After(stopTimeout):
-		return fmt.Errorf("still runs %v after its stdin closed", stopTimeout)
-	}
-}
-
-// stop sends SIGTERM to the process it started, unless it exited, and
-// waits for its exit, killing it after stopTimeout; how it exited.
-func (c *child) stop(t *testing.T) error {
-	t.Helper()
-	c.stdin.Close()
-	select {
-	case <-c.done:
-		return c.err
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(stopTimeout):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		t.Errorf("%s (pid %d) still ran %v after SIGTERM: killed", c.cmd.Path, c.cmd.Process.Pid, stopTimeout)
-	}
-	return c.err
+	return examplestack.StartProcess(t, examplestack.Command{Name: name, Path: name, Args: args, Env: env}, parseLine)
 }
 
 // service starts examples/python/service.py against control at addr.
@@ -201,11 +108,11 @@ func jsonOf(t *testing.T, v any) string {
 func TestPythonService(t *testing.T) {
 	addr, url := stack(t)
 	svc := service(t, addr)
-	svc.out.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
+	svc.Lines.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
 
 	js := start(t, nil, "node", filepath.Join("examples", "python", "testdata", "client.mjs"), url, fmt.Sprint(asks))
-	a := js.out.Wait(t, "socket a to connect", is("a", "connect")).str("sid")
-	b := js.out.Wait(t, "socket b to connect", is("b", "connect")).str("sid")
+	a := js.Lines.Wait(t, "socket a to connect", is("a", "connect")).str("sid")
+	b := js.Lines.Wait(t, "socket b to connect", is("b", "connect")).str("sid")
 
 	// Join acks: ListSockets pages of one socket each, in sid order.
 	both := []string{a, b}
@@ -213,7 +120,7 @@ func TestPythonService(t *testing.T) {
 		both = []string{b, a}
 	}
 	for who, members := range map[string][]string{"a": {a}, "b": both} {
-		l := js.out.Wait(t, who+"'s join ack", func(l line) bool { return is(who, "ack")(l) && l.str("event") == "join" })
+		l := js.Lines.Wait(t, who+"'s join ack", func(l line) bool { return is(who, "ack")(l) && l.str("event") == "join" })
 		if got, want := jsonOf(t, l["args"]), jsonOf(t, []any{map[string]any{"room": "lobby", "members": members}}); got != want {
 			t.Errorf("%s's join ack: %s, want %s", who, got, want)
 		}
@@ -221,19 +128,19 @@ func TestPythonService(t *testing.T) {
 
 	// Every ask answered: the client's ack callbacks, the replies, the
 	// service's Pipeline answers (3 per ask).
-	js.out.WaitN(t, "a's ask acks", asks, func(l line) bool { return is("a", "ack")(l) && l.str("event") == "ask" })
-	js.out.WaitN(t, "b's asked events", asks, isEvent("b", "asked"))
-	answers := svc.out.WaitN(t, "the service's Pipeline answers", 3*asks, func(l line) bool { return l.str("ev") == "answer" })
+	js.Lines.WaitN(t, "a's ask acks", asks, func(l line) bool { return is("a", "ack")(l) && l.str("event") == "ask" })
+	js.Lines.WaitN(t, "b's asked events", asks, isEvent("b", "asked"))
+	answers := svc.Lines.WaitN(t, "the service's Pipeline answers", 3*asks, func(l line) bool { return l.str("ev") == "answer" })
 
 	// The room emits: a saw both joins, b only its own.
 	announce := func(sid string) string {
 		return jsonOf(t, []any{map[string]any{"joined": sid, "room": "lobby"}})
 	}
 	var gotA, gotB []string
-	for _, l := range js.out.Matching(isEvent("a", "announce")) {
+	for _, l := range js.Lines.Matching(isEvent("a", "announce")) {
 		gotA = append(gotA, jsonOf(t, l["args"]))
 	}
-	for _, l := range js.out.Matching(isEvent("b", "announce")) {
+	for _, l := range js.Lines.Matching(isEvent("b", "announce")) {
 		gotB = append(gotB, jsonOf(t, l["args"]))
 	}
 	if want := []string{announce(a), announce(b)}; !reflect.DeepEqual(gotA, want) {
@@ -246,7 +153,7 @@ func TestPythonService(t *testing.T) {
 	// What a saw of the Pipeline, in order: per ask, the room's "asked",
 	// its "reply" (whose ack the client answered) and its ack callback.
 	var seqA, wantA []string
-	for _, l := range js.out.Matching(func(l line) bool {
+	for _, l := range js.Lines.Matching(func(l line) bool {
 		return is("a", "event")(l) && (l.str("event") == "asked" || l.str("event") == "reply") ||
 			is("a", "ack")(l) && l.str("event") == "ask"
 	}) {
@@ -297,14 +204,14 @@ func TestPythonService(t *testing.T) {
 	}
 
 	// The client closes cleanly; the service stops on SIGTERM with status 0.
-	if err := js.closeStdin(t); err != nil {
+	if err := js.CloseStdin(t); err != nil {
 		t.Errorf("node: %v", err)
 	}
-	if err := svc.stop(t); err != nil {
+	if err := svc.Terminate(t); err != nil {
 		t.Errorf("service.py after SIGTERM: %v", err)
 	}
-	if strings.Contains(svc.stderr.String(), "Traceback") {
-		t.Errorf("service.py raised:\n%s", svc.stderr.String())
+	if strings.Contains(svc.Stderr(), "Traceback") {
+		t.Errorf("service.py raised:\n%s", svc.Stderr())
 	}
 }
 
@@ -314,7 +221,7 @@ func TestPythonService(t *testing.T) {
 func TestPythonServiceBadEvent(t *testing.T) {
 	addr, url := stack(t)
 	svc := service(t, addr)
-	svc.out.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
+	svc.Lines.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
 	// A client in node: a "join" without a room, then a good one.
 	js := start(t, nil, "node", "--input-type=module", "-e", `
 import { io } from "socket.io-client";
@@ -326,18 +233,18 @@ s.on("connect", async () => {
   out({ ev: "joined", args: [await s.timeout(5000).emitWithAck("join", { room: "r" })] });
   s.disconnect();
 });`, url)
-	js.out.Wait(t, "the bad join to time out at the client", func(l line) bool { return l.str("ev") == "timeout" })
-	l := js.out.Wait(t, "the good join's ack", func(l line) bool { return l.str("ev") == "joined" })
+	js.Lines.Wait(t, "the bad join to time out at the client", func(l line) bool { return l.str("ev") == "timeout" })
+	l := js.Lines.Wait(t, "the good join's ack", func(l line) bool { return l.str("ev") == "joined" })
 	if rooms, _ := l["args"].([]any); len(rooms) != 1 || jsonOf(t, rooms[0].(map[string]any)["room"]) != `"r"` {
 		t.Errorf("good join answered %v", l["args"])
 	}
-	if n := len(js.out.Matching(func(l line) bool { return l.str("ev") == "answered" })); n != 0 {
+	if n := len(js.Lines.Matching(func(l line) bool { return l.str("ev") == "answered" })); n != 0 {
 		t.Errorf("the bad join was answered")
 	}
-	if err := svc.stop(t); err != nil {
+	if err := svc.Terminate(t); err != nil {
 		t.Errorf("service.py after SIGTERM: %v", err)
 	}
-	if log := svc.stderr.String(); !strings.Contains(log, "service: join from ") || strings.Contains(log, "Traceback") {
+	if log := svc.Stderr(); !strings.Contains(log, "service: join from ") || strings.Contains(log, "Traceback") {
 		t.Errorf("service.py stderr does not log the bad join (or raised):\n%s", log)
 	}
 }
@@ -345,23 +252,18 @@ s.on("connect", async () => {
 // TestPythonServiceNoControl: with nothing at the address, the service
 // says Subscribe failed as UNAVAILABLE and exits with status 1.
 func TestPythonServiceNoControl(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := examplestack.FreeAddr(t) // nothing listens there
 	svc := service(t, addr)
 	select {
-	case <-svc.done:
+	case <-svc.Exited():
 	case <-time.After(startTimeout):
 		t.Fatalf("service.py still runs %v after it started without control", startTimeout)
 	}
 	var exit *exec.ExitError
-	if !errors.As(svc.err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("service.py without control: %v, want exit status 1", svc.err)
+	if !errors.As(svc.Err(), &exit) || exit.ExitCode() != 1 {
+		t.Errorf("service.py without control: %v, want exit status 1", svc.Err())
 	}
-	if log := svc.stderr.String(); !strings.Contains(log, "Subscribe ended: UNAVAILABLE") || strings.Contains(log, "Traceback") {
+	if log := svc.Stderr(); !strings.Contains(log, "Subscribe ended: UNAVAILABLE") || strings.Contains(log, "Traceback") {
 		t.Errorf("service.py stderr:\n%s", log)
 	}
 }
@@ -369,20 +271,20 @@ func TestPythonServiceNoControl(t *testing.T) {
 // TestPythonServiceControlLost: when control dies (SIGKILL), the service
 // says its streams ended and exits with status 1.
 func TestPythonServiceControlLost(t *testing.T) {
-	control, addr, _ := stackProcs(t)
-	svc := service(t, addr)
-	svc.out.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
-	control.Kill(t)
+	s := examplestack.StartStack(t, examplestack.Options{})
+	svc := service(t, s.GRPCAddr)
+	svc.Lines.Wait(t, "service.py ready", func(l line) bool { return l.str("ev") == "ready" })
+	s.Control.Kill(t)
 	select {
-	case <-svc.done:
+	case <-svc.Exited():
 	case <-time.After(startTimeout):
 		t.Fatalf("service.py still runs %v after control was killed", startTimeout)
 	}
 	var exit *exec.ExitError
-	if !errors.As(svc.err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("service.py after control was killed: %v, want exit status 1", svc.err)
+	if !errors.As(svc.Err(), &exit) || exit.ExitCode() != 1 {
+		t.Errorf("service.py after control was killed: %v, want exit status 1", svc.Err())
 	}
-	if log := svc.stderr.String(); !strings.Contains(log, "ended: UNAVAILABLE") || strings.Contains(log, "Traceback") {
+	if log := svc.Stderr(); !strings.Contains(log, "ended: UNAVAILABLE") || strings.Contains(log, "Traceback") {
 		t.Errorf("service.py stderr:\n%s", log)
 	}
 }

@@ -14,14 +14,10 @@
 package typescript_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,28 +26,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/examplestack"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
-	"github.com/switchboard-rt/switchboard/internal/testfeed"
 )
 
 const (
 	// startTimeout bounds the start of a process and each wait for its
-	// first line. Generous: under `make test` other packages run beside
-	// this one.
-	startTimeout = 15 * time.Second
+	// first line.
+	startTimeout = examplestack.StartTimeout
 	// stopTimeout bounds a process's exit after SIGTERM or the end of its
 	// stdin.
-	stopTimeout = 10 * time.Second
+	stopTimeout = examplestack.StopTimeout
 	// waitTimeout bounds every other wait: the client's run, the service's
 	// answers.
 	waitTimeout = 20 * time.Second
@@ -153,26 +142,21 @@ func fresh(out string, sources ...string) bool {
 // TestService runs the example service and a socket.io-client against
 // control and one edge.
 func TestService(t *testing.T) {
-	natsURL := startNATS(t)
-	control := repotest.StartProc(t, startTimeout, stopTimeout, "control",
-		"--grpc-addr", "127.0.0.1:0", "--nats-url", natsURL, "--gather-timeout", "2s")
-	controlAddr := control.WaitLog(t, regexp.MustCompile(`msg="control listening" grpc=(127\.0\.0\.1:\d+)`))[1]
-	edge := repotest.StartProc(t, startTimeout, stopTimeout, "edge",
-		"--addr", "127.0.0.1:0", "--nats-url", natsURL, "--heartbeat", "500ms")
-	m := edge.WaitLog(t, regexp.MustCompile(`msg="edge listening" edge=([a-z0-9]+) .*\baddr=(127\.0\.0\.1:\d+)`))
-	edgeID, edgeAddr := m[1], m[2]
-	// ListSockets asks the edges control knows: wait until it knows this one.
-	waitEdge(t, controlAddr, edgeID)
+	// NATS in this process; ListSockets asks the edges control knows:
+	// wait until it knows this one.
+	stack := examplestack.StartStack(t, examplestack.Options{
+		InProcessNATS: true, EdgeArgs: []string{"--heartbeat", "500ms"}, WaitEdge: true})
+	controlAddr := stack.GRPCAddr
 
 	service := startNode(t, startTimeout, filepath.Join(buildDir, serviceJS), controlAddr)
-	service.wait(t, "the service's Subscribe stream to be live", func(l line) bool { return l.Ev == "ready" })
+	wait(t, service, "the service's Subscribe stream to be live", func(l line) bool { return l.Ev == "ready" })
 
 	client := startNode(t, waitTimeout, filepath.Join(repotest.Root(t), "examples", "typescript", "testdata", "client.mjs"),
-		"http://"+edgeAddr, strconv.Itoa(works))
-	client.wait(t, "the client's run", func(l line) bool { return l.Ev == "done" })
+		stack.EdgeURL, strconv.Itoa(works))
+	wait(t, client, "the client's run", func(l line) bool { return l.Ev == "done" })
 
 	// What the client received, in the order it did.
-	lines := client.lines.All()
+	lines := client.Lines.All()
 	sid := ""
 	var kinds []string
 	for i, l := range lines {
@@ -209,7 +193,7 @@ func TestService(t *testing.T) {
 		t.Errorf("the client received %v, want result and work_ack alternating, %d of each", kinds, works)
 	}
 	for _, ev := range []string{"announce", "join_ack"} {
-		if got := len(client.lines.Matching(func(l line) bool { return l.Ev == ev })); got != 1 {
+		if got := len(client.Lines.Matching(func(l line) bool { return l.Ev == ev })); got != 1 {
 			t.Errorf("the client got %d %q, want 1", got, ev)
 		}
 	}
@@ -217,7 +201,7 @@ func TestService(t *testing.T) {
 	// What the service read back from Pipeline: every command answered
 	// once, tagged with its id; each result's answer holds the client's
 	// ack.
-	answers := service.lines.WaitN(t, "the service's Pipeline answers", 2*works, func(l line) bool { return l.Ev == "answer" })
+	answers := service.Lines.WaitN(t, "the service's Pipeline answers", 2*works, func(l line) bool { return l.Ev == "answer" })
 	ids := map[float64]string{}
 	for _, a := range answers {
 		what := a.str(t, "what")
@@ -246,11 +230,11 @@ func TestService(t *testing.T) {
 		}
 	}
 
-	client.stop(t)
-	service.signal(t, syscall.SIGTERM)
-	service.stop(t)
-	service.wait(t, "the service to stop", func(l line) bool { return l.Ev == "stopped" })
-	for _, l := range service.lines.All() {
+	stop(t, client)
+	service.Signal(t, syscall.SIGTERM)
+	stop(t, service)
+	wait(t, service, "the service to stop", func(l line) bool { return l.Ev == "stopped" })
+	for _, l := range service.Lines.All() {
 		if l.Ev == "failed" || l.Ev == "fatal" {
 			t.Errorf("service: %v", l)
 		}
@@ -260,15 +244,10 @@ func TestService(t *testing.T) {
 // TestServiceNoControl: a service whose control does not answer says so
 // and exits with status 1, instead of waiting for events that cannot come.
 func TestServiceNoControl(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := examplestack.FreeAddr(t) // nothing listens there
 
 	service := startNode(t, startTimeout, filepath.Join(buildDir, serviceJS), addr)
-	l := service.lines.Wait(t, "the service's fatal line", func(l line) bool { return l.Ev == "fatal" || l.Ev == "ready" })
+	l := service.Lines.Wait(t, "the service's fatal line", func(l line) bool { return l.Ev == "fatal" || l.Ev == "ready" })
 	if l.Ev != "fatal" {
 		t.Fatalf("with no control at %s the service printed %v, want a fatal line", addr, l)
 	}
@@ -276,15 +255,14 @@ func TestServiceNoControl(t *testing.T) {
 		t.Errorf("fatal error %q, want it to say unavailable", msg)
 	}
 	select {
-	case <-service.exited:
+	case <-service.Exited():
 	case <-time.After(stopTimeout):
 		t.Fatalf("the service still runs %v after its fatal line", stopTimeout)
 	}
 	var exit *exec.ExitError
-	if !errors.As(service.err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("the service exited with %v, want status 1", service.err)
+	if !errors.As(service.Err(), &exit) || exit.ExitCode() != 1 {
+		t.Errorf("the service exited with %v, want status 1", service.Err())
 	}
-	service.done = true
 }
 
 // ---- node processes ----
@@ -311,148 +289,50 @@ func (l line) str(t *testing.T, name string) string {
 }
 
 // nodeProc is a node script running in a process group of its own, its
-// stdout's lines in lines.
-type nodeProc struct {
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  *testfeed.Feed[line] // ends when it exits
-	exited chan struct{}        // closed once it exited
-	err    error                // cmd.Wait's; set before exited is closed
-	stderr *lockedBuffer
-	done   bool // stop ran
-}
+// stdout's lines in Lines.
+type nodeProc = examplestack.Proc[line]
 
 // startNode runs node script args from the repository's root; every wait
 // for its lines gives up after timeout. It is stopped (stdin closed, then
-// killed by its PID) when the test ends.
+// SIGTERM and SIGKILL, by its PID) when the test ends.
 func startNode(t *testing.T, timeout time.Duration, script string, args ...string) *nodeProc {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{script}, args...)...)
-	cmd.Dir = repotest.Root(t)
-	cmd.Env = repotest.Env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &nodeProc{name: filepath.Base(script), cmd: cmd, lines: testfeed.New[line](timeout), exited: make(chan struct{}), stderr: &lockedBuffer{}}
-	cmd.Stderr = p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+	return examplestack.StartProcess(t, examplestack.Command{
+		Name: filepath.Base(script), Path: "node", Args: append([]string{script}, args...), Timeout: timeout,
+	}, parseLine)
+}
+
+// parseLine decodes a stdout line; one that is not JSON is a "fail" line.
+func parseLine(b []byte) line {
+	l := line{F: map[string]json.RawMessage{}}
+	if err := json.Unmarshal(b, &l.F); err != nil {
+		return line{Ev: "fail", F: map[string]json.RawMessage{"message": mustJSON(fmt.Sprintf("not a JSON line %q: %v", b, err))}}
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node %s: %v", script, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			l := line{F: map[string]json.RawMessage{}}
-			if err := json.Unmarshal(sc.Bytes(), &l.F); err != nil {
-				l = line{Ev: "fail", F: map[string]json.RawMessage{"message": mustJSON(fmt.Sprintf("not a JSON line %q: %v", sc.Text(), err))}}
-			} else {
-				_ = json.Unmarshal(l.F["ev"], &l.Ev)
-			}
-			p.lines.Add(l)
-		}
-		p.err = cmd.Wait()
-		p.lines.End(fmt.Errorf("%s exited: %v; stderr:\n%s", p.name, p.err, p.stderr))
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			t.Logf("%s stdout:\n%v\nstderr:\n%s", p.name, p.lines.All(), p.stderr)
-		}
-	})
-	return p
+	_ = json.Unmarshal(l.F["ev"], &l.Ev)
+	return l
 }
 
 // wait waits for a line matching pred; a "fail" or "fatal" line before it
 // fails the test.
-func (p *nodeProc) wait(t *testing.T, what string, pred func(line) bool) line {
+func wait(t *testing.T, p *nodeProc, what string, pred func(line) bool) line {
 	t.Helper()
-	l := p.lines.Wait(t, what, func(l line) bool { return pred(l) || l.Ev == "fail" || l.Ev == "fatal" })
+	l := p.Lines.Wait(t, what, func(l line) bool { return pred(l) || l.Ev == "fail" || l.Ev == "fatal" })
 	if !pred(l) {
-		t.Fatalf("waiting for %s, %s printed %v", what, p.name, l)
+		t.Fatalf("waiting for %s, %s printed %v", what, p.Name, l)
 	}
 	return l
 }
 
-// signal sends sig to the process the test started.
-func (p *nodeProc) signal(t *testing.T, sig syscall.Signal) {
+// stop closes stdin and waits for the exit, which must be status 0 within
+// stopTimeout (past it, the process is killed when the test ends).
+func stop(t *testing.T, p *nodeProc) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("signal %s (pid %d): %v", p.name, p.cmd.Process.Pid, err)
-	}
-}
-
-// stop closes stdin and waits for the exit, which must be status 0; past
-// stopTimeout it kills the process (by its PID) and fails the test.
-func (p *nodeProc) stop(t *testing.T) {
-	t.Helper()
-	if p.done {
-		return
-	}
-	p.done = true
-	p.stdin.Close()
-	select {
-	case <-p.exited:
-	case <-time.After(stopTimeout):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		t.Errorf("%s (pid %d) still ran %v after its stdin closed: killed", p.name, p.cmd.Process.Pid, stopTimeout)
-		return
-	}
-	if p.err != nil {
-		t.Errorf("%s (pid %d) exited: %v", p.name, p.cmd.Process.Pid, p.err)
+	if err := p.CloseStdin(t); err != nil {
+		t.Errorf("%s (pid %d): %v", p.Name, p.Cmd.Process.Pid, err)
 	}
 }
 
 // ---- helpers ----
-
-// startNATS starts a nats-server in this process on a free port of
-// 127.0.0.1, shut down when the test ends; its client URL.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(startTimeout) {
-		t.Fatalf("nats-server did not start within %v", startTimeout)
-	}
-	return srv.ClientURL()
-}
-
-// waitEdge polls control's ClusterInfo until it lists edge id.
-func waitEdge(t *testing.T, addr, id string) {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	api := sbv1.NewControlClient(conn)
-	deadline := time.Now().Add(startTimeout)
-	for {
-		ci, err := api.ClusterInfo(t.Context(), &sbv1.ClusterInfoRequest{})
-		if err == nil && slices.ContainsFunc(ci.GetEdges(), func(e *sbv1.Edge) bool { return e.GetId() == id }) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("control does not list edge %s after %v (last ClusterInfo error: %v)", id, startTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // wantJSON fails unless got and want are the same JSON value.
 func wantJSON(t *testing.T, what string, got json.RawMessage, want string) {
@@ -472,25 +352,6 @@ func wantJSON(t *testing.T, what string, got json.RawMessage, want string) {
 
 // commandRE is how the service names a command in its answer lines.
 var commandRE = regexp.MustCompile(`^(result|ack) (\d+)$`)
-
-// lockedBuffer is a bytes.Buffer that exec's copying goroutine writes
-// while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func mustJSON(v any) json.RawMessage {
 	b, _ := json.Marshal(v)

@@ -8,29 +8,24 @@ package control_test
 // official socket.io-client connections (testdata/api_clients.mjs) whose
 // packets are compared as the text that came over the wire.
 //
-// The helpers here are this file's own (prefixed api), so that it does not
-// depend on the other files' fixtures.
+// The stack and its clients are this file's own (prefixed api); control,
+// Subscribe streams and the Node.js process are started by the helpers of
+// cluster_test.go (startControl, subscribe) and nodeproc_test.go.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -115,26 +110,11 @@ func runUntilCleanup(t *testing.T, what string, run func(context.Context) error)
 func newAPIStack(t *testing.T, edgeIDs ...string) *apiStack {
 	t.Helper()
 	log := testlog.New(t)
-	ctl, err := control.New(control.Config{
-		GRPCAddr: "127.0.0.1:0", EmbeddedNATSAddr: "127.0.0.1:0", GatherTimeout: apiGather, Logger: log,
-	})
-	if err != nil {
-		t.Fatalf("control.New: %v", err)
-	}
-	if err := ctl.Listen(); err != nil {
-		t.Fatalf("control Listen: %v", err)
-	}
-	runUntilCleanup(t, "control", ctl.Run)
-	s := &apiStack{t: t, ctl: ctl}
-	s.conn, err = grpc.NewClient(ctl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc.NewClient: %v", err)
-	}
-	t.Cleanup(func() { s.conn.Close() })
-	s.api = sbv1.NewControlClient(s.conn)
+	tc := startControl(t, control.Config{EmbeddedNATSAddr: "127.0.0.1:0", GatherTimeout: apiGather, Logger: log})
+	s := &apiStack{t: t, ctl: tc.Server, conn: tc.conn, api: tc.api}
 	for _, id := range edgeIDs {
 		e, err := edge.New(edge.Config{
-			Addr: "127.0.0.1:0", NATSURL: ctl.NATSURL(), EdgeID: id,
+			Addr: "127.0.0.1:0", NATSURL: tc.NATSURL(), EdgeID: id,
 			HeartbeatInterval: 100 * time.Millisecond, Logger: log,
 		})
 		if err != nil {
@@ -188,35 +168,8 @@ func (s *apiStack) waitEdges(ids ...string) {
 // subscribe opens a Subscribe stream, waits until it is live and collects
 // what it receives until the test ends.
 func (s *apiStack) subscribe(req *sbv1.SubscribeRequest) *testfeed.Feed[*sbv1.SubscribeResponse] {
-	t := s.t
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := s.api.Subscribe(ctx, req)
-	if err == nil {
-		_, err = st.Header()
-	}
-	if err != nil {
-		cancel()
-		t.Fatalf("Subscribe: %v", err)
-	}
-	fd := testfeed.New[*sbv1.SubscribeResponse](apiWait)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			r, err := st.Recv()
-			if err != nil {
-				fd.End(err)
-				return
-			}
-			fd.Add(r)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return fd
+	s.t.Helper()
+	return subscribe(s.t, s.api, req)
 }
 
 func (s *apiStack) waitConnected(sid string) {
@@ -261,33 +214,18 @@ func apiSIDs(socks []*sbv1.Socket) []string {
 // selected.
 type apiCounted interface{ GetSockets() uint32 }
 
-// apiWantCode checks an RPC's error: code, and a message holding msg.
-func apiWantCode(t *testing.T, what string, err error, code codes.Code, msg string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code || !strings.Contains(st.Message(), msg) {
-		t.Errorf("%s: got %v %q, want %v with %q", what, st.Code(), st.Message(), code, msg)
-	}
-}
-
 // ---- Node.js clients ----
 
 // apiLine is one line of testdata/api_clients.mjs.
 type apiLine struct {
-	Ev      string `json:"ev"`
-	C       int    `json:"c"`
-	SID     string `json:"sid"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-	Text    string `json:"text"`
-	raw     string
+	nodeLine
+	Text string `json:"text"`
 }
 
 // apiNode is the Node.js process holding a test's clients.
 type apiNode struct {
-	s     *apiStack
-	stdin io.WriteCloser
-	lines *testfeed.Feed[apiLine]
+	*nodeProc[apiLine]
+	s *apiStack
 }
 
 // apiDial says how a client connects.
@@ -300,75 +238,11 @@ type apiDial struct {
 
 // clients starts the Node.js process on first use.
 func (s *apiStack) clients() *apiNode {
-	t := s.t
-	t.Helper()
-	if s.node != nil {
-		return s.node
+	s.t.Helper()
+	if s.node == nil {
+		s.node = &apiNode{nodeProc: startClients[apiLine](s.t, "api_clients.mjs"), s: s}
 	}
-	cmd := exec.Command("node", filepath.Join("pkg", "control", "testdata", "api_clients.mjs"))
-	cmd.Dir = repotest.Root(t)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	n := &apiNode{s: s, stdin: stdin, lines: testfeed.New[apiLine](apiWait)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var l apiLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = apiLine{Ev: "error", Message: fmt.Sprintf("bad line: %v", err)}
-			}
-			l.raw = sc.Text()
-			n.lines.Add(l)
-		}
-		n.lines.End(fmt.Errorf("node exited: %v", cmd.Wait()))
-	}()
-	t.Cleanup(func() {
-		stdin.Close() // the script disconnects its clients and exits
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		for _, l := range n.lines.Matching(func(l apiLine) bool { return l.Ev == "error" }) {
-			t.Errorf("client %d error: %s", l.C, l.Message)
-		}
-		if t.Failed() {
-			var b strings.Builder
-			for _, l := range n.lines.All() {
-				fmt.Fprintln(&b, l.raw)
-			}
-			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), stderr.String())
-		}
-	})
-	n.lines.Wait(t, "the client script to start", func(l apiLine) bool { return l.Ev == "ready" })
-	s.node = n
-	return n
-}
-
-func (n *apiNode) send(cmd map[string]any) {
-	n.s.t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		n.s.t.Fatal(err)
-	}
-	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
-		n.s.t.Fatalf("write to node: %v", err)
-	}
+	return s.node
 }
 
 // connect connects client c, waits until control has seen it connect and
@@ -530,7 +404,7 @@ func TestAPIJSONText(t *testing.T) {
 		_, err := s.api.SetSocketData(ctx, &sbv1.SetSocketDataRequest{
 			Target: &sbv1.Target{Sids: []string{sid}}, Data: structpb.NewNumberValue(1), DataJson: "2",
 		})
-		apiWantCode(t, "SetSocketData with data and data_json", err, codes.InvalidArgument, "data and data_json")
+		wantCode(t, "SetSocketData with data and data_json", err, codes.InvalidArgument, "data and data_json")
 	})
 }
 
@@ -611,30 +485,9 @@ func TestAPIEmitReport(t *testing.T) {
 		// An edge process killed: no goodbye, so control lists it until
 		// three heartbeats (6s) pass, and a report waits for it in vain.
 		const deadID = "edgedead"
-		var stderr bytes.Buffer
-		proc := exec.Command(repotest.Bin(t, "edge"), "--nats-url", s.ctl.NATSURL(), "--addr", "127.0.0.1:0",
-			"--heartbeat", "2s", "--edge-id", deadID, "--log-level", "warn")
-		proc.Stderr = &stderr
-		if err := proc.Start(); err != nil {
-			t.Fatalf("start edge: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = proc.Wait()
-			close(exited)
-		}()
-		t.Cleanup(func() {
-			_ = proc.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("edge process stderr:\n%s", stderr.String())
-			}
-		})
+		kill := startEdgeProcess(t, s.ctl.NATSURL(), "2s", deadID)
 		s.waitEdges(append(slices.Clone(apiEdgeIDs), deadID)...)
-		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill the edge: %v", err)
-		}
-		<-exited
+		kill()
 		// Without report, Emit waits for no edge.
 		start := time.Now()
 		want(t, "without report, an edge killed", emit(&sbv1.EmitRequest{Target: room, Event: "after-kill"}), &sbv1.EmitResponse{})
@@ -708,7 +561,7 @@ func TestAPITargetAll(t *testing.T) {
 		for _, op := range ops {
 			for name, tg := range empty {
 				_, err := op.call(tg)
-				apiWantCode(t, op.name+" "+name, err, codes.InvalidArgument, "target.all")
+				wantCode(t, op.name+" "+name, err, codes.InvalidArgument, "target.all")
 			}
 		}
 		untouched(t)
@@ -722,7 +575,7 @@ func TestAPITargetAll(t *testing.T) {
 				"users": {All: true, Users: []string{"u0"}},
 			} {
 				_, err := op.call(tg)
-				apiWantCode(t, op.name+" all with "+name, err, codes.InvalidArgument, "target.all")
+				wantCode(t, op.name+" all with "+name, err, codes.InvalidArgument, "target.all")
 			}
 		}
 		untouched(t)
@@ -933,7 +786,7 @@ func TestAPIListSockets(t *testing.T) {
 				return err
 			}, "page_token"},
 		} {
-			apiWantCode(t, tc.name, tc.call(), codes.InvalidArgument, tc.msg)
+			wantCode(t, tc.name, tc.call(), codes.InvalidArgument, tc.msg)
 		}
 	})
 }
@@ -1041,6 +894,6 @@ func TestAPIMalformedFields(t *testing.T) {
 			}
 			continue
 		}
-		apiWantCode(t, tc.name, err, codes.InvalidArgument, tc.msg)
+		wantCode(t, tc.name, err, codes.InvalidArgument, tc.msg)
 	}
 }

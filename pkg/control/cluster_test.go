@@ -10,16 +10,13 @@ package control_test
 // required.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -336,23 +333,17 @@ func disconnectedSID(sid string) func(*sbv1.SubscribeResponse) bool {
 
 // line is one JSON line of testdata/clients.mjs.
 type line struct {
-	Ev      string          `json:"ev"`
-	C       int             `json:"c"`
-	SID     string          `json:"sid"`
-	Reason  string          `json:"reason"`
-	Message string          `json:"message"`
-	Event   string          `json:"event"`
-	Args    json.RawMessage `json:"args"`
-	Asked   bool            `json:"asked"`
-	ID      int             `json:"id"`
-	raw     string          // the line as printed
+	nodeLine
+	Event string          `json:"event"`
+	Args  json.RawMessage `json:"args"`
+	Asked bool            `json:"asked"`
+	ID    int             `json:"id"`
 }
 
 // nodeClients is the Node.js process holding the test's clients.
 type nodeClients struct {
-	f     *fixture
-	stdin io.WriteCloser
-	lines *feed[line]
+	*nodeProc[line]
+	f *fixture
 
 	mu      sync.Mutex
 	clients map[int]*client // guarded by mu; connected clients by index
@@ -369,77 +360,11 @@ type client struct {
 
 // clients starts the Node.js process on first use.
 func (f *fixture) clients() *nodeClients {
-	t := f.t
-	t.Helper()
-	if f.node != nil {
-		return f.node
+	f.t.Helper()
+	if f.node == nil {
+		f.node = &nodeClients{nodeProc: startClients[line](f.t, "clients.mjs"), f: f, clients: map[int]*client{}}
 	}
-	root := repotest.Root(t)
-	cmd := exec.Command("node", filepath.Join("pkg", "control", "testdata", "clients.mjs"))
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	n := &nodeClients{f: f, stdin: stdin, lines: newFeed[line](), clients: map[int]*client{}}
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var l line
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = line{Ev: "error", Message: fmt.Sprintf("bad line %q: %v", sc.Text(), err)}
-			}
-			l.raw = sc.Text()
-			n.lines.Add(l)
-		}
-		err := cmd.Wait()
-		n.lines.End(fmt.Errorf("node exited: %v", err))
-		done <- err
-	}()
-	t.Cleanup(func() {
-		stdin.Close() // the script disconnects its clients and exits
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		for _, l := range n.lines.Matching(func(l line) bool { return l.Ev == "error" }) {
-			t.Errorf("client %d error: %s", l.C, l.Message)
-		}
-		if t.Failed() {
-			var b strings.Builder
-			for _, l := range n.lines.Matching(func(line) bool { return true }) {
-				fmt.Fprintln(&b, l.raw)
-			}
-			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), stderr.String())
-		}
-	})
-	n.lines.Wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
-	f.node = n
-	return n
-}
-
-func (n *nodeClients) send(cmd map[string]any) {
-	n.f.t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		n.f.t.Fatal(err)
-	}
-	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
-		n.f.t.Fatalf("write to node: %v", err)
-	}
+	return f.node
 }
 
 // dial says how a client connects.
@@ -1370,16 +1295,15 @@ func TestEdgeStops(t *testing.T) {
 	f.received("after", `[]`, c0, c1)
 }
 
-// TestEdgeCrash kills an edge process: the other edges keep serving, and
-// control forgets the dead one within three heartbeats.
-func TestEdgeCrash(t *testing.T) {
-	f := startCluster(t, options{})
-	n := f.clients()
-	bin := repotest.Bin(t, "edge")
-	const deadID = "abcdefgh"
+// startEdgeProcess runs the edge binary as edge id against natsURL with
+// heartbeat. kill SIGKILLs it, waits for its exit and returns when the
+// signal was sent; the process is killed when the test ends if not before,
+// and its stderr logged if the test failed.
+func startEdgeProcess(t *testing.T, natsURL, heartbeat, id string) (kill func() time.Time) {
+	t.Helper()
 	var stderr bytes.Buffer
-	proc := exec.Command(bin, "--nats-url", f.ctl.NATSURL(), "--addr", "127.0.0.1:0",
-		"--heartbeat", "100ms", "--edge-id", deadID, "--log-level", "warn")
+	proc := exec.Command(repotest.Bin(t, "edge"), "--nats-url", natsURL, "--addr", "127.0.0.1:0",
+		"--heartbeat", heartbeat, "--edge-id", id, "--log-level", "warn")
 	proc.Stderr = &stderr
 	if err := proc.Start(); err != nil {
 		t.Fatalf("start edge: %v", err)
@@ -1396,6 +1320,24 @@ func TestEdgeCrash(t *testing.T) {
 			t.Logf("edge process stderr:\n%s", stderr.String())
 		}
 	})
+	return func() time.Time {
+		t.Helper()
+		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill the edge: %v", err)
+		}
+		killed := time.Now()
+		<-exited
+		return killed
+	}
+}
+
+// TestEdgeCrash kills an edge process: the other edges keep serving, and
+// control forgets the dead one within three heartbeats.
+func TestEdgeCrash(t *testing.T) {
+	f := startCluster(t, options{})
+	n := f.clients()
+	const deadID = "abcdefgh"
+	kill := startEdgeProcess(t, f.ctl.NATSURL(), "100ms", deadID)
 	f.waitEdges(append(f.edgeIDs(), deadID)...)
 	ci, err := f.api.ClusterInfo(context.Background(), &sbv1.ClusterInfoRequest{})
 	if err != nil {
@@ -1432,11 +1374,7 @@ func TestEdgeCrash(t *testing.T) {
 	}()
 	n.lines.WaitN(t, "every client to get the ask", 5, func(l line) bool { return l.Ev == "event" && l.Event == "ask" })
 
-	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill the edge: %v", err)
-	}
-	killed := time.Now()
-	<-exited
+	killed := kill()
 	// An EmitWithAck sent before control forgets the dead edge, with a
 	// deadline shorter than its ack timeout (the default 5 s): it answers
 	// before the deadline with the live edges' acks and the dead edge

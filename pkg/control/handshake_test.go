@@ -1,19 +1,13 @@
 package control_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
-	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
@@ -37,55 +31,19 @@ func handshakeClient(t *testing.T, url string, delay time.Duration, headers map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{filepath.Join("pkg", "control", "testdata", "handshake.mjs"), url, fmt.Sprint(delay.Milliseconds()), string(h)}, auth...)
-	cmd := exec.Command("node", args...)
-	cmd.Dir = repotest.Root(t)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	lines := newFeed[handshakeLine]()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var l handshakeLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = handshakeLine{Ev: "fail", Message: fmt.Sprintf("bad line %q: %v", sc.Text(), err)}
-			}
-			lines.Add(l)
+	p := startNode(t, func(text []byte) handshakeLine {
+		var l handshakeLine
+		if err := json.Unmarshal(text, &l); err != nil {
+			l = handshakeLine{Ev: "fail", Message: fmt.Sprintf("bad line %q: %v", text, err)}
 		}
-		lines.End(fmt.Errorf("node exited: %v", cmd.Wait()))
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			stdin.Close()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	t.Cleanup(stop)
-	l := lines.Wait(t, "the client to connect", func(l handshakeLine) bool { return l.Ev == "connect" || l.Ev == "fail" })
+		return l
+	}, "handshake.mjs", append([]string{url, fmt.Sprint(delay.Milliseconds()), string(h)}, auth...)...)
+	l := p.lines.Wait(t, "the client to connect", func(l handshakeLine) bool { return l.Ev == "connect" || l.Ev == "fail" })
 	if l.Ev == "fail" {
-		stop()
-		t.Fatalf("client: %s\nnode stderr:\n%s", l.Message, stderr.String())
+		p.stop()
+		t.Fatalf("client: %s\nnode stderr:\n%s", l.Message, p.stderr.String())
 	}
-	return lines.Wait(t, "the open line", func(l handshakeLine) bool { return l.Ev == "open" }), l
+	return p.lines.Wait(t, "the open line", func(l handshakeLine) bool { return l.Ev == "open" }), l
 }
 
 // startEdgeWith starts one more in-process edge of f's cluster with the

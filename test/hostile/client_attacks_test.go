@@ -17,11 +17,11 @@ import (
 
 // TestClientAttacks: what one Socket.IO client can send an edge with its
 // default limits, one attack after another against one stack. But for
-// --max-pending-acks: 100, not the default 256, so that the events that may
-// wait (600 KB each) stay within a Subscribe stream's 32 MiB queue and the
-// suite's 400 are four times the cap.
+// --max-pending-acks: 50, not the default 256, so that the events that may
+// wait (50 of 600 KB, 30 MB) fit a Subscribe stream's 32 MiB queue however
+// slowly the test reads them, and the suite's 400 are eight times the cap.
 func TestClientAttacks(t *testing.T) {
-	s := startStack(t, "--max-pending-acks", "100")
+	s := startStack(t, "--max-pending-acks", "50")
 
 	// An event name of 3,200 characters becomes a NATS subject token
 	// (docs/bus.md): it once made a PUB line past NATS's 4 KB limit, and
@@ -147,14 +147,14 @@ func TestClientAttacks(t *testing.T) {
 	})
 
 	// Events of 600 KB, each asking for an ack, that a service receives
-	// and never answers: at most 100 (--max-pending-acks) wait and reach
+	// and never answers: at most 50 (--max-pending-acks) wait and reach
 	// the service, the rest are refused; what the edge keeps for a waiting
 	// ack is a hundred bytes, never the event. Without the cap all waited:
-	// 1,500 of them held 910 MB. The suite sends 400 (240 MB, four times
+	// 1,500 of them held 910 MB. The suite sends 400 (240 MB, eight times
 	// the cap): the edge validates each event's JSON before it refuses it,
 	// about 80 MB/s on one core, so 1,500 would take 11 s.
 	t.Run("400 events of 600 KB waiting for acks", func(t *testing.T) {
-		const events, size, maxPending = 400, 600_000, 100
+		const events, size, maxPending = 400, 600_000, 50
 		service := s.subscribe(t, "big", "after")
 		a := s.begin(t)
 		c := dialWS(t, s.edgeAddr, "", nil)

@@ -1,0 +1,302 @@
+// Package examplestack runs what the example services' tests need: control
+// and one edge from the binaries repotest.Main made sure of, on a NATS
+// server in the test's process or control's embedded one, and the other
+// processes of a test (the service, a node client), whose JSON lines on
+// stdout a test waits for and whose stdin it closes to end them. It is for
+// the tests under examples/ only. Everything listens on 127.0.0.1, on
+// ports the kernel picks; every process is stopped by the PID the test
+// started, when the test ends.
+package examplestack
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/repotest"
+	"github.com/switchboard-rt/switchboard/internal/testfeed"
+)
+
+const (
+	// StartTimeout bounds the start of a process or of the NATS server
+	// and each wait for a log line. Generous: under `make test` other
+	// packages run beside the examples.
+	StartTimeout = 15 * time.Second
+	// StopTimeout bounds a process's exit once asked to stop (SIGTERM,
+	// the end of its stdin).
+	StopTimeout = 10 * time.Second
+)
+
+var (
+	controlListening = regexp.MustCompile(`msg="control listening" grpc=(127\.0\.0\.1:\d+)(?: nats=(nats://127\.0\.0\.1:\d+))?`)
+	edgeListening    = regexp.MustCompile(`msg="edge listening" edge=([a-z0-9]+) .*\baddr=(127\.0\.0\.1:\d+)`)
+)
+
+// Options chooses how StartStack runs the stack.
+type Options struct {
+	// InProcessNATS runs a nats-server in the test's process for control
+	// and the edge; without it, control runs its embedded one.
+	InProcessNATS bool
+	// EdgeArgs are flags added to the edge's.
+	EdgeArgs []string
+	// WaitEdge makes StartStack wait until control's ClusterInfo lists
+	// the edge (ListSockets asks only the edges control knows).
+	WaitEdge bool
+}
+
+// Stack is control and one edge, running; repotest.Proc stops each
+// (SIGTERM) when the test ends.
+type Stack struct {
+	NATSURL  string
+	Control  *repotest.Proc
+	GRPCAddr string // control's gRPC API
+	Edge     *repotest.Proc
+	EdgeID   string
+	EdgeURL  string // http://127.0.0.1:port, for a socket.io client
+}
+
+// StartStack starts control (with --gather-timeout 2s) and one edge; the
+// package's TestMain must be repotest.Main(m, "edge", "control").
+func StartStack(t *testing.T, o Options) *Stack {
+	t.Helper()
+	s := &Stack{}
+	args := []string{"--grpc-addr", "127.0.0.1:0", "--gather-timeout", "2s"}
+	if o.InProcessNATS {
+		s.NATSURL = startNATS(t)
+		args = append(args, "--nats-url", s.NATSURL)
+	} else {
+		args = append(args, "--embedded-nats-addr", "127.0.0.1:0")
+	}
+	s.Control = repotest.StartProc(t, StartTimeout, StopTimeout, "control", args...)
+	m := s.Control.WaitLog(t, controlListening)
+	s.GRPCAddr = m[1]
+	if !o.InProcessNATS {
+		if m[2] == "" {
+			t.Fatalf("control's listening line names no embedded NATS: %q", m[0])
+		}
+		s.NATSURL = m[2]
+	}
+	s.Edge = repotest.StartProc(t, StartTimeout, StopTimeout, "edge",
+		append([]string{"--addr", "127.0.0.1:0", "--nats-url", s.NATSURL}, o.EdgeArgs...)...)
+	m = s.Edge.WaitLog(t, edgeListening)
+	s.EdgeID, s.EdgeURL = m[1], "http://"+m[2]
+	if o.WaitEdge {
+		waitEdge(t, s.GRPCAddr, s.EdgeID)
+	}
+	return s
+}
+
+// startNATS starts a nats-server in this process on a free port of
+// 127.0.0.1, shut down when the test ends; its client URL.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	go srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(StartTimeout) {
+		t.Fatalf("nats-server did not start within %v", StartTimeout)
+	}
+	return srv.ClientURL()
+}
+
+// waitEdge polls control's ClusterInfo until it lists edge id, for up to
+// StartTimeout.
+func waitEdge(t *testing.T, addr, id string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	api := sbv1.NewControlClient(conn)
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		ci, err := api.ClusterInfo(t.Context(), &sbv1.ClusterInfoRequest{})
+		if err == nil && slices.ContainsFunc(ci.GetEdges(), func(e *sbv1.Edge) bool { return e.GetId() == id }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("control does not list edge %s after %v (last ClusterInfo error: %v)", id, StartTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// FreeAddr returns an address of 127.0.0.1 where nothing listens: a
+// port the kernel picked, closed again.
+func FreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// Command is a process for StartProcess: a service or a node client.
+type Command struct {
+	Name    string        // how messages name it; Path's base when empty
+	Path    string        // the program: "node", "/usr/bin/python3"
+	Args    []string      // its arguments
+	Env     []string      // added to repotest.Env()
+	Timeout time.Duration // bounds each wait for a line; StartTimeout when 0
+}
+
+// Proc is a process StartProcess started, in a process group of its own,
+// in the repository's root, its stdout's lines decoded into Lines.
+type Proc[L any] struct {
+	Name  string
+	Cmd   *exec.Cmd
+	Lines *testfeed.Feed[L] // ends when it exits
+
+	stdin  io.WriteCloser
+	stderr lockedBuffer
+	exited chan struct{} // closed once it exited
+	err    error         // cmd.Wait's; set before exited is closed
+}
+
+// StartProcess starts c; parse turns each line of its stdout into an L
+// (a line that is not what parse expects is for parse to mark). When the
+// test ends the process is stopped as Terminate does, and if the test
+// failed its stdout lines and stderr are logged.
+func StartProcess[L any](t *testing.T, c Command, parse func([]byte) L) *Proc[L] {
+	t.Helper()
+	if c.Name == "" {
+		c.Name = filepath.Base(c.Path)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = StartTimeout
+	}
+	cmd := exec.Command(c.Path, c.Args...)
+	cmd.Dir = repotest.Root(t)
+	cmd.Env = repotest.Env(c.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &Proc[L]{Name: c.Name, Cmd: cmd, Lines: testfeed.New[L](c.Timeout), exited: make(chan struct{})}
+	cmd.Stderr = &p.stderr
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", c.Name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			p.Lines.Add(parse(sc.Bytes()))
+		}
+		p.err = cmd.Wait()
+		p.Lines.End(fmt.Errorf("%s exited: %v; stderr:\n%s", p.Name, p.err, p.stderr.String()))
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.Terminate(t)
+		if t.Failed() {
+			t.Logf("%s stdout:\n%v\nstderr:\n%s", p.Name, p.Lines.All(), p.stderr.String())
+		}
+	})
+	return p
+}
+
+// Exited is closed once the process has exited.
+func (p *Proc[L]) Exited() <-chan struct{} { return p.exited }
+
+// Err is how the process exited (cmd.Wait's error); read it once Exited
+// is closed.
+func (p *Proc[L]) Err() error { return p.err }
+
+// Stderr is what the process wrote on stderr so far.
+func (p *Proc[L]) Stderr() string { return p.stderr.String() }
+
+// Signal sends sig to the process the test started.
+func (p *Proc[L]) Signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("signal %s (pid %d): %v", p.Name, p.Cmd.Process.Pid, err)
+	}
+}
+
+// CloseStdin closes the process's stdin and waits, up to StopTimeout, for
+// its exit; how it exited, or an error saying it still runs (Terminate,
+// when the test ends, kills it then).
+func (p *Proc[L]) CloseStdin(t *testing.T) error {
+	t.Helper()
+	p.stdin.Close()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(StopTimeout):
+		return fmt.Errorf("%s (pid %d) still runs %v after its stdin closed", p.Name, p.Cmd.Process.Pid, StopTimeout)
+	}
+}
+
+// Terminate closes stdin and, unless the process exited, sends it SIGTERM
+// and waits for its exit, killing it (and failing the test) after
+// StopTimeout; how it exited.
+func (p *Proc[L]) Terminate(t *testing.T) error {
+	t.Helper()
+	p.stdin.Close()
+	select {
+	case <-p.exited:
+		return p.err
+	default:
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(StopTimeout):
+		_ = p.Cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("%s (pid %d) still ran %v after SIGTERM: killed", p.Name, p.Cmd.Process.Pid, StopTimeout)
+	}
+	return p.err
+}
+
+// lockedBuffer is a bytes.Buffer that exec's copying goroutine writes
+// while the test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer // guarded by mu
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
