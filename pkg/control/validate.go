@@ -204,11 +204,10 @@ func argsJSON(args []*structpb.Value, raw string, binary [][]byte) ([]byte, erro
 	}
 	var out []byte
 	if len(raw) > 0 {
-		raw = strings.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '[' || !json.Valid([]byte(raw)) {
+		out = []byte(strings.TrimSpace(raw)) // one copy, checked and sent
+		if len(out) == 0 || out[0] != '[' || !json.Valid(out) {
 			return nil, invalid("args_json must be a JSON array, as text (\"[\\\"hi\\\"]\" in grpcurl)")
 		}
-		out = []byte(raw)
 	} else {
 		vals := make([]any, len(args))
 		for i, a := range args {

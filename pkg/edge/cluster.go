@@ -908,6 +908,9 @@ func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
 	case busv1.QueryKind_QUERY_KIND_SOCKETS:
 		socks := c.querySockets(q)
 		reply.Total = uint32(len(socks))
+		if q.Limit == 0 {
+			break
+		}
 		i, _ := slices.BinarySearchFunc(socks, q.After, func(s *socketio.Socket, after string) int {
 			return strings.Compare(s.ID(), after)
 		})
@@ -942,9 +945,10 @@ func (c *cluster) onQuery(m *nats.Msg, q *busv1.Query) {
 	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Query{Query: reply}})
 }
 
-// querySockets returns the local sockets a Query selects, sorted by sid:
-// those of its namespace (or of every namespace), in its room, of its
-// user, with its sid, for each of these it sets.
+// querySockets returns the local sockets a Query selects: those of its
+// namespace (or of every namespace), in its room, of its user, with its
+// sid, for each of these it sets; sorted by sid unless the query only
+// counts them (limit 0).
 func (c *cluster) querySockets(q *busv1.Query) []*socketio.Socket {
 	t := q.Target
 	var spaces []*socketio.Namespace
@@ -962,7 +966,9 @@ func (c *cluster) querySockets(q *busv1.Query) []*socketio.Socket {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b *socketio.Socket) int { return strings.Compare(a.ID(), b.ID()) })
+	if q.Limit > 0 { // a count (limit 0) needs no order
+		slices.SortFunc(out, func(a, b *socketio.Socket) int { return strings.Compare(a.ID(), b.ID()) })
+	}
 	return out
 }
 
