@@ -681,33 +681,11 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 	}
 
 	// Flat out: throughput, counted at the clients in a steady window.
-	warm, measure := r.opt.StepDur/2, r.opt.MeasureDur
-	done := make(chan struct{})
-	var fu unicastRun
-	var ferr error
-	go func() {
-		defer close(done)
-		fu, ferr = sys.unicast(ctx, 0, warm+measure, sids, r.opt.UnicastCallers)
-	}()
-	sleep(ctx, warm)
-	wrep, _ := pl.report(ctx) // what the warm-up delivered
-	cpu := startCPU(sys, pl)
-	prof := r.profile(ctx, sys, 0, measure, "unicast-emit")
-	t0 := time.Now()
-	sleep(ctx, measure)
-	frep, err := pl.report(ctx)
-	srvCPU, loadCPU, drvCPU := cpu.stop()
-	window := time.Since(t0)
-	<-done
-	prof()
-	tail, terr := r.tail(ctx, pl)
-	if err == nil {
-		err = cmp.Or(ferr, terr)
-	}
-	res.Max = UnicastPhase{Sent: fu.Sent, Errors: fu.Errors, Delivered: wrep.Msgs + frep.Msgs + tail, RPC: fu.RPC.Summarize(), E2E: frep.Lat.Summarize(), Error: fu.Err,
-		PerSec: math.Round(float64(fu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
-		DeliveredPerSec: math.Round(float64(frep.Msgs) / window.Seconds())}
-	r.logf("  flat out: %.0f sent/s, %.0f delivered/s (%d of %d), rpc p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%", res.Max.PerSec, res.Max.DeliveredPerSec, res.Max.Delivered, fu.Sent, res.Max.RPC.P99, res.Max.E2E.P99, fu.Errors, srvCPU, loadCPU, drvCPU)
+	flat, err := r.unicastFlatOut(ctx, sys, pl, "unicast-emit", func(ctx context.Context, dur time.Duration) (unicastRun, error) {
+		return sys.unicast(ctx, 0, dur, sids, r.opt.UnicastCallers)
+	})
+	res.Max = flat
+	r.logf("  flat out: %.0f sent/s, %.0f delivered/s (%d of %d), rpc p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%", res.Max.PerSec, res.Max.DeliveredPerSec, res.Max.Delivered, res.Max.Sent, res.Max.RPC.P99, res.Max.E2E.P99, res.Max.Errors, res.Max.CPUPercent, res.Max.LoadCPUPercent, res.Max.DriverCPUPercent)
 	if err != nil {
 		return err
 	}
@@ -717,33 +695,12 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		if err := r.quiesce(ctx, sys, pl, n); err != nil {
 			return err
 		}
-		done := make(chan struct{})
-		var pu unicastRun
-		var perr error
-		go func() {
-			defer close(done)
-			pu, perr = pp.pipeline(ctx, warm+measure, sids)
-		}()
-		sleep(ctx, warm)
-		wrep, _ := pl.report(ctx)
-		cpu := startCPU(sys, pl)
-		prof := r.profile(ctx, sys, 0, measure, "unicast-pipeline")
-		t0 := time.Now()
-		sleep(ctx, measure)
-		prep, err := pl.report(ctx)
-		srvCPU, loadCPU, drvCPU := cpu.stop()
-		window := time.Since(t0)
-		<-done
-		prof()
-		tail, terr := r.tail(ctx, pl)
-		if err == nil {
-			err = cmp.Or(perr, terr)
-		}
-		res.Pipeline = &UnicastPhase{Sent: pu.Sent, Errors: pu.Errors, Delivered: wrep.Msgs + prep.Msgs + tail, RPC: pu.RPC.Summarize(), E2E: prep.Lat.Summarize(), Error: pu.Err,
-			PerSec: math.Round(float64(pu.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
-			DeliveredPerSec: math.Round(float64(prep.Msgs) / window.Seconds())}
+		pu, err := r.unicastFlatOut(ctx, sys, pl, "unicast-pipeline", func(ctx context.Context, dur time.Duration) (unicastRun, error) {
+			return pp.pipeline(ctx, dur, sids)
+		})
+		res.Pipeline = &pu
 		r.logf("  one Pipeline stream: %.0f emits/s answered, %.0f delivered/s (%d of %d), answer p99 %.3f ms, e2e p99 %.2f ms, %d errors, cpu server %.0f%% load %.0f%% driver %.0f%%",
-			res.Pipeline.PerSec, res.Pipeline.DeliveredPerSec, res.Pipeline.Delivered, pu.Sent, res.Pipeline.RPC.P99, res.Pipeline.E2E.P99, pu.Errors, srvCPU, loadCPU, drvCPU)
+			pu.PerSec, pu.DeliveredPerSec, pu.Delivered, pu.Sent, pu.RPC.P99, pu.E2E.P99, pu.Errors, pu.CPUPercent, pu.LoadCPUPercent, pu.DriverCPUPercent)
 		if err != nil {
 			return err
 		}
@@ -754,7 +711,8 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 	}
 
 	// The gRPC floor: the same callers on a call that does nothing, at the
-	// low rate and flat out.
+	// low rate and flat out (as long as the flat-out phases).
+	warm, measure := r.opt.StepDur/2, r.opt.MeasureDur
 	if nf, ok := sys.(noopCaller); ok {
 		lu, lerr := nf.noop(ctx, r.opt.UnicastLowRate, r.opt.MeasureDur, 4)
 		if lerr != nil {
@@ -781,6 +739,40 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 // profile starts, with Options.ProfileDir, CPU profiles of the system's
 // processes over dur after delay (a system with a profiler only); the
 // function returned waits for it to be written.
+// unicastFlatOut runs send flat out for the warm-up and the measured window (the
+// unary emits, or one Pipeline stream), counting at the clients: what the
+// warm-up delivered, the steady window's rate and latency with the CPU of
+// every process (and a CPU profile, as name, when asked), and what still
+// arrives after it, so that Delivered counts every emit of the phase.
+func (r *runner) unicastFlatOut(ctx context.Context, sys system, pl *pool, name string, send func(context.Context, time.Duration) (unicastRun, error)) (UnicastPhase, error) {
+	warm, measure := r.opt.StepDur/2, r.opt.MeasureDur
+	done := make(chan struct{})
+	var u unicastRun
+	var serr error
+	go func() {
+		defer close(done)
+		u, serr = send(ctx, warm+measure)
+	}()
+	sleep(ctx, warm)
+	wrep, _ := pl.report(ctx) // what the warm-up delivered
+	cpu := startCPU(sys, pl)
+	prof := r.profile(ctx, sys, 0, measure, name)
+	t0 := time.Now()
+	sleep(ctx, measure)
+	rep, err := pl.report(ctx)
+	srvCPU, loadCPU, drvCPU := cpu.stop()
+	window := time.Since(t0)
+	<-done
+	prof()
+	tail, terr := r.tail(ctx, pl)
+	if err == nil {
+		err = cmp.Or(serr, terr)
+	}
+	return UnicastPhase{Sent: u.Sent, Errors: u.Errors, Delivered: wrep.Msgs + rep.Msgs + tail, RPC: u.RPC.Summarize(), E2E: rep.Lat.Summarize(), Error: u.Err,
+		PerSec: math.Round(float64(u.Sent) / (warm + measure).Seconds()), CPUPercent: srvCPU, LoadCPUPercent: loadCPU, DriverCPUPercent: drvCPU,
+		DeliveredPerSec: math.Round(float64(rep.Msgs) / window.Seconds())}, err
+}
+
 func (r *runner) profile(ctx context.Context, sys system, delay, dur time.Duration, name string) func() {
 	pf, ok := sys.(interface {
 		cpuProfile(ctx context.Context, dur time.Duration, name string) error

@@ -203,8 +203,8 @@ func (p *pipe) start(req *sbv1.PipelineRequest) {
 		p.answer(req.Id, err, m)
 		return
 	}
-	token, w := p.await(max(64, 2*c.f.replies))
-	if err := p.s.publishRequests(c.f, p.inbox+"."+token); err != nil {
+	token, w := p.await(c.f.replyRoom())
+	if err := p.s.publishRequests(c.f, p.replyTo(token)); err != nil {
 		p.forget(token, w)
 		p.answer(req.Id, err, nil)
 		return
@@ -241,7 +241,7 @@ func (p *pipe) startAck(id uint64, req *sbv1.AckRequest) {
 		return
 	}
 	token, w := p.await(1)
-	if err := p.s.nc.PublishRequest(req.AckToken, p.inbox+"."+token, payload); err != nil {
+	if err := p.s.nc.PublishRequest(req.AckToken, p.replyTo(token), payload); err != nil {
 		p.forget(token, w)
 		p.answer(id, busError(err), nil)
 		return
@@ -276,21 +276,26 @@ func (p *pipe) awaitAck(w *pending) (proto.Message, error) {
 	}
 }
 
-// await registers a command that awaits replies, with room for n of them.
-func (p *pipe) await(n int) (string, *pending) {
+// await registers a command that awaits replies, with room for n of them,
+// and returns its token.
+func (p *pipe) await(n int) (uint64, *pending) {
 	w := &pending{ch: make(chan *nats.Msg, n), done: make(chan struct{})}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.next++
 	p.waiting[p.next] = w
-	return strconv.FormatUint(p.next, 36), w
+	return p.next, w
+}
+
+// replyTo is the reply subject of the command with token.
+func (p *pipe) replyTo(token uint64) string {
+	return p.inbox + "." + strconv.FormatUint(token, 36)
 }
 
 // forget unregisters a command that no longer reads its replies.
-func (p *pipe) forget(token string, w *pending) {
-	n, _ := strconv.ParseUint(token, 36, 64)
+func (p *pipe) forget(token uint64, w *pending) {
 	p.mu.Lock()
-	delete(p.waiting, n)
+	delete(p.waiting, token)
 	p.mu.Unlock()
 	close(w.done)
 }

@@ -48,9 +48,6 @@ func busError(err error) error {
 	return status.Errorf(codes.Unavailable, "message bus: %v", err)
 }
 
-// sidEdges returns the distinct edges t's sids name, in order.
-func sidEdges(t target) []string { return bus.SIDEdges(t.Target) }
-
 // message is one NATS message of a fan-out.
 type message struct {
 	subject string
@@ -67,6 +64,10 @@ type fanout struct {
 	replies int      // how many replies may arrive, to size their buffer
 	parts   bool     // a reply may come in parts (its field more): never a plain request
 }
+
+// replyRoom is how many replies to buffer for a fan-out: twice those
+// expected (a reply may come in parts), 64 at least.
+func (f fanout) replyRoom() int { return max(64, 2*f.replies) }
 
 // encode marshals the command that build makes for a target.
 func encode(build func(*sbv1.Target) *busv1.EdgeCommand, t *sbv1.Target) ([]byte, error) {
@@ -112,7 +113,7 @@ func (s *Server) commandFanout(t target, build func(*sbv1.Target) *busv1.EdgeCom
 		live := s.reg.liveIDs()
 		return fanout{msgs: []message{{s.subj.Cluster(), payload}}, expect: live, replies: len(live)}, nil
 	}
-	edges := sidEdges(t)
+	edges := bus.SIDEdges(t.Target)
 	bySID := map[string][]string{}
 	for _, sid := range t.Sids {
 		e := bus.EdgeOfSID(sid)
@@ -342,7 +343,7 @@ func (s *Server) gather(ctx context.Context, f fanout, wait time.Duration) (gath
 	}
 	inbox := s.nc.NewRespInbox()
 	// Room for every reply: a full channel drops messages (slow consumer).
-	ch := make(chan *nats.Msg, max(64, 2*f.replies))
+	ch := make(chan *nats.Msg, f.replyRoom())
 	sub, err := s.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return gathered{}, busError(err)
