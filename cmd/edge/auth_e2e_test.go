@@ -130,18 +130,6 @@ func startHook(t *testing.T, h *hookServer) string {
 	return ln.Addr().String()
 }
 
-// closedAddr is a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 var listening = regexp.MustCompile(`msg="edge listening".* addr=(127\.0\.0\.1:\d+)`)
 
 // startEdge starts the edge binary with args (after --addr 127.0.0.1:0)
@@ -478,7 +466,7 @@ func TestAuthCluster(t *testing.T) {
 		"/=hook:grpc://" + startHook(t, &hookServer{}),
 		"/held=hook:grpc://" + startHook(t, held),
 		"/slow=hook:grpc://" + startHook(t, slow),
-		"/down=hook:grpc://" + closedAddr(t),
+		"/down=hook:grpc://" + repotest.ClosedAddr(t),
 		"/nats=hook:nats:test.auth.connect",
 		"/nobody=hook:nats:test.auth.nobody",
 		"/jwt=jwt",

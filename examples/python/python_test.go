@@ -252,7 +252,7 @@ s.on("connect", async () => {
 // TestPythonServiceNoControl: with nothing at the address, the service
 // says Subscribe failed as UNAVAILABLE and exits with status 1.
 func TestPythonServiceNoControl(t *testing.T) {
-	addr := examplestack.FreeAddr(t) // nothing listens there
+	addr := repotest.ClosedAddr(t) // nothing listens there
 	svc := service(t, addr)
 	select {
 	case <-svc.Exited():

@@ -244,7 +244,7 @@ func TestService(t *testing.T) {
 // TestServiceNoControl: a service whose control does not answer says so
 // and exits with status 1, instead of waiting for events that cannot come.
 func TestServiceNoControl(t *testing.T) {
-	addr := examplestack.FreeAddr(t) // nothing listens there
+	addr := repotest.ClosedAddr(t) // nothing listens there
 
 	service := startNode(t, startTimeout, filepath.Join(buildDir, serviceJS), addr)
 	l := service.Lines.Wait(t, "the service's fatal line", func(l line) bool { return l.Ev == "fatal" || l.Ev == "ready" })

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -79,7 +77,7 @@ func StartStack(t *testing.T, o Options) *Stack {
 	s := &Stack{}
 	args := []string{"--grpc-addr", "127.0.0.1:0", "--gather-timeout", "2s"}
 	if o.InProcessNATS {
-		s.NATSURL = startNATS(t)
+		s.NATSURL = repotest.StartNATS(t, StartTimeout)
 		args = append(args, "--nats-url", s.NATSURL)
 	} else {
 		args = append(args, "--embedded-nats-addr", "127.0.0.1:0")
@@ -103,25 +101,6 @@ func StartStack(t *testing.T, o Options) *Stack {
 	return s
 }
 
-// startNATS starts a nats-server in this process on a free port of
-// 127.0.0.1, shut down when the test ends; its client URL.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(StartTimeout) {
-		t.Fatalf("nats-server did not start within %v", StartTimeout)
-	}
-	return srv.ClientURL()
-}
-
 // waitEdge polls control's ClusterInfo until it lists edge id, for up to
 // StartTimeout.
 func waitEdge(t *testing.T, addr, id string) {
@@ -143,19 +122,6 @@ func waitEdge(t *testing.T, addr, id string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// FreeAddr returns an address of 127.0.0.1 where nothing listens: a
-// port the kernel picked, closed again.
-func FreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // Command is a process for StartProcess: a service or a node client.

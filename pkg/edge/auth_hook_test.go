@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
@@ -138,18 +139,6 @@ func startGRPCHook(t *testing.T) *grpcHook {
 		<-done
 	})
 	return h
-}
-
-// deadTarget is a loopback port nothing listens on.
-func deadTarget(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "grpc://" + addr
 }
 
 // dialWith opens a WebSocket with handshake headers and extra query
@@ -345,7 +334,7 @@ func TestHookCannotDecide(t *testing.T) {
 	nsrv := holdNATS(t)
 	te := hookEdge(t, edge.Config{NATSURL: nsrv.ClientURL(), MaxRoomsPerSocket: 2}, map[string]edge.NamespaceAuth{
 		"/":     {Mode: edge.AuthHook, Hook: h.target},
-		"/down": {Mode: edge.AuthHook, Hook: deadTarget(t)},
+		"/down": {Mode: edge.AuthHook, Hook: "grpc://" + repotest.ClosedAddr(t)},
 		"/nats": {Mode: edge.AuthHook, Hook: "nats:test.nobody.answers"},
 	})
 	big := strings.Repeat("x", 257)

@@ -27,18 +27,6 @@ func TestMain(m *testing.M) { repotest.Main(m, "edge", "control") }
 // takes well under a second on an idle machine.
 const wait = 30 * time.Second
 
-// freeAddr returns a loopback address nobody listens on (now).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func listening(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -157,7 +145,7 @@ func (s *script) exited(t *testing.T) int {
 // served, and Ctrl-C (SIGINT to the whole process group, as a terminal
 // sends it) stops both processes without a warning.
 func TestRun(t *testing.T) {
-	edge, grpc, nats := freeAddr(t), freeAddr(t), freeAddr(t)
+	edge, grpc, nats := repotest.ClosedAddr(t), repotest.ClosedAddr(t), repotest.ClosedAddr(t)
 	s := runScript(t, edge, grpc, nats)
 	s.waitLine(t, "Demo page:   http://"+edge+"/")
 	for _, addr := range []string{edge, grpc, nats} {
@@ -207,7 +195,7 @@ func TestRunPortTaken(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer taken.Close()
-			addrs := map[string]string{"edge": freeAddr(t), "grpc": freeAddr(t), "nats": freeAddr(t)}
+			addrs := map[string]string{"edge": repotest.ClosedAddr(t), "grpc": repotest.ClosedAddr(t), "nats": repotest.ClosedAddr(t)}
 			addrs[which] = taken.Addr().String()
 			s := runScript(t, addrs["edge"], addrs["grpc"], addrs["nats"])
 			if code := s.exited(t); code == 0 {
@@ -235,7 +223,7 @@ func TestRunPortTaken(t *testing.T) {
 // TestRunEdgeFails: when the edge cannot start after control did, the
 // script says so and stops control.
 func TestRunEdgeFails(t *testing.T) {
-	grpc, nats := freeAddr(t), freeAddr(t)
+	grpc, nats := repotest.ClosedAddr(t), repotest.ClosedAddr(t)
 	// No port 99999: the edge refuses the address at once.
 	edge := "127.0.0.1:99999"
 	s := runScript(t, edge, grpc, nats)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -82,7 +81,7 @@ func startProc(t *testing.T, label, name string, args ...string) *proc {
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{natsURL: startNATS(t)}
+	s := &stack{natsURL: repotest.StartNATS(t, startTimeout)}
 	s.control = startProc(t, "control", "control", "--grpc-addr", "127.0.0.1:0", "--nats-url", s.natsURL, "--debug-addr", "127.0.0.1:0")
 	s.grpcAddr = s.control.WaitLog(t, controlListening)[1]
 	for i, id := range []string{"soakedga", "soakedgb"} {
@@ -129,31 +128,6 @@ func (s *stack) clusterInfo() (*sbv1.ClusterInfoResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	return s.api.ClusterInfo(ctx, &sbv1.ClusterInfoRequest{})
-}
-
-// startNATS starts a NATS server on a free port of 127.0.0.1, shut down
-// when the test ends, and returns its URL.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "soak",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		NoSigs:     true,
-		NoLog:      true,
-	})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	if !srv.ReadyForConnections(startTimeout) {
-		t.Fatalf("nats-server did not start within %v", startTimeout)
-	}
-	return srv.ClientURL()
 }
 
 // ---- measuring ----
