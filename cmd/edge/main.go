@@ -80,6 +80,7 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request headers, bytes (431 over it)")
 	fs.DurationVar(&cfg.Engine.PostTimeout, "post-timeout", 0, "bound on reading a polling POST body (408 over it); 0: the ping timeout")
 	fs.DurationVar(&cfg.Engine.WriteTimeout, "write-timeout", 10*time.Second, "bound on one write to a client (WebSocket frames, poll responses)")
+	fs.IntVar(&cfg.Engine.Writers, "ws-writers", 0, "goroutines writing WebSocket frames, each socket's queue in one non-blocking writev (a socket that does not take them at once gets a writer of its own); 0: GOMAXPROCS; -1: a writer goroutine per socket while it has frames")
 	fs.IntVar(&cfg.MaxNamespaces, "max-namespaces", 64, "namespaces one connection may be joined to at once (CONNECT_ERROR over it); -1: no cap")
 	fs.IntVar(&cfg.MaxRoomsPerSocket, "max-rooms-per-socket", 1000, "rooms one socket may be in besides its own; joins over it are not made (JoinRoom's sockets_full) and counted; -1: no cap")
 	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", edge.DefaultMaxPendingAcks, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
@@ -112,6 +113,12 @@ fails, 2 for a bad flag or variable.
 		"transports":      func() error { return envflag.Each(transports, edge.CheckTransport) },
 		"connect-timeout": func() error { return envflag.Positive(cfg.ConnectTimeout) },
 		"write-queue":     func() error { return envflag.Positive(cfg.Engine.WriteQueueSize) },
+		"ws-writers": func() error {
+			if cfg.Engine.Writers < -1 {
+				return fmt.Errorf("must be -1, 0 or a count")
+			}
+			return nil
+		},
 		"write-queue-bytes": func() error {
 			if b := cfg.Engine.WriteQueueBytes; b < 0 || (b > 0 && b < cfg.Engine.MaxPayload) {
 				return fmt.Errorf("must be 0 (4 × --max-payload) or at least --max-payload (%d)", cfg.Engine.MaxPayload)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -72,6 +73,14 @@ type Config struct {
 	// NewID returns a new, unique, unguessable session id. Nil means 20
 	// random URL-safe characters.
 	NewID func() string
+	// Writers bounds the goroutines that write WebSocket frames: sessions
+	// with frames queued wait their turn on one list, and a writer sends
+	// each one's frames with one non-blocking writev. A client whose socket
+	// does not take them at once gets a writer goroutine of its own, which
+	// waits for it up to WriteTimeout. Zero means GOMAXPROCS; negative: no
+	// pool, every session has a writer goroutine while it has frames (as
+	// does, always, a session on TLS or on a system other than Linux).
+	Writers int
 	// NoIdlePoller gives every WebSocket session a reader goroutine instead
 	// of parking idle connections on the kernel's readiness notification
 	// (epoll on Linux; other systems always use reader goroutines).
@@ -104,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.Writers == 0 {
+		c.Writers = runtime.GOMAXPROCS(0)
 	}
 	if c.PostTimeout <= 0 {
 		c.PostTimeout = c.PingTimeout
@@ -161,6 +173,12 @@ type Stats struct {
 	SlowConsumers uint64 // sessions closed because their queue overflowed
 	PostTimeouts  uint64 // POST bodies cut because they took over PostTimeout
 	WriteTimeouts uint64 // sessions closed because a write took over WriteTimeout
+
+	// WebSocket writes: FramesWritten / Writes is how many frames a write
+	// system call carries on average (a large fan-out coalesces).
+	Writes          uint64 // WebSocket write system calls (or TLS records written)
+	FramesWritten   uint64 // WebSocket frames they carried
+	BlockingWriters uint64 // writes the pool handed to a goroutine of the session's own: the socket did not take them at once
 }
 
 // Server is an Engine.IO server; it is an http.Handler for its path.
@@ -168,7 +186,8 @@ type Server struct {
 	cfg       Config
 	handler   Handler
 	sched     *Scheduler
-	poller    idlePoller // nil: reader goroutines
+	poller    idlePoller  // nil: reader goroutines
+	writers   *writerPool // nil: writer goroutines
 	upgrader  websocket.Upgrader
 	log       *slog.Logger
 	transport map[string]bool
@@ -183,6 +202,9 @@ type Server struct {
 	postTimeouts  atomic.Uint64
 	writeTimeouts atomic.Uint64
 	websockets    atomic.Int64
+	writes        atomic.Uint64
+	framesWritten atomic.Uint64
+	handOffs      atomic.Uint64
 }
 
 // NewServer returns a server that hands new sessions to h.
@@ -198,6 +220,9 @@ func NewServer(cfg Config, h Handler) *Server {
 	}
 	for _, t := range cfg.Transports {
 		s.transport[t] = true
+	}
+	if cfg.Writers > 0 {
+		s.writers = &writerPool{srv: s, max: cfg.Writers}
 	}
 	if !cfg.NoIdlePoller {
 		s.poller = newIdlePoller(s)
@@ -234,6 +259,10 @@ func (s *Server) Stats() Stats {
 		SlowConsumers: s.slowConsumers.Load(),
 		PostTimeouts:  s.postTimeouts.Load(),
 		WriteTimeouts: s.writeTimeouts.Load(),
+
+		Writes:          s.writes.Load(),
+		FramesWritten:   s.framesWritten.Load(),
+		BlockingWriters: s.handOffs.Load(),
 	}
 }
 
@@ -552,7 +581,7 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request)
 	sess.ownControlFrames(conn)
 	s.websockets.Add(1)
 	sess.mu.Lock()
-	sess.ws = conn
+	sess.setWebSocketLocked(conn)
 	sess.queue = append(sess.queue, s.openPacket(sess.id, nil))
 	sess.mu.Unlock()
 	sess.open(s.handler)
@@ -637,6 +666,12 @@ var ErrClosed = errClosed
 // ErrQueueFull is returned by Send when the session's queue overflowed; the
 // session is closed as a slow consumer.
 var ErrQueueFull = errors.New("engineio: write queue full, slow consumer")
+
+// countWrite counts a blocking writer's write of frames.
+func (s *Server) countWrite(frames int) {
+	s.writes.Add(1)
+	s.framesWritten.Add(uint64(frames))
+}
 
 // countWriteError counts a session's failed write that hit WriteTimeout: a
 // client that does not read. Other write errors (a peer gone) are not.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -43,7 +44,8 @@ type Session struct {
 	polling      bool            // guarded by mu; a GET is in progress
 	posting      bool            // guarded by mu; a POST is in progress
 	ws           *websocket.Conn // guarded by mu; the WebSocket once upgraded or opened directly
-	writing      bool            // guarded by mu; a writer goroutine is running
+	raw          syscall.RawConn // guarded by mu; ws's TCP connection, for the writer pool; nil: no pool
+	writing      bool            // guarded by mu; a writer has the queue: on the pool's list, in a pool writer, or a goroutine of its own
 	probing      bool            // guarded by mu; the probe slot is taken: one WebSocket at a time may be probed
 	probe        *websocket.Conn // guarded by mu; the WebSocket being probed for an upgrade
 	upgrading    bool            // guarded by mu; the probe answered, GETs get a noop
@@ -575,22 +577,35 @@ func putBuffer(b *[]byte) {
 
 // ---- WebSocket ----
 
-// startWriterLocked starts the writer goroutine unless it runs already.
+// startWriterLocked gets a writer for the queue unless one has it already:
+// the server's writer pool, or a goroutine of the session's own when the
+// connection cannot be written without blocking (TLS) or there is no pool.
 func (s *Session) startWriterLocked() {
 	if s.writing || s.ws == nil {
 		return
 	}
 	s.writing = true
-	// A writer starts for every burst of frames: a plain method call
-	// costs one allocation (the goroutine's argument frame), where the
-	// closure passed to goTracked cost two more.
+	if s.raw != nil && s.srv.writers != nil {
+		s.srv.writers.push(s)
+		return
+	}
+	// A plain method call costs one allocation (the goroutine's argument
+	// frame), where the closure passed to goTracked cost two more.
 	s.srv.wg.Add(1)
 	go s.runWriter(s.ws)
 }
 
+// setWebSocketLocked makes conn the session's transport.
+func (s *Session) setWebSocketLocked(conn *websocket.Conn) {
+	s.ws = conn
+	if s.srv.writers != nil {
+		s.raw = rawConnOf(conn.NetConn())
+	}
+}
+
 func (s *Session) runWriter(conn *websocket.Conn) {
 	defer s.srv.wg.Done()
-	s.writeLoop(conn)
+	s.writeLoopFrom(conn, nil)
 }
 
 // monoEpoch is the origin of Session.writeDeadline.
@@ -610,9 +625,11 @@ func (s *Session) armWriteDeadline(nc net.Conn) {
 	_ = nc.SetWriteDeadline(monoEpoch.Add(s.writeDeadline))
 }
 
-// writeLoop writes queued frames, many per system call, until the queue is
-// empty; then the goroutine ends. It owns writes to conn.
-func (s *Session) writeLoop(conn *websocket.Conn) {
+// writeLoopFrom writes rest (what a pool writer left of its batch), then
+// queued frames, many per system call, until the queue is empty; then the
+// goroutine ends. It owns writes to conn meanwhile, and waits for the
+// client's socket to take them, up to the write deadline.
+func (s *Session) writeLoopFrom(conn *websocket.Conn, rest [][]byte) {
 	var nc net.Conn = conn.NetConn()
 	// Writes (and their deadlines) go to the TCP connection itself, under
 	// any accounting wrapper, so that net.Buffers uses writev.
@@ -628,6 +645,15 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			iovecPool.Put(bufs)
 		}
 	}()
+	if len(rest) > 0 {
+		s.armWriteDeadline(nc)
+		b := net.Buffers(rest)
+		s.srv.countWrite(len(rest))
+		if _, err := b.WriteTo(nc); err != nil {
+			s.writeFailed(err)
+			return
+		}
+	}
 	for {
 		s.mu.Lock()
 		batch := s.takeQueueLocked()
@@ -645,6 +671,7 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 		s.mu.Unlock()
 
 		s.armWriteDeadline(nc)
+		s.srv.countWrite(len(batch))
 		var err error
 		if len(batch) == 1 {
 			// One frame: a plain write, which also keeps the descriptor from
@@ -670,25 +697,25 @@ func (s *Session) writeLoop(conn *websocket.Conn) {
 			*buf = (*buf)[:0]
 			putBuffer(buf)
 		}
-		clear(batch)
-		s.mu.Lock()
-		if s.spare == nil && cap(batch) <= 64 {
-			s.spare = batch[:0]
-		}
-		s.mu.Unlock()
+		s.recycle(batch)
 		if err != nil {
-			s.mu.Lock()
-			s.writing = false
-			s.mu.Unlock()
-			s.srv.countWriteError(err)
-			s.close(ReasonTransportError, false)
-			// A session already closing (close with flush) was to be torn
-			// down by this writer after its close frame; close above leaves
-			// such a session alone, so end it here.
-			s.teardown()
+			s.writeFailed(err)
 			return
 		}
 	}
+}
+
+// writeFailed ends the session whose writer failed.
+func (s *Session) writeFailed(err error) {
+	s.mu.Lock()
+	s.writing = false
+	s.mu.Unlock()
+	s.srv.countWriteError(err)
+	s.close(ReasonTransportError, false)
+	// A session already closing (close with flush) was to be torn down by
+	// this writer after its close frame; close above leaves such a session
+	// alone, so end it here.
+	s.teardown()
 }
 
 // ownControlFrames makes the session's writer the only writer of conn once
@@ -858,7 +885,7 @@ func (s *Session) probeLoop(conn *websocket.Conn, br *bufio.Reader) {
 			s.probing = false
 			s.endProgressLocked()
 			s.transport = TransportWebSocket
-			s.ws = conn
+			s.setWebSocketLocked(conn)
 			s.srv.websockets.Add(1)
 			if s.pollWake != nil {
 				select {

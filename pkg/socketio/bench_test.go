@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-rt/switchboard/pkg/engineio"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
 )
 
@@ -38,17 +39,54 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
+// writerModes are the Engine.IO write paths compared: the pool of
+// GOMAXPROCS writers (the default) and a writer goroutine per socket while
+// it has frames.
+var writerModes = []struct {
+	name    string
+	writers int
+}{{"pool", 0}, {"goroutines", -1}}
+
 // BenchmarkFanout measures one edge's fan-out over loopback WebSockets: each
 // operation is one room emit, encoded once, to every socket; the clients
 // count frames. It reports delivered frames per second.
 func BenchmarkFanout(b *testing.B) {
-	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) { benchFanout(b, n) })
+	for _, n := range []int{100, 1000, 5000} {
+		for _, m := range writerModes {
+			b.Run(fmt.Sprintf("sockets=%d/writers=%s", n, m.name), func(b *testing.B) {
+				f := newFanoutBench(b, n, m.writers)
+				f.steady(b)
+			})
+		}
 	}
 }
 
-func benchFanout(b *testing.B, n int) {
-	srv := socketio.NewServer(socketio.Config{Logger: slog.New(slog.DiscardHandler)})
+// BenchmarkFanoutBurst: each operation is a burst of 40 room emits at once
+// to every socket, waited for until its last frame arrived (the scenario of
+// issue 16). It reports delivered frames per second and the mean time to
+// the burst's last frame.
+func BenchmarkFanoutBurst(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		for _, m := range writerModes {
+			b.Run(fmt.Sprintf("sockets=%d/writers=%s", n, m.name), func(b *testing.B) {
+				f := newFanoutBench(b, n, m.writers)
+				f.burst(b, 40)
+			})
+		}
+	}
+}
+
+type fanoutBench struct {
+	n      int
+	room   *socketio.BroadcastOperator
+	frames atomic.Int64
+}
+
+func newFanoutBench(b *testing.B, n, writers int) *fanoutBench {
+	srv := socketio.NewServer(socketio.Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Engine: engineio.Config{Writers: writers},
+	})
 	joined := make(chan struct{}, n)
 	srv.Of("/").OnConnect(func(s *socketio.Socket) {
 		s.Join("bench")
@@ -57,25 +95,22 @@ func benchFanout(b *testing.B, n int) {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv)
 	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
-
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	var frames atomic.Int64
+	f := &fanoutBench{n: n}
 	var wg sync.WaitGroup
 	conns := make([]*websocket.Conn, n)
-	defer func() { // also when the benchmark fails
+	b.Cleanup(func() { // also when the benchmark fails
 		for _, c := range conns {
 			if c != nil {
 				c.Close()
 			}
 		}
 		wg.Wait()
-	}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.Close()
+	})
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
 	for i := range conns {
 		c, _, err := websocket.DefaultDialer.Dial(url, nil)
 		if err != nil {
@@ -94,7 +129,7 @@ func benchFanout(b *testing.B, n int) {
 					return
 				}
 				if len(m) > 2 && m[0] == '4' && m[1] == '2' {
-					frames.Add(1)
+					f.frames.Add(1)
 				}
 			}
 		}()
@@ -102,34 +137,64 @@ func benchFanout(b *testing.B, n int) {
 	for range n {
 		<-joined
 	}
-	room := srv.Of("/").To("bench")
-	payload := map[string]any{"p": strings.Repeat("x", 80)}
+	f.room = srv.Of("/").To("bench")
+	return f
+}
+
+var benchPayload = map[string]any{"p": strings.Repeat("x", 80)}
+
+// waitFrames waits until want frames arrived, at most 30 s.
+func (f *fanoutBench) waitFrames(b *testing.B, want int64) {
+	deadline := time.Now().Add(30 * time.Second)
+	for f.frames.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Microsecond)
+	}
+	if got := f.frames.Load(); got < want {
+		b.Fatalf("delivered %d of %d frames", got, want)
+	}
+}
+
+func (f *fanoutBench) steady(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	var sent int64
 	for b.Loop() {
-		if _, err := room.Emit("m", payload); err != nil {
+		if _, err := f.room.Emit("m", benchPayload); err != nil {
 			b.Fatal(err)
 		}
-		sent += int64(n)
+		sent += int64(f.n)
 		// Stay well within the per-socket queue (1024 packets): beyond it
 		// the server rightly drops the slowest clients, which is not what
 		// is measured here. The bound is on the average backlog, and one
 		// socket can lag the others by several times it.
-		for sent-frames.Load() > int64(n)*128 {
+		for sent-f.frames.Load() > int64(f.n)*128 {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
-	want := int64(b.N) * int64(n)
-	deadline := time.Now().Add(30 * time.Second)
-	for frames.Load() < want && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	f.waitFrames(b, int64(b.N)*int64(f.n))
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if got := frames.Load(); got < want {
-		b.Fatalf("delivered %d of %d frames", got, want)
+	b.ReportMetric(float64(f.frames.Load())/elapsed.Seconds(), "frames/s")
+}
+
+func (f *fanoutBench) burst(b *testing.B, msgs int) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	var busy time.Duration
+	var sent int64
+	for b.Loop() {
+		start := time.Now()
+		for range msgs {
+			if _, err := f.room.Emit("m", benchPayload); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sent += int64(msgs) * int64(f.n)
+		f.waitFrames(b, sent)
+		busy += time.Since(start)
 	}
-	b.ReportMetric(float64(frames.Load())/elapsed.Seconds(), "frames/s")
+	b.StopTimer()
+	b.ReportMetric(float64(sent)/busy.Seconds(), "frames/s")
+	b.ReportMetric(float64(busy.Milliseconds())/float64(b.N), "ms/burst")
 }
