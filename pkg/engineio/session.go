@@ -658,8 +658,17 @@ func (s *Session) writeLoopFrom(conn *websocket.Conn, rest [][]byte) {
 		s.mu.Lock()
 		batch := s.takeQueueLocked()
 		if len(batch) == 0 {
-			s.writing = false
 			closing := s.state == stateClosing
+			if !closing && s.raw != nil && s.srv.writers != nil && s.writeDeadline != 0 {
+				// Back to the pool, whose writes do not wait: a deadline
+				// left to expire would make its next write fail at once.
+				// Still the writer meanwhile; then look at the queue again.
+				s.mu.Unlock()
+				s.writeDeadline = 0
+				_ = nc.SetWriteDeadline(time.Time{})
+				continue
+			}
+			s.writing = false
 			s.mu.Unlock()
 			if closing {
 				s.armWriteDeadline(nc)

@@ -158,10 +158,12 @@ func TestWriterPoolSlowReaderDoesNotStall(t *testing.T) {
 // are queued for it (more than loopback's socket buffers hold) makes the
 // pool's writes partial or impossible; what the client finally reads is
 // every frame, whole and in order, and the session then goes back to the
-// pool.
+// pool, for good: the write deadline its blocking writer set does not make
+// the pool's writes fail once it has passed.
 func TestWriterPoolPartialWrites(t *testing.T) {
 	e := newEnv(t, engineio.Config{
 		Writers:         2,
+		WriteTimeout:    time.Second,
 		PingInterval:    time.Minute,
 		PingTimeout:     time.Minute,
 		WriteQueueSize:  1 << 14,
@@ -184,7 +186,9 @@ func TestWriterPoolPartialWrites(t *testing.T) {
 	if err := readSeq(c, "f", n); err != nil {
 		t.Fatal(err)
 	}
-	// Back in the pool: later frames are written by it again.
+	// Back in the pool: later frames are written by it again, also after
+	// the blocking writer's deadline would have passed.
+	time.Sleep(1200 * time.Millisecond)
 	before := e.srv.Stats()
 	for i := range 10 {
 		if err := s.Send(engineio.NewTextMessage([]byte("g" + strconv.Itoa(i)))); err != nil {
