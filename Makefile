@@ -45,7 +45,7 @@ TEST_ENV := SWITCHBOARD_TEST_BIN=$(TEST_BIN)
 
 ## test-build: build the binaries and tools the tests run into bin/test
 test-build: node_modules/.package-lock.json
-	$(GO) build -o $(TEST_BIN)/ ./cmd/edge ./cmd/control ./bench/loadgen ./bench/ceiling tool
+	$(GO) build -o $(TEST_BIN)/ ./cmd/edge ./cmd/control ./bench/cmd/loadgen ./bench/cmd/ceiling tool
 	node_modules/.bin/tsc -p examples/typescript --outDir $(TEST_BIN)/typescript
 
 ## test: lint, build, every test with the race detector, the benchmark smoke run, a short fuzz run
@@ -86,7 +86,7 @@ include mk/proto.mk
 
 .PHONY: bench-smoke
 
-## bench: the full benchmark: fan-out, memory, connect storm, unicast against a gorilla ceiling and Node (about 10 min, 127.0.0.1 only); writes bench/results/
+## bench: the full benchmark: fan-out, burst, memory, connect storm, unicast against a gorilla ceiling (batched and one write per frame) and Node (127.0.0.1 only); writes bench/results/ and a row in its README.md
 bench: node_modules/.package-lock.json
 	$(GO) run ./bench/cmd/bench $(BENCHFLAGS)
 

@@ -83,7 +83,7 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%s: %v", paths[0], err)
 	}
-	systems := []string{harness.Switchboard, harness.Ceiling}
+	systems := []string{harness.Switchboard, harness.Ceiling, harness.CeilingNaive}
 	if _, err := exec.LookPath("node"); err == nil {
 		if _, err := os.Stat(filepath.Join("..", "node_modules", "socket.io")); err == nil {
 			systems = append(systems, harness.Node)
@@ -107,7 +107,12 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Memory", "## 3. Connect storm", "## 4. Unicast", "One `Pipeline` stream", "Pipeline emits/s on one stream vs unary Emit", got.Command} {
+	// A smoke run adds no row to the results index.
+	if _, err := os.Stat(filepath.Join(out, harness.IndexFile)); err == nil {
+		t.Errorf("smoke run wrote %s", harness.IndexFile)
+	}
+	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Burst", "## 3. Memory", "## 4. Connect storm", "## 5. Unicast", "One `Pipeline` stream", "Pipeline emits/s on one stream vs unary Emit",
+		"burst N=40 vs ceiling", "burst N=40 p99", "| ceiling-naive |", got.Command} {
 		if !strings.Contains(string(md), h) {
 			t.Errorf("markdown lacks %q", h)
 		}
@@ -135,6 +140,29 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 	}
 	if n == 0 {
 		t.Errorf("fanout: no result for %s", sys)
+	}
+	checkBurst(t, res, sys)
+	if sys == harness.Ceiling {
+		checkBurst(t, res, harness.CeilingInHand) // measured on the batched ceiling's process
+	}
+	// The one-write-per-frame baseline runs fan-out and burst only.
+	if sys == harness.CeilingNaive {
+		for _, m := range res.Memory {
+			if m.System == sys {
+				t.Errorf("memory ran for %s", sys)
+			}
+		}
+		for _, c := range res.Connect {
+			if c.System == sys {
+				t.Errorf("connect ran for %s", sys)
+			}
+		}
+		for _, u := range res.Unicast {
+			if u.System == sys {
+				t.Errorf("unicast ran for %s", sys)
+			}
+		}
+		return
 	}
 	n = 0
 	for _, m := range res.Memory {
@@ -177,6 +205,9 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 		if sys == harness.Switchboard && (u.Noop == nil || u.Noop.RPC.N == 0 || u.NoopLow == nil || u.NoopLow.RPC.N == 0 || u.NoopLow.Errors > 0) {
 			t.Errorf("unicast %s: the gRPC floor was not measured: %+v %+v", sys, u.Noop, u.NoopLow)
 		}
+		if sys == harness.Switchboard && (u.LowAtBus == nil || u.LowAtBus.N == 0 || int64(u.LowAtBus.N) > u.Low.Sent) {
+			t.Errorf("unicast %s: the bus tap saw %+v for %d emits", sys, u.LowAtBus, u.Low.Sent)
+		}
 		// One Pipeline stream: every emit answered without error, and the
 		// clients got them (all but the few a loaded machine may lose), some
 		// in the measured window.
@@ -187,5 +218,33 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 	}
 	if n == 0 {
 		t.Errorf("unicast: no result for %s", sys)
+	}
+}
+
+// checkBurst checks sys's bursts: every repetition delivered every frame of
+// its messages to every socket, timed from the first send to the last
+// arrival, with a latency for each frame.
+func checkBurst(t *testing.T, res *harness.Results, sys string) {
+	t.Helper()
+	n := 0
+	for _, b := range res.Burst {
+		if b.System != sys {
+			continue
+		}
+		n++
+		if b.Error != "" || len(b.Reps) != 2 || b.Messages != 40 || b.MedianFramesPerSec <= 0 || b.MedianP99 < b.MedianP50 || b.MedianP50 <= 0 {
+			t.Errorf("burst %s N=%d: %+v", sys, b.N, b)
+			continue
+		}
+		for i, r := range b.Reps {
+			want := int64(b.Messages * b.N)
+			if !r.Complete || r.Sent != int64(b.Messages) || r.Expected != want || r.Delivered != want || int64(r.Latency.N) != want ||
+				r.DurationMs <= 0 || r.FramesPerSec <= 0 || r.Latency.Max > r.DurationMs*1.02+1 {
+				t.Errorf("burst %s N=%d repetition %d: %+v", sys, b.N, i+1, r)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("burst: no result for %s", sys)
 	}
 }

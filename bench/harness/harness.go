@@ -1,11 +1,12 @@
 // Package harness is the benchmark orchestrator behind `make bench`
 // (bench/cmd/bench): it builds the servers and the load generator, runs
 // Switchboard (control + edges as separate processes), the bare
-// gorilla/websocket ceiling (bench/ceiling) and Node's socket.io
-// (bench/node/server.mjs) through the same four scenarios — fan-out,
-// memory per idle connection, connect storm, unicast — with load generators
-// (bench/loadgen) in processes of their own, and writes the figures as JSON
-// and markdown. Everything listens and dials on 127.0.0.1; every phase is
+// gorilla/websocket ceiling (bench/cmd/ceiling, batched, and its
+// one-write-per-frame baseline) and Node's socket.io (bench/node/server.mjs)
+// through the same scenarios — fan-out, burst, memory per idle connection,
+// connect storm, unicast — with load generators (bench/cmd/loadgen) in
+// processes of their own, and writes the figures as JSON and markdown, with
+// a row for the run in the results index (bench/results/README.md). Everything listens and dials on 127.0.0.1; every phase is
 // bounded in time and every process it starts is stopped before Run
 // returns.
 package harness
@@ -27,6 +28,7 @@ import (
 // Scenario names.
 const (
 	Fanout  = "fanout"
+	Burst   = "burst"
 	Memory  = "memory"
 	Connect = "connect"
 	Unicast = "unicast"
@@ -34,9 +36,13 @@ const (
 
 // AllScenarios and AllSystems are the defaults, in run order.
 var (
-	AllScenarios = []string{Fanout, Memory, Connect, Unicast}
-	AllSystems   = []string{Switchboard, Ceiling, Node}
+	AllScenarios = []string{Fanout, Burst, Memory, Connect, Unicast}
+	AllSystems   = []string{Switchboard, Ceiling, CeilingNaive, Node}
 )
+
+// naiveScenarios are the scenarios ceiling-naive runs in: it differs from
+// the batched ceiling in its write path only, which the others barely use.
+var naiveScenarios = []string{Fanout, Burst}
 
 // Options configures a run. Zero values mean the full run's defaults (the
 // sizes of the full benchmark); Smoke replaces them with tiny ones.
@@ -44,9 +50,9 @@ type Options struct {
 	// RepoDir is the module root (go build, node_modules, bench/node).
 	// Empty means the current directory.
 	RepoDir string
-	// OutDir receives <UTC stamp>.json and .md (and latest.md unless
-	// Smoke). Empty means RepoDir/bench/results, or bench/results/tmp/smoke
-	// with Smoke.
+	// OutDir receives <UTC stamp>.json and .md, and unless Smoke a row for
+	// the run in its README.md (the index of runs, newest first). Empty
+	// means RepoDir/bench/results, or bench/results/tmp/smoke with Smoke.
 	OutDir string
 	// WorkDir holds the binaries and the processes' logs. Empty means a new
 	// temporary directory, removed afterwards unless KeepWork.
@@ -65,10 +71,15 @@ type Options struct {
 
 	FanoutSizes []int // sockets in the room; default 1000, 5000, 10000
 	FanoutEdges int   // Switchboard edges for fan-out; default 2
-	MemWS       []int // idle WebSocket connections on one edge; default 10000, 18000
+	MemWS       []int // idle WebSocket connections on one edge; default 2000, 10000, 18000
 	MemCluster  int   // idle WebSockets over MemEdges edges (Switchboard); default 50000
 	MemEdges    int   // default 3
 	MemPolling  int   // idle polling connections on one edge; default 5000
+
+	BurstSizes    []int         // sockets in the room for the burst; default FanoutSizes
+	BurstMessages int           // messages in one burst; default 40
+	BurstReps     int           // measured bursts per size; default 3
+	BurstTimeout  time.Duration // wait for a burst's every frame at most; default 30s (10s with Smoke)
 
 	StormClients     int // clients connecting, then reconnecting at once; default 10000
 	StormGens        int // load processes they are spread over; default 2
@@ -80,11 +91,19 @@ type Options struct {
 	UnicastLowRate float64 // emits/s of the low-rate phase; default 200
 	UnicastCallers int     // concurrent Emit callers of the flat-out phase; default 64
 	// ProfileDir, when set, makes control and the edges serve pprof
-	// (--debug-addr on 127.0.0.1) and receives CPU profiles of each over
-	// the measured window of each flat-out unicast phase
-	// (unicast-{emit,pipeline,noop}-{control,edge1}.pprof). Empty: no
+	// (--debug-addr on 127.0.0.1) and receives a CPU profile and an
+	// allocation profile (allocs, the delta over the same window) of each,
+	// as <phase>-<process>.{cpu,allocs}.pprof: over the paced reference
+	// phase of each fan-out size (fanout-paced-N<n>), over a burst of each
+	// size (burst-N<n>: an extra burst before the measured ones, not
+	// counted) and over the measured window of each flat-out unicast phase
+	// (unicast-{emit,pipeline,noop}). Switchboard only. Empty: no
 	// profiling.
 	ProfileDir string
+	// EdgeArgs are added to every Switchboard edge's command line (say,
+	// --ws-writers=-1, to measure the write path without the writer pool).
+	// The run's report lists them.
+	EdgeArgs []string
 
 	PerLoadgen   int           // clients per load process at most; default 10000
 	RefFrameRate float64       // the offered frames/s all systems are compared at; default 20000
@@ -149,7 +168,11 @@ func (o *Options) defaults() {
 	}
 	defs(&o.FanoutSizes, []int{1000, 5000, 10000}, []int{40})
 	def(&o.FanoutEdges, 2, 2)
-	defs(&o.MemWS, []int{10000, 18000}, []int{30, 60})
+	defs(&o.MemWS, []int{2000, 10000, 18000}, []int{30, 60})
+	defs(&o.BurstSizes, o.FanoutSizes, o.FanoutSizes)
+	def(&o.BurstMessages, 40, 40)
+	def(&o.BurstReps, 3, 2)
+	defd(&o.BurstTimeout, 30*time.Second, 10*time.Second)
 	def(&o.MemCluster, 50000, 90)
 	def(&o.MemEdges, 3, 3)
 	def(&o.MemPolling, 5000, 20)
@@ -264,6 +287,9 @@ func Run(ctx context.Context, opt Options) (*Results, []string, error) {
 
 	for _, sc := range opt.Scenarios {
 		for _, sys := range systems {
+			if sys.name() == CeilingNaive && !slices.Contains(naiveScenarios, sc) {
+				continue
+			}
 			if ctx.Err() != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s/%s: not run: %v", sc, sys.name(), ctx.Err()))
 				continue
@@ -273,6 +299,8 @@ func Run(ctx context.Context, opt Options) (*Results, []string, error) {
 			switch sc {
 			case Fanout:
 				res.Fanout = append(res.Fanout, r.fanout(ctx, sys)...)
+			case Burst:
+				res.Burst = append(res.Burst, r.burst(ctx, sys)...)
 			case Memory:
 				res.Memory = append(res.Memory, r.memory(ctx, sys)...)
 			case Connect:
@@ -316,7 +344,7 @@ func (r *runner) build(ctx context.Context, work string) error {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin+string(filepath.Separator),
-		"./cmd/control", "./cmd/edge", "./bench/loadgen", "./bench/ceiling")
+		"./cmd/control", "./cmd/edge", "./bench/cmd/loadgen", "./bench/cmd/ceiling")
 	cmd.Dir = r.opt.RepoDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -343,8 +371,8 @@ func (r *runner) systems(res *Results) []system {
 		switch name {
 		case Switchboard:
 			out = append(out, &switchboardSys{r: r})
-		case Ceiling:
-			out = append(out, &adminSys{r: r, sys: Ceiling})
+		case Ceiling, CeilingNaive:
+			out = append(out, &adminSys{r: r, sys: name})
 		case Node:
 			node, err := exec.LookPath("node")
 			if err == nil {
@@ -366,6 +394,7 @@ func (r *runner) systems(res *Results) []system {
 func sizesOf(o Options) map[string]any {
 	return map[string]any{
 		"fanout_sizes": o.FanoutSizes, "fanout_edges": o.FanoutEdges,
+		"burst_sizes": o.BurstSizes, "burst_messages": o.BurstMessages, "burst_reps": o.BurstReps, "burst_timeout": o.BurstTimeout.String(),
 		"mem_ws": o.MemWS, "mem_cluster": o.MemCluster, "mem_edges": o.MemEdges, "mem_polling": o.MemPolling,
 		"storm_clients": o.StormClients, "storm_gens": o.StormGens, "storm_concurrency": o.StormConcurrency, "storm_observers": o.StormObservers, "storm_polling": o.StormPolling,
 		"unicast_clients": o.UnicastClients, "unicast_low_rate": o.UnicastLowRate, "unicast_callers": o.UnicastCallers,

@@ -63,6 +63,25 @@ type report struct {
 	Dropped int64
 	Error   string
 	Spread  map[int64][3]int64 // while tracked: stamp -> first, last arrival (µs), frames
+	// First is the earliest stamp and Last the latest arrival (µs since
+	// the epoch) of the messages counted; 0 when none.
+	First, Last int64
+}
+
+// add merges b, a later report, into r.
+func (r *report) add(b report) {
+	r.Msgs += b.Msgs
+	r.Lat = latency.Merge(r.Lat, b.Lat)
+	r.Open = b.Open
+	r.Dropped += b.Dropped
+	if r.Error == "" {
+		r.Error = b.Error
+	}
+	r.Spread = mergeSpread(r.Spread, b.Spread)
+	if b.First != 0 && (r.First == 0 || b.First < r.First) {
+		r.First = b.First
+	}
+	r.Last = max(r.Last, b.Last)
 }
 
 // mergeSpread adds b's per-message arrivals to a (earliest first, latest
@@ -99,6 +118,8 @@ type genAnswer struct {
 	Sids    []string         `json:"sids"`
 	Error   string           `json:"error"`
 	Spread  [][4]int64       `json:"spread"`
+	First   int64            `json:"first"`
+	Last    int64            `json:"last"`
 }
 
 func (r *runner) newPool(name string, spec genSpec) *pool {
@@ -272,6 +293,10 @@ func (pl *pool) report(ctx context.Context) (report, error) {
 		for _, row := range a.Spread {
 			r.Spread = addSpread(r.Spread, row[0], [3]int64{row[1], row[2], row[3]})
 		}
+		if a.First != 0 && (r.First == 0 || a.First < r.First) {
+			r.First = a.First
+		}
+		r.Last = max(r.Last, a.Last)
 		if a.Error != "" && r.Error == "" {
 			r.Error = a.Error
 		}

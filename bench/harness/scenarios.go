@@ -365,7 +365,9 @@ func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, re
 	if err := pl.trackSpread(ctx, true); err != nil {
 		return err
 	}
+	prof := r.profile(ctx, sys, 0, 2*r.opt.MeasureDur, fmt.Sprintf("fanout-paced-N%d", n))
 	ref, err := r.phase(ctx, sys, pl, n, r.opt.RefFrameRate/float64(n), 2*r.opt.MeasureDur, false)
+	prof()
 	res.Ref = &ref
 	r.logf("  ref rate %.0f frames/s: p50 %.2f p99 %.2f p999 %.2f ms", ref.OfferedFramesPerSec, ref.Latency.P50, ref.Latency.P99, ref.Latency.P999)
 	if err := errors.Join(err, pl.trackSpread(ctx, false)); err != nil {
@@ -374,7 +376,7 @@ func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, re
 	if err := r.quiesce(ctx, sys, pl, n); err != nil {
 		return err
 	}
-	if sys.name() == Ceiling {
+	if isCeiling(sys.name()) {
 		res.Method = "flat out, blocking on full per-connection queues"
 		ph, err := r.flatOut(ctx, sys, pl, n)
 		if err != nil {
@@ -409,7 +411,199 @@ func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, re
 	return r.quiesce(ctx, sys, pl, n)
 }
 
-// ---------------------------------------------------------------- 2. memory
+// ---------------------------------------------------------------- 2. burst
+
+func (r *runner) burst(ctx context.Context, sys system) []BurstResult {
+	edges := 1
+	if sys.name() == Switchboard {
+		edges = r.opt.FanoutEdges
+	}
+	var out []BurstResult
+	fail := func(err error) []BurstResult {
+		for _, n := range r.opt.BurstSizes[len(out):] {
+			out = append(out, BurstResult{System: sys.name(), N: n, Edges: edges, Messages: r.opt.BurstMessages, Error: err.Error()})
+		}
+		return out
+	}
+	if err := sys.start(ctx, edges); err != nil {
+		return fail(err)
+	}
+	defer sys.stop()
+	pl := r.newPool("clients", sys.spec("websocket", false))
+	defer pl.close()
+	for _, n := range r.opt.BurstSizes {
+		res := BurstResult{System: sys.name(), N: n, Edges: edges, Messages: r.opt.BurstMessages}
+		if err := r.burstSize(ctx, sys, pl, n, &res); err != nil {
+			res.Error = err.Error()
+			r.logf("  %s N=%d: %v", sys.name(), n, err)
+		}
+		out = append(out, res)
+		if a, ok := sys.(*adminSys); ok && a.sys == Ceiling && res.Error == "" {
+			in := BurstResult{System: CeilingInHand, N: n, Edges: edges, Messages: r.opt.BurstMessages, Connect: res.Connect}
+			a.inHand = true
+			err := r.burstReps(ctx, sys, pl, n, &in, true)
+			a.inHand = false
+			if err != nil {
+				in.Error = err.Error()
+				r.logf("  %s N=%d: %v", CeilingInHand, n, err)
+			}
+			out = append(out, in)
+		}
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+	}
+	return out
+}
+
+func (r *runner) burstSize(ctx context.Context, sys system, pl *pool, n int, res *BurstResult) error {
+	c, err := r.growTo(ctx, pl, n)
+	res.Connect = c
+	if err != nil {
+		return err
+	}
+	if err := sys.ready(ctx, n); err != nil {
+		return err
+	}
+	// Warm-up: one burst, not counted; then, with a profile directory, one
+	// more under the profilers (not counted either: profiling costs CPU).
+	if _, err := r.burstOnce(ctx, sys, pl, n); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := r.quiesce(ctx, sys, pl, n); err != nil {
+		return err
+	}
+	if r.hasProfiler(sys) {
+		// The profiles cover the burst and its delivery: it starts a moment
+		// after them and has the rest of the window (a burst that takes
+		// longer is cut; the window is in the file names' phase).
+		window := min(r.opt.BurstTimeout, 5*time.Second)
+		prof := r.profile(ctx, sys, 0, window, fmt.Sprintf("burst-N%d", n))
+		sleep(ctx, 200*time.Millisecond)
+		_, err := r.burstOnce(ctx, sys, pl, n)
+		prof()
+		if err != nil {
+			return fmt.Errorf("profiled burst: %w", err)
+		}
+		if err := r.quiesce(ctx, sys, pl, n); err != nil {
+			return err
+		}
+	}
+	return r.burstReps(ctx, sys, pl, n, res, false)
+}
+
+// burstReps measures Options.BurstReps bursts into res, after a warm-up
+// burst when warm.
+func (r *runner) burstReps(ctx context.Context, sys system, pl *pool, n int, res *BurstResult, warm bool) error {
+	if warm {
+		if _, err := r.burstOnce(ctx, sys, pl, n); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		if err := r.quiesce(ctx, sys, pl, n); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for i := range r.opt.BurstReps {
+		rep, err := r.burstOnce(ctx, sys, pl, n)
+		res.Reps = append(res.Reps, rep)
+		r.logf("  %s N=%d burst %d: %s of %s frames in %.1f ms, %s frames/s, p50 %.1f p99 %.1f ms, cpu server %.0f%% load %.0f%% driver %.0f%%",
+			res.System, n, i+1, num(float64(rep.Delivered)), num(float64(rep.Expected)), rep.DurationMs, num(rep.FramesPerSec), rep.Latency.P50, rep.Latency.P99, rep.CPUPercent, rep.LoadCPUPercent, rep.DriverCPUPercent)
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if err := r.quiesce(ctx, sys, pl, n); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	res.summarize()
+	return errors.Join(errs...)
+}
+
+// burstOnce sends one burst of Options.BurstMessages and waits until every
+// frame arrived (sent × n) or Options.BurstTimeout passed, collecting the
+// clients' counts meanwhile. The duration runs from the earliest stamp (the
+// first send) to the latest arrival; a burst missing frames at the timeout
+// is recorded as incomplete, its rate over what arrived.
+func (r *runner) burstOnce(ctx context.Context, sys system, pl *pool, n int) (BurstRep, error) {
+	var rep BurstRep
+	if _, err := pl.report(ctx); err != nil { // reset
+		return rep, err
+	}
+	type sendResult struct {
+		sent int64
+		err  error
+	}
+	done := make(chan sendResult, 1)
+	cpu := startCPU(sys, pl)
+	go func() {
+		sent, err := sys.burst(ctx, r.opt.BurstMessages)
+		done <- sendResult{sent, err}
+	}()
+	var (
+		acc      report
+		sent     = int64(-1) // unknown until the send returns
+		sendErr  error
+		deadline = time.Now().Add(r.opt.BurstTimeout)
+	)
+	for {
+		select {
+		case sr := <-done:
+			sent, sendErr = sr.sent, sr.err
+			done = nil
+		default:
+		}
+		if sent >= 0 && (acc.Msgs >= sent*int64(n) || sendErr != nil && sent == 0) {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			break
+		}
+		got, err := pl.report(ctx)
+		if err != nil {
+			sendErr = errors.Join(sendErr, err)
+			break
+		}
+		acc.add(got)
+	}
+	rep.CPUPercent, rep.LoadCPUPercent, rep.DriverCPUPercent = cpu.stop()
+	if done != nil { // timed out before the send returned
+		sr := <-done
+		sent, sendErr = sr.sent, errors.Join(sendErr, sr.err)
+	}
+	rep.Sent = sent
+	rep.Expected = sent * int64(n)
+	rep.Delivered = acc.Msgs
+	rep.Complete = rep.Expected > 0 && rep.Delivered >= rep.Expected
+	rep.Latency = acc.Lat.Summarize()
+	rep.Dropped = acc.Dropped
+	if acc.First > 0 && acc.Last > acc.First {
+		rep.DurationMs = float64(acc.Last-acc.First) / 1000
+		rep.FramesPerSec = math.Round(float64(acc.Msgs) / (rep.DurationMs / 1000))
+	}
+	var err error
+	switch {
+	case sendErr != nil:
+		err = sendErr
+	case !rep.Complete:
+		err = fmt.Errorf("%d of %d frames arrived within %v", rep.Delivered, rep.Expected, r.opt.BurstTimeout)
+	case rep.Dropped > 0:
+		err = fmt.Errorf("%d clients dropped (%s)", rep.Dropped, acc.Error)
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return rep, err
+}
+
+// ---------------------------------------------------------------- 3. memory
 
 func (r *runner) memory(ctx context.Context, sys system) []MemoryResult {
 	var out []MemoryResult
@@ -490,7 +684,7 @@ func rssAll(pids []int) ([]int64, error) {
 	return out, nil
 }
 
-// ---------------------------------------------------------------- 3. connect storm
+// ---------------------------------------------------------------- 4. connect storm
 
 func (r *runner) connect(ctx context.Context, sys system) ConnectResult {
 	res := ConnectResult{System: sys.name(), Clients: r.opt.StormClients, Observers: r.opt.StormObservers, Concurrency: r.opt.StormConcurrency}
@@ -619,7 +813,7 @@ func (r *runner) connectRun(ctx context.Context, sys system, res *ConnectResult)
 	return nil
 }
 
-// ---------------------------------------------------------------- 4. unicast
+// ---------------------------------------------------------------- 5. unicast
 
 func (r *runner) unicast(ctx context.Context, sys system) UnicastResult {
 	res := UnicastResult{System: sys.name(), Clients: r.opt.UnicastClients, LowRate: r.opt.UnicastLowRate}
@@ -662,9 +856,26 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 		return err
 	}
 
-	// Low rate: latency.
+	// Low rate: latency, and for Switchboard when each emit reached NATS's
+	// subscribers (the breakdown of its path).
 	pl.report(ctx)
+	var stopTap func() (latency.Snapshot, error)
+	if sb, ok := sys.(*switchboardSys); ok {
+		var err error
+		if stopTap, err = sb.busTap(); err != nil {
+			return fmt.Errorf("bus tap: %w", err)
+		}
+	}
 	u, err := sys.unicast(ctx, r.opt.UnicastLowRate, r.opt.MeasureDur, sids, 4)
+	if stopTap != nil {
+		sleep(ctx, drain)
+		atBus, terr := stopTap()
+		if terr == nil {
+			sum := atBus.Summarize()
+			res.LowAtBus = &sum
+		}
+		err = errors.Join(err, terr)
+	}
 	if err != nil {
 		return err
 	}
@@ -676,6 +887,9 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 	res.Low = UnicastPhase{Sent: u.Sent, Errors: u.Errors, Delivered: rep.Msgs, RPC: u.RPC.Summarize(), E2E: rep.Lat.Summarize(), Error: u.Err,
 		PerSec: math.Round(float64(u.Sent) / r.opt.MeasureDur.Seconds())}
 	r.logf("  low rate %.0f/s: sent %d delivered %d, rpc p50 %.3f p99 %.3f ms, e2e p50 %.3f p99 %.3f ms", r.opt.UnicastLowRate, u.Sent, rep.Msgs, res.Low.RPC.P50, res.Low.RPC.P99, res.Low.E2E.P50, res.Low.E2E.P99)
+	if res.LowAtBus != nil {
+		r.logf("  low rate: at NATS's subscribers p50 %.3f p99 %.3f ms after the caller's stamp", res.LowAtBus.P50, res.LowAtBus.P99)
+	}
 	if err := r.quiesce(ctx, sys, pl, n); err != nil {
 		return err
 	}
@@ -736,9 +950,6 @@ func (r *runner) unicastRun(ctx context.Context, sys system, res *UnicastResult)
 	return nil
 }
 
-// profile starts, with Options.ProfileDir, CPU profiles of the system's
-// processes over dur after delay (a system with a profiler only); the
-// function returned waits for it to be written.
 // unicastFlatOut runs send flat out for the warm-up and the measured window (the
 // unary emits, or one Pipeline stream), counting at the clients: what the
 // warm-up delivered, the steady window's rate and latency with the CPU of
@@ -773,27 +984,41 @@ func (r *runner) unicastFlatOut(ctx context.Context, sys system, pl *pool, name 
 		DeliveredPerSec: math.Round(float64(rep.Msgs) / window.Seconds())}, err
 }
 
+// profiler is a system whose processes serve pprof (Switchboard with
+// Options.ProfileDir): profiles writes a CPU and an allocation profile of
+// each over the next dur.
+type profiler interface {
+	profiles(ctx context.Context, dur time.Duration, name string) error
+}
+
+// hasProfiler says whether profile would profile sys.
+func (r *runner) hasProfiler(sys system) bool {
+	_, ok := sys.(profiler)
+	return ok && r.opt.ProfileDir != ""
+}
+
+// profile starts, with Options.ProfileDir, CPU and allocation profiles of
+// the system's processes over dur after delay (a system with a profiler
+// only); the function returned waits for them to be written.
 func (r *runner) profile(ctx context.Context, sys system, delay, dur time.Duration, name string) func() {
-	pf, ok := sys.(interface {
-		cpuProfile(ctx context.Context, dur time.Duration, name string) error
-	})
-	if !ok || r.opt.ProfileDir == "" {
+	if !r.hasProfiler(sys) {
 		return func() {}
 	}
+	pf := sys.(profiler)
 	errc := make(chan error, 1)
 	go func() {
 		if err := sleep(ctx, delay); err != nil {
 			errc <- err
 			return
 		}
-		errc <- pf.cpuProfile(ctx, dur, name)
+		errc <- pf.profiles(ctx, dur, name)
 	}()
 	return func() {
 		if err := <-errc; err != nil {
 			r.logf("  profile %s: %v", name, err)
 			return
 		}
-		r.logf("  profiles: %s", filepath.Join(r.opt.ProfileDir, name+"-*.pprof"))
+		r.logf("  profiles: %s", filepath.Join(r.opt.ProfileDir, name+"-*.{cpu,allocs}.pprof"))
 	}
 }
 

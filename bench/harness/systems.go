@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -24,12 +25,24 @@ import (
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
 )
 
-// Names of the systems under test.
+// Names of the systems under test. Ceiling is bench/cmd/ceiling in its
+// batched mode (every connection's queued frames in one writev), the real
+// ceiling; CeilingNaive is the same server writing one frame per write,
+// the one-write-per-frame baseline.
 const (
-	Switchboard = "switchboard"
-	Ceiling     = "ceiling"
-	Node        = "node"
+	Switchboard  = "switchboard"
+	Ceiling      = "ceiling"
+	CeilingNaive = "ceiling-naive"
+	Node         = "node"
+	// CeilingInHand is not a system of its own: the batched ceiling's
+	// bursts with every message of the burst in hand before any is queued
+	// (each writer finds all of it queued: the bound of write batching),
+	// measured on the same ceiling process after its own bursts.
+	CeilingInHand = "ceiling-inhand"
 )
+
+// isCeiling says whether sys is one of the two gorilla ceilings.
+func isCeiling(sys string) bool { return sys == Ceiling || sys == CeilingNaive }
 
 // system is one server under test, driven the same way for every scenario.
 type system interface {
@@ -48,6 +61,10 @@ type system interface {
 	// broadcast sends to the group at rate messages/s (0: as fast as the
 	// server goes) for dur; returns the messages sent.
 	broadcast(ctx context.Context, rate float64, dur time.Duration) (int64, error)
+	// burst sends count messages to the group at once (Switchboard: count
+	// concurrent Emit calls; the others: one admin call, as fast as the
+	// server goes); returns the messages sent.
+	burst(ctx context.Context, count int) (int64, error)
 	// unicast sends to one socket at a time (round-robin over sids, or the
 	// server's own sockets) at rate (0: flat out) for dur.
 	unicast(ctx context.Context, rate float64, dur time.Duration, sids []string, callers int) (unicastRun, error)
@@ -74,6 +91,7 @@ type switchboardSys struct {
 	edges    []*proc
 	addrs    []string
 	grpcAddr string
+	natsAddr string      // control's embedded NATS, which the unicast breakdown taps
 	pprof    []pprofAddr // debug servers of control and the edges, with Options.ProfileDir
 	cc       *grpc.ClientConn
 	cli      sbv1.ControlClient
@@ -93,6 +111,7 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 	}
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	natsAddr := fmt.Sprintf("127.0.0.1:%d", np)
+	s.natsAddr = natsAddr
 	args := []string{s.r.bins.control, "--grpc-addr", s.grpcAddr, "--embedded-nats-addr", natsAddr, "--log-level", "warn"}
 	s.pprof = nil
 	debugAddr := func(proc string) ([]string, error) {
@@ -137,7 +156,7 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 			"--addr", addr, "--nats-url", "nats://" + natsAddr, "--log-level", "warn",
 			// Every load client comes from 127.0.0.1: the per-address cap
 			// (1,000 by default) is for the internet, not for this run.
-			"--max-conns-per-ip", "-1"}, da...)...)
+			"--max-conns-per-ip", "-1"}, append(da, s.r.opt.EdgeArgs...)...)...)
 		if err != nil {
 			return err
 		}
@@ -222,6 +241,37 @@ func (s *switchboardSys) broadcast(ctx context.Context, rate float64, dur time.D
 		return err
 	})
 	return res.Sent, res.err(ctx)
+}
+
+func (s *switchboardSys) burst(ctx context.Context, count int) (int64, error) {
+	var (
+		sent     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+		errOnce  sync.Once
+		start    = make(chan struct{})
+	)
+	for range count {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_, err := s.cli.Emit(cctx, &sbv1.EmitRequest{Target: benchTarget, Event: stamp.Event, ArgsJson: string(stamp.AppendArgs(make([]byte, 0, 2+stamp.Size), stamp.Now()))})
+			if err != nil {
+				errOnce.Do(func() { firstErr = err })
+				return
+			}
+			sent.Add(1)
+		}()
+	}
+	close(start) // every caller is waiting: the calls go out together
+	wg.Wait()
+	if sent.Load() == 0 && firstErr != nil {
+		return 0, firstErr
+	}
+	return sent.Load(), ctx.Err()
 }
 
 func (s *switchboardSys) unicast(ctx context.Context, rate float64, dur time.Duration, sids []string, callers int) (unicastRun, error) {
@@ -379,36 +429,41 @@ func (s *switchboardSys) noop(ctx context.Context, rate float64, dur time.Durati
 // pprofAddr is where one process serves its profiles.
 type pprofAddr struct{ proc, addr string }
 
-// cpuProfile fetches CPU profiles of control and each edge over the next
-// dur into dir/name-<process>.pprof; without Options.ProfileDir it does
-// nothing.
-func (s *switchboardSys) cpuProfile(ctx context.Context, dur time.Duration, name string) error {
+// profiles fetches, over the next dur, a CPU profile and an allocation
+// profile (allocs?seconds=: the delta over the same window) of control and
+// each edge into dir/name-<process>.{cpu,allocs}.pprof; without
+// Options.ProfileDir it does nothing.
+func (s *switchboardSys) profiles(ctx context.Context, dur time.Duration, name string) error {
 	if len(s.pprof) == 0 {
 		return nil
 	}
 	if err := os.MkdirAll(s.r.opt.ProfileDir, 0o755); err != nil {
 		return err
 	}
-	errs := make([]error, len(s.pprof))
+	kinds := []struct{ endpoint, suffix string }{{"profile", "cpu"}, {"allocs", "allocs"}}
+	errs := make([]error, len(s.pprof)*len(kinds))
 	var wg sync.WaitGroup
 	for i, a := range s.pprof {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fetchProfile(ctx, a.addr, dur, filepath.Join(s.r.opt.ProfileDir, name+"-"+a.proc+".pprof"))
-		}()
+		for j, k := range kinds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				path := filepath.Join(s.r.opt.ProfileDir, name+"-"+a.proc+"."+k.suffix+".pprof")
+				errs[i*len(kinds)+j] = fetchProfile(ctx, a.addr, k.endpoint, dur, path)
+			}()
+		}
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// fetchProfile writes the CPU profile addr's /debug/pprof/profile takes over
-// dur (whole seconds) to path.
-func fetchProfile(ctx context.Context, addr string, dur time.Duration, path string) error {
+// fetchProfile writes the profile addr's /debug/pprof/<endpoint> takes
+// over dur (whole seconds, at least one) to path.
+func fetchProfile(ctx context.Context, addr, endpoint string, dur time.Duration, path string) error {
 	sec := max(1, int(dur.Round(time.Second).Seconds()))
 	cctx, cancel := context.WithTimeout(ctx, dur+30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, sec), nil)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, endpoint, sec), nil)
 	if err != nil {
 		return err
 	}
@@ -418,7 +473,7 @@ func fetchProfile(ctx context.Context, addr string, dur time.Duration, path stri
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("pprof: %s", resp.Status)
+		return fmt.Errorf("pprof %s of %s: %s", endpoint, addr, resp.Status)
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -528,13 +583,14 @@ func pace(ctx context.Context, rate float64, dur time.Duration, workers int, fn 
 // ------------------------------------------------- ceiling and Node: HTTP admin
 
 // adminSys is a single-process server with the loopback admin endpoints
-// shared by bench/ceiling and bench/node/server.mjs.
+// shared by bench/cmd/ceiling (in either mode) and bench/node/server.mjs.
 type adminSys struct {
-	r     *runner
-	sys   string
-	p     *proc
-	addr  string
-	httpc *http.Client
+	r      *runner
+	sys    string
+	p      *proc
+	addr   string
+	httpc  *http.Client
+	inHand bool // bursts are sent with inhand=1 (CeilingInHand)
 }
 
 func (a *adminSys) name() string  { return a.sys }
@@ -543,9 +599,13 @@ func (a *adminSys) polling() bool { return a.sys == Node }
 func (a *adminSys) start(ctx context.Context, _ int) error {
 	var err error
 	switch a.sys {
-	case Ceiling:
-		a.p, err = a.r.procs.start(a.r.procName("ceiling"), true, "", nil, a.r.bins.ceiling,
-			"--max-duration", a.r.childMaxDuration().String())
+	case Ceiling, CeilingNaive:
+		mode := "batched"
+		if a.sys == CeilingNaive {
+			mode = "naive"
+		}
+		a.p, err = a.r.procs.start(a.r.procName(a.sys), true, "", nil, a.r.bins.ceiling,
+			"--mode", mode, "--max-duration", a.r.childMaxDuration().String())
 	case Node:
 		a.p, err = a.r.procs.start(a.r.procName("node"), true, a.r.opt.RepoDir, nil, a.r.bins.node,
 			"bench/node/server.mjs", fmt.Sprintf("--max-duration-ms=%d", a.r.childMaxDuration().Milliseconds()))
@@ -623,7 +683,7 @@ func (a *adminSys) stop() {
 }
 
 func (a *adminSys) spec(transport string, storm bool) genSpec {
-	if a.sys == Ceiling {
+	if isCeiling(a.sys) {
 		u := "ws://" + a.addr + "/ws"
 		if storm {
 			u += "?quiet=1"
@@ -655,7 +715,7 @@ func (a *adminSys) ready(ctx context.Context, n int) error {
 			return err
 		}
 		got := st.Sockets
-		if a.sys == Ceiling {
+		if isCeiling(a.sys) {
 			got = st.Conns
 		}
 		if got >= n {
@@ -683,6 +743,19 @@ func (a *adminSys) broadcast(ctx context.Context, rate float64, dur time.Duratio
 	return a.send(ctx, "/admin/broadcast", rate, dur)
 }
 
+// burst asks for count messages as fast as the server goes: the ceiling
+// encodes them at once and queues them connection by connection, Node
+// emits them in one loop.
+func (a *adminSys) burst(ctx context.Context, count int) (int64, error) {
+	var v struct{ Sent int64 }
+	q := url.Values{"count": {strconv.Itoa(count)}, "rate": {"0"}}
+	if a.inHand {
+		q.Set("inhand", "1")
+	}
+	err := a.call(ctx, "POST", "/admin/broadcast", q, &v)
+	return v.Sent, err
+}
+
 func (a *adminSys) unicast(ctx context.Context, rate float64, dur time.Duration, _ []string, _ int) (unicastRun, error) {
 	n, err := a.send(ctx, "/admin/unicast", rate, dur)
 	if err != nil {
@@ -699,3 +772,34 @@ func (a *adminSys) memPIDs() []int {
 }
 
 func (a *adminSys) cpuPIDs() []int { return a.memPIDs() }
+
+// busTap subscribes to every edge's subject (where control publishes an
+// emit to a sid) on control's NATS and records, per message, the time
+// since the stamp its payload carries: when an emit reached NATS's
+// subscribers, the edge among them. Stop ends it and returns the
+// histogram.
+func (s *switchboardSys) busTap() (stop func() (latency.Snapshot, error), err error) {
+	nc, err := nats.Connect("nats://"+s.natsAddr, nats.Name("bench-bus-tap"))
+	if err != nil {
+		return nil, err
+	}
+	lat := new(latency.Histogram)
+	// The edges' subjects, with the default --subject-prefix.
+	sub, err := nc.Subscribe("sb.edge.*", func(m *nats.Msg) {
+		if us, ok := stamp.Find(m.Data); ok {
+			lat.Record(stamp.Now() - us)
+		}
+	})
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return func() (latency.Snapshot, error) {
+		err := sub.Unsubscribe()
+		nc.Close()
+		return lat.Snapshot(false), err
+	}, nil
+}

@@ -7,6 +7,8 @@
 //   POST /admin/broadcast?rate=R&dur=D  io.to("bench").emit("m", payload) at R/s
 //                                       (0: as fast as possible) for D ms, from an
 //                                       in-process timer; answers when done
+//   POST /admin/broadcast?count=C&rate=0  a burst: C emits in one synchronous
+//                                       loop (dur, default 60000, is ignored)
 //   POST /admin/unicast?rate=R&dur=D    io.to(<socket id>).emit, one socket at a
 //                                       time round-robin
 //   GET  /admin/now                     this process's clock (ms)
@@ -64,10 +66,15 @@ function admin(req, res) {
     case "/admin/broadcast":
     case "/admin/unicast": {
       const rate = Number(url.searchParams.get("rate") ?? 0);
-      const dur = Number(url.searchParams.get("dur"));
-      if (!(dur > 0) || busy) return reply(400, { error: busy ? "busy" : "want dur=<ms>" });
+      const count = Number(url.searchParams.get("count") ?? 0);
+      const dur = Number(url.searchParams.get("dur") ?? (count > 0 ? 60000 : NaN));
+      if (busy) return reply(400, { error: "busy" });
+      if (!(rate >= 0) || !(count >= 0 && count <= 1e6 && Number.isInteger(count)))
+        return reply(400, { error: "want rate=<msgs/s> and count=<messages>, 0 to 1000000" });
+      if (count > 0 && rate !== 0) return reply(400, { error: "count=<messages> needs rate=0" });
+      if (!(dur > 0)) return reply(400, { error: "want dur=<ms> (or count=<messages>)" });
       busy = true;
-      send(url.pathname === "/admin/unicast", rate, dur, (sent, conns) => {
+      send(url.pathname === "/admin/unicast", rate, dur, count, (sent, conns) => {
         busy = false;
         reply(200, { sent, conns });
       });
@@ -79,8 +86,9 @@ function admin(req, res) {
 }
 
 // send emits at rate messages/s (0: flat out, yielding to I/O between
-// batches) for dur ms, then calls done(sent).
-function send(unicast, rate, dur, done) {
+// batches) for dur ms, then calls done(sent); with count > 0 and rate 0 it
+// emits count messages in one loop (a burst) instead.
+function send(unicast, rate, dur, count, done) {
   const ids = unicast ? [...io.of("/").sockets.keys()] : null;
   const conns = unicast ? ids.length : io.of("/").adapter.rooms.get("bench")?.size ?? 0;
   if (conns === 0) return done(0, 0);
@@ -91,6 +99,10 @@ function send(unicast, rate, dur, done) {
     else io.to("bench").emit("m", payload);
     sent++;
   };
+  if (count > 0 && rate === 0) {
+    while (sent < count) emitOne();
+    return done(sent, conns);
+  }
   const start = performance.now();
   const end = start + dur;
   if (rate > 0) {

@@ -20,8 +20,8 @@ const BinEnv = "SWITCHBOARD_TEST_BIN"
 var packages = map[string]string{
 	"edge":    "./cmd/edge",
 	"control": "./cmd/control",
-	"loadgen": "./bench/loadgen",
-	"ceiling": "./bench/ceiling",
+	"loadgen": "./bench/cmd/loadgen",
+	"ceiling": "./bench/cmd/ceiling",
 	"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl",
 	"buf":     "github.com/bufbuild/buf/cmd/buf",
 

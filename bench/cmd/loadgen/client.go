@@ -29,6 +29,12 @@ type client struct {
 	cancel  context.CancelFunc // polling transport
 	closing bool               // close requested by the loadgen, not a drop
 
+	// Written by the client's goroutine only, read and reset by report:
+	// the earliest stamp and the latest arrival (µs since the epoch) of
+	// the messages since the last report, 0 when none (see loadgen.record).
+	minStamp atomic.Int64
+	lastAt   atomic.Int64
+
 	eio  atomic.Pointer[string] // Engine.IO session id (polling)
 	pctx context.Context        // polling: the run's context, owned by run
 
@@ -154,7 +160,7 @@ func (c *client) handle(p []byte) int {
 		}
 		switch p[1] {
 		case '2':
-			c.lg.record(p)
+			c.lg.record(c, p)
 		case '0':
 			return actAck
 		case '1':
@@ -272,7 +278,7 @@ func (c *client) wsLoop() error {
 			return err
 		}
 		if raw {
-			c.lg.record(p)
+			c.lg.record(c, p)
 			continue
 		}
 		switch c.handle(p) {

@@ -7,7 +7,9 @@
 // command per line, one JSON object per answer line:
 //
 //	connect N   open N more clients        -> {"ev":"ready","ready":..,"failed":..,"ms":..,"hs":{..}}
-//	report      counts since last report   -> {"ev":"report","msgs":..,"lat":{..},"open":..,"dropped":..,"spread":[..]}
+//	report      counts since last report   -> {"ev":"report","msgs":..,"lat":{..},"open":..,"dropped":..,"spread":[..],"first":..,"last":..}
+//	            (first: the earliest stamp, last: the latest arrival, µs
+//	            since the epoch, of the messages counted; 0 when none)
 //	spread on|off  track each message's first and last arrival (reported as
 //	            [stamp µs, first µs, last µs, frames] by report, then reset)
 //	sids        Socket.IO ids of open ones  -> {"ev":"sids","sids":[..]}
@@ -223,13 +225,20 @@ func (lg *loadgen) lastError() string {
 	return ""
 }
 
-// record counts one received event and its latency. It does not allocate
-// (tracking the spread allocates once per message, and only while on).
-func (lg *loadgen) record(frame []byte) {
+// record counts one event c received and its latency. It does not allocate
+// (tracking the spread allocates once per message, and only while on). The
+// earliest stamp and latest arrival are kept per client, so that a burst's
+// duration costs no shared write per frame.
+func (lg *loadgen) record(c *client, frame []byte) {
 	lg.msgs.Add(1)
 	if t, ok := stamp.Find(frame); ok {
-		d := stamp.Now() - t
+		now := stamp.Now()
+		d := now - t
 		lg.lat.Record(d)
+		c.lastAt.Store(now)
+		if m := c.minStamp.Load(); m == 0 || t < m {
+			c.minStamp.Store(t)
+		}
 		if lg.spread.on.Load() {
 			lg.spread.note(t, d)
 		}
@@ -331,7 +340,16 @@ func (lg *loadgen) open() int {
 }
 
 func (lg *loadgen) report() {
+	var first, last int64
+	for _, c := range lg.clients {
+		if t := c.minStamp.Swap(0); t != 0 && (first == 0 || t < first) {
+			first = t
+		}
+		last = max(last, c.lastAt.Swap(0))
+	}
 	lg.emit(map[string]any{
+		"first":   first,
+		"last":    last,
 		"ev":      "report",
 		"msgs":    lg.msgs.Swap(0),
 		"lat":     lg.lat.Snapshot(true),
