@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-rt/switchboard/bench/internal/latency"
 	"github.com/switchboard-rt/switchboard/bench/internal/stamp"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
 
 // Names of the systems under test. Ceiling is bench/cmd/ceiling in its
@@ -784,8 +785,12 @@ func (s *switchboardSys) busTap() (stop func() (latency.Snapshot, error), err er
 		return nil, err
 	}
 	lat := new(latency.Histogram)
-	// The edges' subjects, with the default --subject-prefix.
-	sub, err := nc.Subscribe("sb.edge.*", func(m *nats.Msg) {
+	subj, err := bus.NewSubjects("") // the default --subject-prefix, as the run uses
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	sub, err := nc.Subscribe(subj.Edge("*"), func(m *nats.Msg) {
 		if us, ok := stamp.Find(m.Data); ok {
 			lat.Record(stamp.Now() - us)
 		}

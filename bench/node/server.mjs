@@ -93,8 +93,11 @@ function send(unicast, rate, dur, count, done) {
   const conns = unicast ? ids.length : io.of("/").adapter.rooms.get("bench")?.size ?? 0;
   if (conns === 0) return done(0, 0);
   let sent = 0;
+  // A burst's messages all carry its start time, as every system's do:
+  // their latency is the time since the burst was asked for.
+  const burstAt = count > 0 && rate === 0 ? now() : 0;
   const emitOne = () => {
-    const payload = { t: now(), p: PAD };
+    const payload = { t: burstAt || now(), p: PAD };
     if (unicast) io.to(ids[sent % ids.length]).emit("m", payload);
     else io.to("bench").emit("m", payload);
     sent++;

@@ -269,8 +269,11 @@ func appendFrame(dst, payload []byte) []byte {
 }
 
 // newMessage encodes one stamped message for the server's write path.
-func (s *server) newMessage() (*message, error) {
-	payload := stamp.AppendFrame(make([]byte, 0, 128), stamp.Now())
+func (s *server) newMessage() (*message, error) { return s.newMessageAt(stamp.Now()) }
+
+// newMessageAt is a message stamped at us (µs since the epoch).
+func (s *server) newMessageAt(us int64) (*message, error) {
+	payload := stamp.AppendFrame(make([]byte, 0, 128), us)
 	if s.mode == batched {
 		return &message{frame: appendFrame(make([]byte, 0, len(payload)+10), payload)}, nil
 	}
@@ -345,6 +348,12 @@ func (s *server) admin(w http.ResponseWriter, r *http.Request, unicast bool) {
 func (s *server) send(ctx context.Context, conns []*conn, rate float64, dur time.Duration, count int64, unicast bool) (int64, error) {
 	start := time.Now()
 	end := start.Add(dur)
+	// A burst's messages all carry its start time, as every system's do:
+	// their latency is the time since the burst was asked for.
+	var burstAt int64
+	if count > 0 && rate == 0 {
+		burstAt = stamp.Now()
+	}
 	var sent int64
 	for count == 0 || sent < count {
 		now := time.Now()
@@ -358,7 +367,11 @@ func (s *server) send(ctx context.Context, conns []*conn, rate float64, dur time
 				continue
 			}
 		}
-		m, err := s.newMessage()
+		at := burstAt
+		if at == 0 {
+			at = stamp.Now()
+		}
+		m, err := s.newMessageAt(at)
 		if err != nil {
 			return sent, err
 		}
@@ -390,8 +403,9 @@ func (s *server) send(ctx context.Context, conns []*conn, rate float64, dur time
 // stops early, with an error, when ctx ends or dur passes.
 func (s *server) burst(ctx context.Context, conns []*conn, count int64, dur time.Duration) (int64, error) {
 	msgs := make([]*message, count)
+	at := stamp.Now()
 	for i := range msgs {
-		m, err := s.newMessage()
+		m, err := s.newMessageAt(at)
 		if err != nil {
 			return 0, err
 		}
