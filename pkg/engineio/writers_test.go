@@ -163,7 +163,7 @@ func TestWriterPoolSlowReaderDoesNotStall(t *testing.T) {
 func TestWriterPoolPartialWrites(t *testing.T) {
 	e := newEnv(t, engineio.Config{
 		Writers:         2,
-		WriteTimeout:    time.Second,
+		WriteTimeout:    4 * time.Second, // long enough for 32 MB under -race and a loaded machine
 		PingInterval:    time.Minute,
 		PingTimeout:     time.Minute,
 		WriteQueueSize:  1 << 14,
@@ -188,7 +188,7 @@ func TestWriterPoolPartialWrites(t *testing.T) {
 	}
 	// Back in the pool: later frames are written by it again, also after
 	// the blocking writer's deadline would have passed.
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(4200 * time.Millisecond)
 	before := e.srv.Stats()
 	for i := range 10 {
 		if err := s.Send(engineio.NewTextMessage([]byte("g" + strconv.Itoa(i)))); err != nil {
