@@ -89,34 +89,35 @@ func (res *Results) headline() string {
 		}
 		return s
 	}
-	var fanN []int
+	// scenario adds what's figures at the sizes Switchboard ran (ns), if any.
+	scenario := func(what string, ns []int, get func(sys string, n int) float64) {
+		if len(ns) > 0 {
+			parts = append(parts, fmt.Sprintf("%s at %s: %s", what, sizes(ns), figs(ns, get)))
+		}
+	}
+	var fanN, burstN []int
 	for _, f := range res.Fanout {
 		if f.System == Switchboard {
 			fanN = append(fanN, f.N)
 		}
 	}
-	if len(fanN) > 0 {
-		parts = append(parts, fmt.Sprintf("fan-out max frames/s at %s: %s", sizes(fanN), figs(fanN, func(sys string, n int) float64 {
-			if f := res.fanoutOf(sys, n); f != nil {
-				return f.MaxFramesPerSec
-			}
-			return 0
-		})))
-	}
-	var burstN []int
 	for _, b := range res.Burst {
 		if b.System == Switchboard {
 			burstN = append(burstN, b.N)
 		}
 	}
-	if len(burstN) > 0 {
-		parts = append(parts, fmt.Sprintf("burst frames/s at %s: %s", sizes(burstN), figs(burstN, func(sys string, n int) float64 {
-			if b := res.burstOf(sys, n); b != nil {
-				return b.MedianFramesPerSec
-			}
-			return 0
-		})))
-	}
+	scenario("fan-out max frames/s", fanN, func(sys string, n int) float64 {
+		if f := res.fanoutOf(sys, n); f != nil {
+			return f.MaxFramesPerSec
+		}
+		return 0
+	})
+	scenario("burst frames/s", burstN, func(sys string, n int) float64 {
+		if b := res.burstOf(sys, n); b != nil {
+			return b.MedianFramesPerSec
+		}
+		return 0
+	})
 	var mem []string
 	for _, m := range res.Memory {
 		if m.System == Switchboard && m.Processes == 1 && strings.HasPrefix(m.Case, "websocket") && m.Error == "" {

@@ -307,15 +307,22 @@ func (r *runner) ramp(ctx context.Context, sys system, pl *pool, n int) (best *P
 
 // ---------------------------------------------------------------- 1. fan-out
 
-func (r *runner) fanout(ctx context.Context, sys system) []FanoutResult {
+// roomSizes runs a scenario of rooms (fan-out, burst) on sys: it starts
+// sys, with Options.FanoutEdges edges for Switchboard and one process for
+// the others, and one pool of WebSocket clients that grows from size to
+// size, and calls size for each of sizes in order, for the size's
+// results. If sys does not start, or once ctx ends, each size not run
+// gets failed's result instead.
+func roomSizes[R any](ctx context.Context, r *runner, sys system, sizes []int, size func(pl *pool, n, edges int) []R, failed func(n, edges int, err error) R) []R {
 	edges := 1
 	if sys.name() == Switchboard {
 		edges = r.opt.FanoutEdges
 	}
-	var out []FanoutResult
-	fail := func(err error) []FanoutResult {
-		for _, n := range r.opt.FanoutSizes[len(out):] {
-			out = append(out, FanoutResult{System: sys.name(), N: n, Edges: edges, Error: err.Error()})
+	var out []R
+	ran := 0 // sizes run; a size may give more than one result
+	fail := func(err error) []R {
+		for _, n := range sizes[ran:] {
+			out = append(out, failed(n, edges, err))
 		}
 		return out
 	}
@@ -325,14 +332,9 @@ func (r *runner) fanout(ctx context.Context, sys system) []FanoutResult {
 	defer sys.stop()
 	pl := r.newPool("clients", sys.spec("websocket", false))
 	defer pl.close()
-	for _, n := range r.opt.FanoutSizes {
-		res := FanoutResult{System: sys.name(), N: n, Edges: edges}
-		err := r.fanoutSize(ctx, sys, pl, n, &res)
-		if err != nil {
-			res.Error = err.Error()
-			r.logf("  %s N=%d: %v", sys.name(), n, err)
-		}
-		out = append(out, res)
+	for _, n := range sizes {
+		out = append(out, size(pl, n, edges)...)
+		ran++
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
@@ -340,20 +342,44 @@ func (r *runner) fanout(ctx context.Context, sys system) []FanoutResult {
 	return out
 }
 
-func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, res *FanoutResult) error {
+func (r *runner) fanout(ctx context.Context, sys system) []FanoutResult {
+	return roomSizes(ctx, r, sys, r.opt.FanoutSizes, func(pl *pool, n, edges int) []FanoutResult {
+		res := FanoutResult{System: sys.name(), N: n, Edges: edges}
+		if err := r.fanoutSize(ctx, sys, pl, n, &res); err != nil {
+			res.Error = err.Error()
+			r.logf("  %s N=%d: %v", sys.name(), n, err)
+		}
+		return []FanoutResult{res}
+	}, func(n, edges int, err error) FanoutResult {
+		return FanoutResult{System: sys.name(), N: n, Edges: edges, Error: err.Error()}
+	})
+}
+
+// prepareRoom makes the room of n clients that a fan-out or a burst
+// measures: it grows the pool to n (how that went in *connect), waits
+// until sys has them all in the room, runs warm once, not counted, and
+// lets the system quiesce.
+func (r *runner) prepareRoom(ctx context.Context, sys system, pl *pool, n int, connect *ConnectSummary, warm func() error) error {
 	c, err := r.growTo(ctx, pl, n)
-	res.Connect = c
+	*connect = c
 	if err != nil {
 		return err
 	}
 	if err := sys.ready(ctx, n); err != nil {
 		return err
 	}
-	// Warm up: subscriptions, connections, JIT.
-	if _, err := r.phase(ctx, sys, pl, n, r.opt.RefFrameRate/float64(n), r.opt.StepDur/2, false); err != nil {
+	if err := warm(); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	if err := r.quiesce(ctx, sys, pl, n); err != nil {
+	return r.quiesce(ctx, sys, pl, n)
+}
+
+func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, res *FanoutResult) error {
+	// Warm up: subscriptions, connections, JIT.
+	if err := r.prepareRoom(ctx, sys, pl, n, &res.Connect, func() error {
+		_, err := r.phase(ctx, sys, pl, n, r.opt.RefFrameRate/float64(n), r.opt.StepDur/2, false)
+		return err
+	}); err != nil {
 		return err
 	}
 	// The reference rate first, on a fresh system for everyone: after a run
@@ -414,30 +440,13 @@ func (r *runner) fanoutSize(ctx context.Context, sys system, pl *pool, n int, re
 // ---------------------------------------------------------------- 2. burst
 
 func (r *runner) burst(ctx context.Context, sys system) []BurstResult {
-	edges := 1
-	if sys.name() == Switchboard {
-		edges = r.opt.FanoutEdges
-	}
-	var out []BurstResult
-	fail := func(err error) []BurstResult {
-		for _, n := range r.opt.BurstSizes[len(out):] {
-			out = append(out, BurstResult{System: sys.name(), N: n, Edges: edges, Messages: r.opt.BurstMessages, Error: err.Error()})
-		}
-		return out
-	}
-	if err := sys.start(ctx, edges); err != nil {
-		return fail(err)
-	}
-	defer sys.stop()
-	pl := r.newPool("clients", sys.spec("websocket", false))
-	defer pl.close()
-	for _, n := range r.opt.BurstSizes {
+	return roomSizes(ctx, r, sys, r.opt.BurstSizes, func(pl *pool, n, edges int) []BurstResult {
 		res := BurstResult{System: sys.name(), N: n, Edges: edges, Messages: r.opt.BurstMessages}
 		if err := r.burstSize(ctx, sys, pl, n, &res); err != nil {
 			res.Error = err.Error()
 			r.logf("  %s N=%d: %v", sys.name(), n, err)
 		}
-		out = append(out, res)
+		out := []BurstResult{res}
 		if a, ok := sys.(*adminSys); ok && a.sys == Ceiling && res.Error == "" {
 			in := BurstResult{System: CeilingInHand, N: n, Edges: edges, Messages: r.opt.BurstMessages, Connect: res.Connect}
 			a.inHand = true
@@ -449,28 +458,19 @@ func (r *runner) burst(ctx context.Context, sys system) []BurstResult {
 			}
 			out = append(out, in)
 		}
-		if ctx.Err() != nil {
-			return fail(ctx.Err())
-		}
-	}
-	return out
+		return out
+	}, func(n, edges int, err error) BurstResult {
+		return BurstResult{System: sys.name(), N: n, Edges: edges, Messages: r.opt.BurstMessages, Error: err.Error()}
+	})
 }
 
 func (r *runner) burstSize(ctx context.Context, sys system, pl *pool, n int, res *BurstResult) error {
-	c, err := r.growTo(ctx, pl, n)
-	res.Connect = c
-	if err != nil {
-		return err
-	}
-	if err := sys.ready(ctx, n); err != nil {
-		return err
-	}
 	// Warm-up: one burst, not counted; then, with a profile directory, one
 	// more under the profilers (not counted either: profiling costs CPU).
-	if _, err := r.burstOnce(ctx, sys, pl, n); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
-	}
-	if err := r.quiesce(ctx, sys, pl, n); err != nil {
+	if err := r.prepareRoom(ctx, sys, pl, n, &res.Connect, func() error {
+		_, err := r.burstOnce(ctx, sys, pl, n)
+		return err
+	}); err != nil {
 		return err
 	}
 	if r.hasProfiler(sys) {

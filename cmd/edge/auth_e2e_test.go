@@ -6,7 +6,6 @@ package main_test
 // tokens. node_modules (make test-deps) and python3-socketio are required.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -38,6 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/jsonproc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 )
 
@@ -157,8 +157,8 @@ type jsLine struct {
 
 // jsClient is testdata/auth.mjs running.
 type jsClient struct {
-	lines  chan jsLine // closed when node exits
-	stderr *bytes.Buffer
+	proc *jsonproc.Proc[jsLine]
+	read int // lines next has returned
 }
 
 // runJS starts testdata/auth.mjs against url with the io() options opts;
@@ -175,62 +175,27 @@ func runJS(t *testing.T, url string, opts map[string]any, hold bool) *jsClient {
 	}
 	cmd := exec.Command("node", args...)
 	cmd.Dir = repotest.Root(t)
-	c := &jsClient{lines: make(chan jsLine, 16), stderr: new(bytes.Buffer)}
-	cmd.Stderr = c.stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var l jsLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = jsLine{Ev: "fail", Message: fmt.Sprintf("bad line %q: %v", sc.Text(), err)}
-			}
-			c.lines <- l
+	proc := jsonproc.Start(t, "node", cmd, exitWithin, func(text []byte) jsLine {
+		var l jsLine
+		if err := json.Unmarshal(text, &l); err != nil {
+			l = jsLine{Ev: "fail", Message: fmt.Sprintf("bad line %q: %v", text, err)}
 		}
-		_ = cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		return l
 	})
-	return c
+	t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	return &jsClient{proc: proc}
 }
 
 // next returns the client's next line, failing the test on a "fail" line,
-// an exit or exitWithin without one.
+// an exit (the failure shows node's stderr) or exitWithin without one.
 func (c *jsClient) next(t *testing.T) jsLine {
 	t.Helper()
-	select {
-	case l, ok := <-c.lines:
-		if !ok {
-			t.Fatalf("node exited without a line; stderr:\n%s", c.stderr)
-		}
-		if l.Ev == "fail" {
-			t.Fatalf("node: %s", l.Message)
-		}
-		return l
-	case <-time.After(exitWithin):
-		t.Fatalf("node printed nothing in %v", exitWithin)
+	l := c.proc.Lines.WaitN(t, "node's next line", c.read+1, func(jsLine) bool { return true })[c.read]
+	c.read++
+	if l.Ev == "fail" {
+		t.Fatalf("node: %s", l.Message)
 	}
-	return jsLine{}
+	return l
 }
 
 // jsConnect makes one connect attempt with socket.io-client; its line.

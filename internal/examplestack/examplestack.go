@@ -9,17 +9,13 @@
 package examplestack
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/jsonproc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/internal/testfeed"
 )
@@ -140,10 +137,7 @@ type Proc[L any] struct {
 	Cmd   *exec.Cmd
 	Lines *testfeed.Feed[L] // ends when it exits
 
-	stdin  io.WriteCloser
-	stderr lockedBuffer
-	exited chan struct{} // closed once it exited
-	err    error         // cmd.Wait's; set before exited is closed
+	proc *jsonproc.Proc[L]
 }
 
 // StartProcess starts c; parse turns each line of its stdout into an L
@@ -162,47 +156,26 @@ func StartProcess[L any](t *testing.T, c Command, parse func([]byte) L) *Proc[L]
 	cmd.Dir = repotest.Root(t)
 	cmd.Env = repotest.Env(c.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &Proc[L]{Name: c.Name, Cmd: cmd, Lines: testfeed.New[L](c.Timeout), exited: make(chan struct{})}
-	cmd.Stderr = &p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", c.Name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			p.Lines.Add(parse(sc.Bytes()))
-		}
-		p.err = cmd.Wait()
-		p.Lines.End(fmt.Errorf("%s exited: %v; stderr:\n%s", p.Name, p.err, p.stderr.String()))
-		close(p.exited)
-	}()
+	jp := jsonproc.Start(t, c.Name, cmd, c.Timeout, parse)
+	p := &Proc[L]{Name: c.Name, Cmd: cmd, Lines: jp.Lines, proc: jp}
 	t.Cleanup(func() {
 		p.Terminate(t)
 		if t.Failed() {
-			t.Logf("%s stdout:\n%v\nstderr:\n%s", p.Name, p.Lines.All(), p.stderr.String())
+			t.Logf("%s stdout:\n%v\nstderr:\n%s", p.Name, p.Lines.All(), p.Stderr())
 		}
 	})
 	return p
 }
 
 // Exited is closed once the process has exited.
-func (p *Proc[L]) Exited() <-chan struct{} { return p.exited }
+func (p *Proc[L]) Exited() <-chan struct{} { return p.proc.Exited() }
 
 // Err is how the process exited (cmd.Wait's error); read it once Exited
 // is closed.
-func (p *Proc[L]) Err() error { return p.err }
+func (p *Proc[L]) Err() error { return p.proc.Err() }
 
 // Stderr is what the process wrote on stderr so far.
-func (p *Proc[L]) Stderr() string { return p.stderr.String() }
+func (p *Proc[L]) Stderr() string { return p.proc.Stderr() }
 
 // Signal sends sig to the process the test started.
 func (p *Proc[L]) Signal(t *testing.T, sig syscall.Signal) {
@@ -217,10 +190,10 @@ func (p *Proc[L]) Signal(t *testing.T, sig syscall.Signal) {
 // when the test ends, kills it then).
 func (p *Proc[L]) CloseStdin(t *testing.T) error {
 	t.Helper()
-	p.stdin.Close()
+	p.proc.CloseStdin()
 	select {
-	case <-p.exited:
-		return p.err
+	case <-p.Exited():
+		return p.Err()
 	case <-time.After(StopTimeout):
 		return fmt.Errorf("%s (pid %d) still runs %v after its stdin closed", p.Name, p.Cmd.Process.Pid, StopTimeout)
 	}
@@ -231,38 +204,18 @@ func (p *Proc[L]) CloseStdin(t *testing.T) error {
 // StopTimeout; how it exited.
 func (p *Proc[L]) Terminate(t *testing.T) error {
 	t.Helper()
-	p.stdin.Close()
+	p.proc.CloseStdin()
 	select {
-	case <-p.exited:
-		return p.err
+	case <-p.Exited():
+		return p.Err()
 	default:
 	}
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
+	case <-p.Exited():
 	case <-time.After(StopTimeout):
-		_ = p.Cmd.Process.Kill()
-		<-p.exited
+		p.proc.Kill()
 		t.Errorf("%s (pid %d) still ran %v after SIGTERM: killed", p.Name, p.Cmd.Process.Pid, StopTimeout)
 	}
-	return p.err
-}
-
-// lockedBuffer is a bytes.Buffer that exec's copying goroutine writes
-// while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return p.Err()
 }

@@ -41,7 +41,7 @@ func handshakeClient(t *testing.T, url string, delay time.Duration, headers map[
 	l := p.lines.Wait(t, "the client to connect", func(l handshakeLine) bool { return l.Ev == "connect" || l.Ev == "fail" })
 	if l.Ev == "fail" {
 		p.stop()
-		t.Fatalf("client: %s\nnode stderr:\n%s", l.Message, p.stderr.String())
+		t.Fatalf("client: %s\nnode stderr:\n%s", l.Message, p.proc.Stderr())
 	}
 	return p.lines.Wait(t, "the open line", func(l handshakeLine) bool { return l.Ev == "open" }), l
 }

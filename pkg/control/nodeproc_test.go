@@ -5,29 +5,24 @@ package control_test
 // (api_test.go) and handshake.mjs (handshake_test.go) are run this way.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/jsonproc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 )
 
 // nodeProc is a running Node.js script whose stdout lines are decoded
 // into L.
 type nodeProc[L any] struct {
-	t      *testing.T
-	stdin  io.WriteCloser
-	lines  *feed[L]
-	stderr bytes.Buffer // read it only once stop has returned
-	stop   func()       // closes stdin, waits 5s for the exit, then kills
+	t     *testing.T
+	proc  *jsonproc.Proc[L]
+	lines *feed[L] // proc.Lines
 }
 
 // startNode runs node with testdata/script and args from the repository
@@ -37,56 +32,20 @@ func startNode[L any](t *testing.T, decode func(text []byte) L, script string, a
 	t.Helper()
 	cmd := exec.Command("node", append([]string{filepath.Join("pkg", "control", "testdata", script)}, args...)...)
 	cmd.Dir = repotest.Root(t)
-	p := &nodeProc[L]{t: t, lines: newFeed[L]()}
-	cmd.Stderr = &p.stderr
-	var err error
-	p.stdin, err = cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			p.lines.Add(decode(sc.Bytes()))
-		}
-		p.lines.End(fmt.Errorf("node exited: %v", cmd.Wait()))
-	}()
-	var once sync.Once
-	p.stop = func() {
-		once.Do(func() {
-			p.stdin.Close() // the script disconnects its clients and exits
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
+	proc := jsonproc.Start(t, "node", cmd, waitTimeout, decode)
+	p := &nodeProc[L]{t: t, proc: proc, lines: proc.Lines}
 	t.Cleanup(p.stop)
 	return p
 }
 
+// stop closes stdin (the script disconnects its clients and exits), waits
+// 5s for the exit, then kills.
+func (p *nodeProc[L]) stop() { p.proc.Stop(5 * time.Second) }
+
 // send writes cmd to the script as one JSON line.
 func (p *nodeProc[L]) send(cmd map[string]any) {
 	p.t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
-		p.t.Fatalf("write to node: %v", err)
-	}
+	p.proc.Send(p.t, cmd)
 }
 
 // nodeLine is what the lines of clients.mjs and api_clients.mjs share;
@@ -134,7 +93,7 @@ func startClients[L any, P clientLine[L]](t *testing.T, script string) *nodeProc
 			for _, l := range p.lines.All() {
 				fmt.Fprintln(&b, P(&l).head().raw)
 			}
-			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), p.stderr.String())
+			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), p.proc.Stderr())
 		}
 	})
 	p.lines.Wait(t, "the client script to start", func(l L) bool { return P(&l).head().Ev == "ready" })

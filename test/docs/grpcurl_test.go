@@ -7,7 +7,6 @@
 package docs
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,6 +28,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/jsonproc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/internal/testfeed"
 	"github.com/switchboard-rt/switchboard/internal/testlog"
@@ -475,9 +475,9 @@ type line struct {
 // nodeClients is the Node.js process holding the test's clients. Only the
 // test goroutine writes to stdin.
 type nodeClients struct {
-	stdin   io.WriteCloser
-	lines   *feed[line]
-	clients int // connected so far, numbered from 0
+	proc    *jsonproc.Proc[line]
+	lines   *feed[line] // proc.Lines
+	clients int         // connected so far, numbered from 0
 }
 
 func startNode(t *testing.T, root string) *nodeClients {
@@ -487,49 +487,23 @@ func startNode(t *testing.T, root string) *nodeClients {
 	}
 	cmd := exec.Command("node", filepath.Join("test", "docs", "testdata", "clients.mjs"))
 	cmd.Dir = root
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	n := &nodeClients{stdin: stdin, lines: newFeed[line]()}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			var l line
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = line{Ev: "error", Message: fmt.Sprintf("bad line: %v", err)}
-			}
-			l.raw = sc.Text()
-			n.lines.Add(l)
+	proc := jsonproc.Start(t, "node", cmd, waitTimeout, func(text []byte) line {
+		var l line
+		if err := json.Unmarshal(text, &l); err != nil {
+			l = line{Ev: "error", Message: fmt.Sprintf("bad line: %v", err)}
 		}
-		n.lines.End(fmt.Errorf("node exited: %v", cmd.Wait()))
-	}()
+		l.raw = string(text)
+		return l
+	})
+	n := &nodeClients{proc: proc, lines: proc.Lines}
 	t.Cleanup(func() {
-		stdin.Close() // the script disconnects its clients and exits
-		select {
-		case <-done:
-		case <-time.After(waitTimeout):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		proc.Stop(waitTimeout) // the script disconnects its clients and exits
 		if t.Failed() {
 			var b strings.Builder
 			for _, l := range n.lines.All() {
 				fmt.Fprintln(&b, l.raw)
 			}
-			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), stderr.String())
+			t.Logf("the clients reported:\n%s\nnode stderr:\n%s", b.String(), proc.Stderr())
 		}
 	})
 	n.lines.Wait(t, "the client script to start", func(l line) bool { return l.Ev == "ready" })
@@ -538,13 +512,7 @@ func startNode(t *testing.T, root string) *nodeClients {
 
 func (n *nodeClients) send(t *testing.T, cmd map[string]any) {
 	t.Helper()
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.stdin.Write(append(b, '\n')); err != nil {
-		t.Fatalf("write to node: %v", err)
-	}
+	n.proc.Send(t, cmd)
 }
 
 // connect connects the next client and returns its sid once it is

@@ -1,8 +1,6 @@
 package hostile
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/jsonproc"
 	"github.com/switchboard-rt/switchboard/internal/repotest"
 	"github.com/switchboard-rt/switchboard/internal/testfeed"
 )
@@ -360,50 +359,24 @@ func startCanary(t *testing.T, root string, s *stack) *canary {
 	t.Helper()
 	cmd := exec.Command("node", filepath.Join("test", "hostile", "testdata", "canary.mjs"), "http://"+s.edgeAddr)
 	cmd.Dir = root
-	var stderr bytes.Buffer // written by exec's goroutine until Wait returns
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	c := &canary{lines: testfeed.New[canaryLine](waitTimeout)}
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var l canaryLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				l = canaryLine{Ev: "bad line", Message: err.Error()}
-			}
-			l.raw = sc.Text()
-			c.lines.Add(l)
+	proc := jsonproc.Start(t, "canary", cmd, waitTimeout, func(text []byte) canaryLine {
+		var l canaryLine
+		if err := json.Unmarshal(text, &l); err != nil {
+			l = canaryLine{Ev: "bad line", Message: err.Error()}
 		}
-		c.lines.End(fmt.Errorf("the canary's stdout ended"))
-	}()
+		l.raw = string(text)
+		return l
+	})
+	c := &canary{lines: proc.Lines}
 	t.Cleanup(func() {
-		stdin.Close() // the canary disconnects and exits
-		exited := make(chan error, 1)
-		go func() { <-read; exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("canary: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("the canary (pid %d) did not exit within %v after its stdin closed: killed", cmd.Process.Pid, waitTimeout)
+		// The canary disconnects and exits once its stdin closes.
+		if proc.Stop(waitTimeout) {
+			t.Errorf("the canary (pid %d) did not exit within %v after its stdin closed: killed", proc.PID(), waitTimeout)
+		} else if err := proc.Err(); err != nil {
+			t.Errorf("canary: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("canary stderr:\n%s", stderr.String())
+			t.Logf("canary stderr:\n%s", proc.Stderr())
 		}
 	})
 	l := c.lines.Wait(t, "the canary to connect", func(l canaryLine) bool { return l.Ev != "seq" })

@@ -268,11 +268,9 @@ func appendFrame(dst, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
-// newMessage encodes one stamped message for the server's write path.
-func (s *server) newMessage() (*message, error) { return s.newMessageAt(stamp.Now()) }
-
-// newMessageAt is a message stamped at us (µs since the epoch).
-func (s *server) newMessageAt(us int64) (*message, error) {
+// newMessage encodes one message stamped at us (µs since the epoch) for
+// the server's write path.
+func (s *server) newMessage(us int64) (*message, error) {
 	payload := stamp.AppendFrame(make([]byte, 0, 128), us)
 	if s.mode == batched {
 		return &message{frame: appendFrame(make([]byte, 0, len(payload)+10), payload)}, nil
@@ -371,7 +369,7 @@ func (s *server) send(ctx context.Context, conns []*conn, rate float64, dur time
 		if at == 0 {
 			at = stamp.Now()
 		}
-		m, err := s.newMessageAt(at)
+		m, err := s.newMessage(at)
 		if err != nil {
 			return sent, err
 		}
@@ -405,7 +403,7 @@ func (s *server) burst(ctx context.Context, conns []*conn, count int64, dur time
 	msgs := make([]*message, count)
 	at := stamp.Now()
 	for i := range msgs {
-		m, err := s.newMessageAt(at)
+		m, err := s.newMessage(at)
 		if err != nil {
 			return 0, err
 		}
