@@ -61,6 +61,8 @@ func (p *pipeline) send(id uint64, cmd any) {
 		req.Command = &sbv1.PipelineRequest_LeaveRoom{LeaveRoom: c}
 	case *sbv1.AckRequest:
 		req.Command = &sbv1.PipelineRequest_Ack{Ack: c}
+	case *sbv1.SetSocketDataRequest:
+		req.Command = &sbv1.PipelineRequest_SetSocketData{SetSocketData: c}
 	case nil:
 	default:
 		p.t.Fatalf("no pipeline command for %T", cmd)

@@ -535,16 +535,26 @@ func (s *Server) planSockets(t *sbv1.Target, op *busv1.SocketsOperation, resp fu
 	f, err := s.commandFanout(tt, func(tg *sbv1.Target) *busv1.EdgeCommand {
 		o := &busv1.SocketsOperation{
 			Target: tg, Action: op.Action, Rooms: op.Rooms, CloseConnection: op.CloseConnection,
-			DataJson: op.DataJson, Merge: op.Merge,
+			DataJson: op.DataJson, Merge: op.Merge, Increment: op.Increment,
 		}
 		return &busv1.EdgeCommand{Command: &busv1.EdgeCommand_Sockets{Sockets: o}}
 	})
 	f.parts = true // many sockets or rooms may pass NATS's max payload
 	answer := func(g gathered) proto.Message {
 		sum := &busv1.SocketsOperationReply{}
+		datas := 0
 		for _, r := range g.replies {
 			sum.Sockets += r.GetSockets().GetSockets()
 			sum.SocketsFull += r.GetSockets().GetSocketsFull()
+			sum.DataRefused += r.GetSockets().GetDataRefused()
+			if d := r.GetSockets().GetDataJson(); len(d) > 0 {
+				sum.DataJson, datas = d, datas+1
+			}
+		}
+		// One socket's data, only when it is the one the target selected
+		// (set, and no other refused or possibly set by a missing edge).
+		if datas != 1 || sum.Sockets != 1 || sum.DataRefused != 0 || len(g.missing) != 0 {
+			sum.DataJson = nil
 		}
 		return resp(sum, g)
 	}
@@ -579,13 +589,21 @@ func (s *Server) planDisconnect(req *sbv1.DisconnectRequest) (call, error) {
 }
 
 func (s *Server) planSetData(req *sbv1.SetSocketDataRequest) (call, error) {
-	data, err := checkData(req.Data, req.DataJson, req.Merge)
-	if err != nil {
+	if err := checkIncrement(req.Increment); err != nil {
 		return call{}, err
 	}
-	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_SET_DATA, DataJson: data, Merge: req.Merge}
+	op := &busv1.SocketsOperation{Action: busv1.SocketsAction_SOCKETS_ACTION_SET_DATA, Increment: req.Increment}
+	// Counters alone keep the rest of the data: no data_json goes, and
+	// merge, which would need an object, means nothing.
+	if len(req.Increment) == 0 || req.Data != nil || req.DataJson != "" {
+		data, err := checkData(req.Data, req.DataJson, req.Merge)
+		if err != nil {
+			return call{}, err
+		}
+		op.DataJson, op.Merge = data, req.Merge
+	}
 	return s.planSockets(req.Target, op, func(r *busv1.SocketsOperationReply, g gathered) proto.Message {
-		return &sbv1.SetSocketDataResponse{Sockets: &r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors}
+		return &sbv1.SetSocketDataResponse{Sockets: &r.Sockets, MissingEdges: g.missing, EdgeErrors: g.errors, DataJson: string(r.DataJson)}
 	})
 }
 

@@ -341,6 +341,23 @@ func checkData(v *structpb.Value, raw string, merge bool) ([]byte, error) {
 	return b, nil
 }
 
+// maxIncrementMembers bounds SetSocketData's increment.
+const maxIncrementMembers = 64
+
+// checkIncrement checks SetSocketData's increment: at most
+// maxIncrementMembers members, each name 1 to maxNameLen bytes.
+func checkIncrement(incr map[string]int64) error {
+	if len(incr) > maxIncrementMembers {
+		return invalid("increment: at most %d members, got %d", maxIncrementMembers, len(incr))
+	}
+	for k := range incr {
+		if err := checkName("increment key", k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Pages of ListSockets and ListRooms.
 const (
 	defaultPageSize = 100

@@ -842,12 +842,10 @@ func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
 		case busv1.SocketsAction_SOCKETS_ACTION_DISCONNECT:
 			reply.Sockets = uint32(sel.Disconnect(op.CloseConnection))
 		case busv1.SocketsAction_SOCKETS_ACTION_SET_DATA:
-			n, err := setData(sel, op.DataJson, op.Merge)
-			if err != nil {
+			if err := setData(sel, op, reply); err != nil {
 				c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_INVALID, "set data: %v", err)
 				return
 			}
-			reply.Sockets = uint32(n)
 		default:
 			// An action of a newer control: saying 0 sockets would be a lie.
 			c.refuse(m, sbv1.EdgeErrorCode_EDGE_ERROR_CODE_UNSUPPORTED, "sockets action %v not known to this edge (version %s)", op.Action, Version)
@@ -855,48 +853,6 @@ func (c *cluster) onSockets(m *nats.Msg, op *busv1.SocketsOperation) {
 		}
 	}
 	c.answer(m, &busv1.EdgeReply{Reply: &busv1.EdgeReply_Sockets{Sockets: reply}})
-}
-
-// maxSocketData bounds a socket's data as JSON, as control bounds
-// SetSocketData's: a merge whose result would pass it is not made.
-const maxSocketData = 64 << 10
-
-// setData sets (or, with merge, merges) the data of the selected sockets
-// from JSON and returns how many it set. The value decoded is shared by
-// every socket, read-only (socketio.Socket.Data). A socket whose merged
-// data would pass maxSocketData keeps its data and is not counted.
-func setData(sel *socketio.BroadcastOperator, data []byte, merge bool) (int, error) {
-	var v any
-	if len(data) > 0 {
-		// Numbers stay as written (json.Number): 12345678901234567890 is
-		// not rounded to a float64 on its way back out.
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return 0, fmt.Errorf("data_json does not decode: %w", err)
-		}
-	}
-	if !merge {
-		return sel.Each(func(s *socketio.Socket) { s.SetData(v) }), nil
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return 0, errors.New("data_json must be an object to merge")
-	}
-	fits := func(merged map[string]any) bool {
-		if len(merged) == len(obj) {
-			return true // obj's keys alone, which control bounded
-		}
-		b, err := json.Marshal(merged)
-		return err == nil && len(b) <= maxSocketData
-	}
-	n := 0
-	for _, s := range sel.Sockets() {
-		if s.MergeData(obj, fits) {
-			n++
-		}
-	}
-	return n, nil
 }
 
 // onQuery answers a page of sockets or rooms: those after q.After, in

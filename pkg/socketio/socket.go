@@ -118,6 +118,22 @@ func (s *Socket) MergeData(m map[string]any, fits func(merged map[string]any) bo
 	return true
 }
 
+// UpdateData replaces the socket's data with what update makes of it,
+// atomically (a read-modify-write no other change comes between): update
+// gets the data as it is, must not modify it, and returns the new data
+// and whether to keep it (false leaves the data as it was). It runs under
+// the socket's lock and must not call its methods. UpdateData returns the
+// data the socket has after the call and whether update's was kept.
+func (s *Socket) UpdateData(update func(old any) (any, bool)) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := update(s.data)
+	if ok {
+		s.data = v
+	}
+	return s.data, ok
+}
+
 // Connected reports whether the socket is still connected.
 func (s *Socket) Connected() bool {
 	s.ns.mu.RLock()

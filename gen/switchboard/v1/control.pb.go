@@ -675,7 +675,19 @@ type SetSocketDataRequest struct {
 	// keys replace those of the socket's data when that is an object (a
 	// shallow merge, as Python's dict.update), else data replaces it. False
 	// replaces the data.
-	Merge         bool `protobuf:"varint,3,opt,name=merge,proto3" json:"merge,omitempty"`
+	Merge bool `protobuf:"varint,3,opt,name=merge,proto3" json:"merge,omitempty"`
+	// Counters to add to, atomically, by the edge that holds each socket
+	// (as Redis's HINCRBY): each number is added to the member of that name
+	// of the socket's data, and the sum becomes the member. A member that is
+	// missing, null or not an integer counts as 0; data that is not an
+	// object becomes an object. Applied after data (or data_json) and merge;
+	// when neither data nor data_json is set, the data is kept as it is and
+	// only these members change, whatever merge says. Each result saturates
+	// at plus or minus 9007199254740991 (2^53 - 1), the largest integer a
+	// JavaScript client reads exactly. At most 64 keys, each 1 to 256
+	// bytes. A socket whose data would pass 64 KiB as JSON keeps its
+	// data and is not counted in sockets, as with merge.
+	Increment     map[string]int64 `protobuf:"bytes,5,rep,name=increment,proto3" json:"increment,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -738,6 +750,13 @@ func (x *SetSocketDataRequest) GetMerge() bool {
 	return false
 }
 
+func (x *SetSocketDataRequest) GetIncrement() map[string]int64 {
+	if x != nil {
+		return x.Increment
+	}
+	return nil
+}
+
 // SetSocketDataResponse reports the effect of a SetSocketData.
 type SetSocketDataResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -747,7 +766,14 @@ type SetSocketDataResponse struct {
 	// may not have their new data.
 	MissingEdges []string `protobuf:"bytes,2,rep,name=missing_edges,json=missingEdges,proto3" json:"missing_edges,omitempty"`
 	// Of missing_edges, those that answered with an error, and why.
-	EdgeErrors    []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	EdgeErrors []*EdgeError `protobuf:"bytes,3,rep,name=edge_errors,json=edgeErrors,proto3" json:"edge_errors,omitempty"`
+	// The socket's data right after this update, as its edge left it (JSON
+	// text, "null" for none; object keys sorted), when the target selected
+	// exactly one socket and its data was set: sockets is 1 and no edge is
+	// missing. Empty otherwise (several sockets, none, or a refused update).
+	// With increment, the counters' new values, free of other updates'
+	// races: the answer to `session['count'] += 1`.
+	DataJson      string `protobuf:"bytes,4,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +827,13 @@ func (x *SetSocketDataResponse) GetEdgeErrors() []*EdgeError {
 		return x.EdgeErrors
 	}
 	return nil
+}
+
+func (x *SetSocketDataResponse) GetDataJson() string {
+	if x != nil {
+		return x.DataJson
+	}
+	return ""
 }
 
 // Target selects sockets, like socket.io's `io.of(namespace).to(rooms)
@@ -3743,17 +3776,22 @@ const file_switchboard_v1_control_proto_rawDesc = "" +
 	"\x06result\"<\n" +
 	"\fCommandError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xa5\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb6\x02\n" +
 	"\x14SetSocketDataRequest\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12*\n" +
 	"\x04data\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x04data\x12\x1b\n" +
 	"\tdata_json\x18\x04 \x01(\tR\bdataJson\x12\x14\n" +
-	"\x05merge\x18\x03 \x01(\bR\x05merge\"\xa3\x01\n" +
+	"\x05merge\x18\x03 \x01(\bR\x05merge\x12Q\n" +
+	"\tincrement\x18\x05 \x03(\v23.switchboard.v1.SetSocketDataRequest.IncrementEntryR\tincrement\x1a<\n" +
+	"\x0eIncrementEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc0\x01\n" +
 	"\x15SetSocketDataResponse\x12\x1d\n" +
 	"\asockets\x18\x01 \x01(\rH\x00R\asockets\x88\x01\x01\x12#\n" +
 	"\rmissing_edges\x18\x02 \x03(\tR\fmissingEdges\x12:\n" +
 	"\vedge_errors\x18\x03 \x03(\v2\x19.switchboard.v1.EdgeErrorR\n" +
-	"edgeErrorsB\n" +
+	"edgeErrors\x12\x1b\n" +
+	"\tdata_json\x18\x04 \x01(\tR\bdataJsonB\n" +
 	"\n" +
 	"\b_sockets\"\x9b\x01\n" +
 	"\x06Target\x12\x1c\n" +
@@ -4077,7 +4115,7 @@ func file_switchboard_v1_control_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_control_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_switchboard_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_switchboard_v1_control_proto_goTypes = []any{
 	(EdgeErrorCode)(0),            // 0: switchboard.v1.EdgeErrorCode
 	(Transport)(0),                // 1: switchboard.v1.Transport
@@ -4121,11 +4159,12 @@ var file_switchboard_v1_control_proto_goTypes = []any{
 	(*SocketDisconnected)(nil),    // 39: switchboard.v1.SocketDisconnected
 	(*AckRequest)(nil),            // 40: switchboard.v1.AckRequest
 	(*AckResponse)(nil),           // 41: switchboard.v1.AckResponse
-	nil,                           // 42: switchboard.v1.Handshake.HeadersEntry
-	nil,                           // 43: switchboard.v1.Handshake.QueryEntry
-	(*structpb.Value)(nil),        // 44: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 45: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
+	nil,                           // 42: switchboard.v1.SetSocketDataRequest.IncrementEntry
+	nil,                           // 43: switchboard.v1.Handshake.HeadersEntry
+	nil,                           // 44: switchboard.v1.Handshake.QueryEntry
+	(*structpb.Value)(nil),        // 45: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 46: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
 }
 var file_switchboard_v1_control_proto_depIdxs = []int32{
 	9,  // 0: switchboard.v1.PipelineRequest.emit:type_name -> switchboard.v1.EmitRequest
@@ -4144,79 +4183,80 @@ var file_switchboard_v1_control_proto_depIdxs = []int32{
 	7,  // 13: switchboard.v1.PipelineResponse.set_socket_data:type_name -> switchboard.v1.SetSocketDataResponse
 	41, // 14: switchboard.v1.PipelineResponse.ack:type_name -> switchboard.v1.AckResponse
 	8,  // 15: switchboard.v1.SetSocketDataRequest.target:type_name -> switchboard.v1.Target
-	44, // 16: switchboard.v1.SetSocketDataRequest.data:type_name -> google.protobuf.Value
-	14, // 17: switchboard.v1.SetSocketDataResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	8,  // 18: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
-	44, // 19: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
-	14, // 20: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	11, // 21: switchboard.v1.EmitResponse.deliveries:type_name -> switchboard.v1.EdgeDelivery
-	8,  // 22: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
-	44, // 23: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
-	45, // 24: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
-	15, // 25: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
-	14, // 26: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	0,  // 27: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
-	8,  // 28: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
-	14, // 29: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	8,  // 30: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
-	14, // 31: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	8,  // 32: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
-	14, // 33: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	24, // 34: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
-	14, // 35: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	25, // 36: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
-	42, // 37: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
-	43, // 38: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
-	46, // 39: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
-	1,  // 40: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
-	28, // 41: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
-	14, // 42: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
-	32, // 43: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
-	31, // 44: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
-	46, // 45: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
-	46, // 46: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
-	33, // 47: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
-	2,  // 48: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
-	37, // 49: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
-	38, // 50: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
-	39, // 51: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	36, // 52: switchboard.v1.SubscribeResponse.edge_lost:type_name -> switchboard.v1.EdgeLost
-	46, // 53: switchboard.v1.EdgeLost.last_heartbeat:type_name -> google.protobuf.Timestamp
-	46, // 54: switchboard.v1.EdgeLost.started_at:type_name -> google.protobuf.Timestamp
-	45, // 55: switchboard.v1.EdgeLost.heartbeat_interval:type_name -> google.protobuf.Duration
-	46, // 56: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
-	24, // 57: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
-	46, // 58: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
-	44, // 59: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
-	9,  // 60: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
-	12, // 61: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
-	16, // 62: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
-	18, // 63: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
-	20, // 64: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	22, // 65: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
-	26, // 66: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
-	29, // 67: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
-	34, // 68: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	40, // 69: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
-	6,  // 70: switchboard.v1.Control.SetSocketData:input_type -> switchboard.v1.SetSocketDataRequest
-	3,  // 71: switchboard.v1.Control.Pipeline:input_type -> switchboard.v1.PipelineRequest
-	10, // 72: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
-	13, // 73: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
-	17, // 74: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
-	19, // 75: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
-	21, // 76: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	23, // 77: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
-	27, // 78: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
-	30, // 79: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
-	35, // 80: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	41, // 81: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
-	7,  // 82: switchboard.v1.Control.SetSocketData:output_type -> switchboard.v1.SetSocketDataResponse
-	4,  // 83: switchboard.v1.Control.Pipeline:output_type -> switchboard.v1.PipelineResponse
-	72, // [72:84] is the sub-list for method output_type
-	60, // [60:72] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	45, // 16: switchboard.v1.SetSocketDataRequest.data:type_name -> google.protobuf.Value
+	42, // 17: switchboard.v1.SetSocketDataRequest.increment:type_name -> switchboard.v1.SetSocketDataRequest.IncrementEntry
+	14, // 18: switchboard.v1.SetSocketDataResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 19: switchboard.v1.EmitRequest.target:type_name -> switchboard.v1.Target
+	45, // 20: switchboard.v1.EmitRequest.args:type_name -> google.protobuf.Value
+	14, // 21: switchboard.v1.EmitResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	11, // 22: switchboard.v1.EmitResponse.deliveries:type_name -> switchboard.v1.EdgeDelivery
+	8,  // 23: switchboard.v1.EmitWithAckRequest.target:type_name -> switchboard.v1.Target
+	45, // 24: switchboard.v1.EmitWithAckRequest.args:type_name -> google.protobuf.Value
+	46, // 25: switchboard.v1.EmitWithAckRequest.timeout:type_name -> google.protobuf.Duration
+	15, // 26: switchboard.v1.EmitWithAckResponse.acks:type_name -> switchboard.v1.SocketAck
+	14, // 27: switchboard.v1.EmitWithAckResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	0,  // 28: switchboard.v1.EdgeError.code:type_name -> switchboard.v1.EdgeErrorCode
+	8,  // 29: switchboard.v1.JoinRoomRequest.target:type_name -> switchboard.v1.Target
+	14, // 30: switchboard.v1.JoinRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 31: switchboard.v1.LeaveRoomRequest.target:type_name -> switchboard.v1.Target
+	14, // 32: switchboard.v1.LeaveRoomResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	8,  // 33: switchboard.v1.DisconnectRequest.target:type_name -> switchboard.v1.Target
+	14, // 34: switchboard.v1.DisconnectResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	24, // 35: switchboard.v1.ListSocketsResponse.sockets:type_name -> switchboard.v1.Socket
+	14, // 36: switchboard.v1.ListSocketsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	25, // 37: switchboard.v1.Socket.handshake:type_name -> switchboard.v1.Handshake
+	43, // 38: switchboard.v1.Handshake.headers:type_name -> switchboard.v1.Handshake.HeadersEntry
+	44, // 39: switchboard.v1.Handshake.query:type_name -> switchboard.v1.Handshake.QueryEntry
+	47, // 40: switchboard.v1.Handshake.connected_at:type_name -> google.protobuf.Timestamp
+	1,  // 41: switchboard.v1.Handshake.transport:type_name -> switchboard.v1.Transport
+	28, // 42: switchboard.v1.ListRoomsResponse.rooms:type_name -> switchboard.v1.Room
+	14, // 43: switchboard.v1.ListRoomsResponse.edge_errors:type_name -> switchboard.v1.EdgeError
+	32, // 44: switchboard.v1.ClusterInfoResponse.edges:type_name -> switchboard.v1.Edge
+	31, // 45: switchboard.v1.ClusterInfoResponse.control_counters:type_name -> switchboard.v1.ControlCounters
+	47, // 46: switchboard.v1.Edge.started_at:type_name -> google.protobuf.Timestamp
+	47, // 47: switchboard.v1.Edge.last_heartbeat:type_name -> google.protobuf.Timestamp
+	33, // 48: switchboard.v1.Edge.counters:type_name -> switchboard.v1.EdgeCounters
+	2,  // 49: switchboard.v1.SubscribeRequest.kinds:type_name -> switchboard.v1.EventKind
+	37, // 50: switchboard.v1.SubscribeResponse.client_event:type_name -> switchboard.v1.ClientEvent
+	38, // 51: switchboard.v1.SubscribeResponse.connected:type_name -> switchboard.v1.SocketConnected
+	39, // 52: switchboard.v1.SubscribeResponse.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	36, // 53: switchboard.v1.SubscribeResponse.edge_lost:type_name -> switchboard.v1.EdgeLost
+	47, // 54: switchboard.v1.EdgeLost.last_heartbeat:type_name -> google.protobuf.Timestamp
+	47, // 55: switchboard.v1.EdgeLost.started_at:type_name -> google.protobuf.Timestamp
+	46, // 56: switchboard.v1.EdgeLost.heartbeat_interval:type_name -> google.protobuf.Duration
+	47, // 57: switchboard.v1.ClientEvent.received_at:type_name -> google.protobuf.Timestamp
+	24, // 58: switchboard.v1.SocketConnected.socket:type_name -> switchboard.v1.Socket
+	47, // 59: switchboard.v1.SocketDisconnected.disconnected_at:type_name -> google.protobuf.Timestamp
+	45, // 60: switchboard.v1.AckRequest.args:type_name -> google.protobuf.Value
+	9,  // 61: switchboard.v1.Control.Emit:input_type -> switchboard.v1.EmitRequest
+	12, // 62: switchboard.v1.Control.EmitWithAck:input_type -> switchboard.v1.EmitWithAckRequest
+	16, // 63: switchboard.v1.Control.JoinRoom:input_type -> switchboard.v1.JoinRoomRequest
+	18, // 64: switchboard.v1.Control.LeaveRoom:input_type -> switchboard.v1.LeaveRoomRequest
+	20, // 65: switchboard.v1.Control.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	22, // 66: switchboard.v1.Control.ListSockets:input_type -> switchboard.v1.ListSocketsRequest
+	26, // 67: switchboard.v1.Control.ListRooms:input_type -> switchboard.v1.ListRoomsRequest
+	29, // 68: switchboard.v1.Control.ClusterInfo:input_type -> switchboard.v1.ClusterInfoRequest
+	34, // 69: switchboard.v1.Control.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	40, // 70: switchboard.v1.Control.Ack:input_type -> switchboard.v1.AckRequest
+	6,  // 71: switchboard.v1.Control.SetSocketData:input_type -> switchboard.v1.SetSocketDataRequest
+	3,  // 72: switchboard.v1.Control.Pipeline:input_type -> switchboard.v1.PipelineRequest
+	10, // 73: switchboard.v1.Control.Emit:output_type -> switchboard.v1.EmitResponse
+	13, // 74: switchboard.v1.Control.EmitWithAck:output_type -> switchboard.v1.EmitWithAckResponse
+	17, // 75: switchboard.v1.Control.JoinRoom:output_type -> switchboard.v1.JoinRoomResponse
+	19, // 76: switchboard.v1.Control.LeaveRoom:output_type -> switchboard.v1.LeaveRoomResponse
+	21, // 77: switchboard.v1.Control.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	23, // 78: switchboard.v1.Control.ListSockets:output_type -> switchboard.v1.ListSocketsResponse
+	27, // 79: switchboard.v1.Control.ListRooms:output_type -> switchboard.v1.ListRoomsResponse
+	30, // 80: switchboard.v1.Control.ClusterInfo:output_type -> switchboard.v1.ClusterInfoResponse
+	35, // 81: switchboard.v1.Control.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	41, // 82: switchboard.v1.Control.Ack:output_type -> switchboard.v1.AckResponse
+	7,  // 83: switchboard.v1.Control.SetSocketData:output_type -> switchboard.v1.SetSocketDataResponse
+	4,  // 84: switchboard.v1.Control.Pipeline:output_type -> switchboard.v1.PipelineResponse
+	73, // [73:85] is the sub-list for method output_type
+	61, // [61:73] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_control_proto_init() }
@@ -4267,7 +4307,7 @@ func file_switchboard_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_control_proto_rawDesc), len(file_switchboard_v1_control_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

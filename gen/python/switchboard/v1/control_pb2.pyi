@@ -450,26 +450,37 @@ class Room(_message.Message):
     def __init__(self, name: _Optional[str] = ..., sockets: _Optional[int] = ...) -> None: ...
 
 class SetSocketDataRequest(_message.Message):
-    __slots__ = ["data", "data_json", "merge", "target"]
+    __slots__ = ["data", "data_json", "increment", "merge", "target"]
+    class IncrementEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     DATA_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    INCREMENT_FIELD_NUMBER: _ClassVar[int]
     MERGE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     data: _struct_pb2.Value
     data_json: str
+    increment: _containers.ScalarMap[str, int]
     merge: bool
     target: Target
-    def __init__(self, target: _Optional[_Union[Target, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., data_json: _Optional[str] = ..., merge: bool = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[Target, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., data_json: _Optional[str] = ..., merge: bool = ..., increment: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class SetSocketDataResponse(_message.Message):
-    __slots__ = ["edge_errors", "missing_edges", "sockets"]
+    __slots__ = ["data_json", "edge_errors", "missing_edges", "sockets"]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     EDGE_ERRORS_FIELD_NUMBER: _ClassVar[int]
     MISSING_EDGES_FIELD_NUMBER: _ClassVar[int]
     SOCKETS_FIELD_NUMBER: _ClassVar[int]
+    data_json: str
     edge_errors: _containers.RepeatedCompositeFieldContainer[EdgeError]
     missing_edges: _containers.RepeatedScalarFieldContainer[str]
     sockets: int
-    def __init__(self, sockets: _Optional[int] = ..., missing_edges: _Optional[_Iterable[str]] = ..., edge_errors: _Optional[_Iterable[_Union[EdgeError, _Mapping]]] = ...) -> None: ...
+    def __init__(self, sockets: _Optional[int] = ..., missing_edges: _Optional[_Iterable[str]] = ..., edge_errors: _Optional[_Iterable[_Union[EdgeError, _Mapping]]] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class Socket(_message.Message):
     __slots__ = ["data_json", "edge_id", "handshake", "namespace", "rooms", "sid", "user"]

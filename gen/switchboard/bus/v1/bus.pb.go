@@ -792,7 +792,11 @@ type SocketsOperation struct {
 	DataJson []byte `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	// Merge data_json, an object, into each socket's data
 	// (SOCKETS_ACTION_SET_DATA), as SetSocketDataRequest.merge.
-	Merge         bool `protobuf:"varint,6,opt,name=merge,proto3" json:"merge,omitempty"`
+	Merge bool `protobuf:"varint,6,opt,name=merge,proto3" json:"merge,omitempty"`
+	// Counters to add to each socket's data after data_json and merge
+	// (SOCKETS_ACTION_SET_DATA), as SetSocketDataRequest.increment; with
+	// increment and an empty data_json, the data is kept, whatever merge.
+	Increment     map[string]int64 `protobuf:"bytes,7,rep,name=increment,proto3" json:"increment,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +873,13 @@ func (x *SocketsOperation) GetMerge() bool {
 	return false
 }
 
+func (x *SocketsOperation) GetIncrement() map[string]int64 {
+	if x != nil {
+		return x.Increment
+	}
+	return nil
+}
+
 // SocketsOperationReply is an edge's answer to a SocketsOperation.
 type SocketsOperationReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -876,7 +887,15 @@ type SocketsOperationReply struct {
 	Sockets uint32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	// Of those, the sockets that were in the most rooms allowed before they
 	// joined every room (SOCKETS_ACTION_JOIN).
-	SocketsFull   uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
+	SocketsFull uint32 `protobuf:"varint,3,opt,name=sockets_full,json=socketsFull,proto3" json:"sockets_full,omitempty"`
+	// The socket's data after the update, as JSON ("null" for none), when
+	// the target selected exactly one local socket and its data was set
+	// (SOCKETS_ACTION_SET_DATA); empty otherwise.
+	DataJson []byte `protobuf:"bytes,4,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
+	// Local sockets the target selected whose data was kept because the
+	// update would pass 64 KiB as JSON (SOCKETS_ACTION_SET_DATA); not in
+	// sockets.
+	DataRefused   uint32 `protobuf:"varint,5,opt,name=data_refused,json=dataRefused,proto3" json:"data_refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -921,6 +940,20 @@ func (x *SocketsOperationReply) GetSockets() uint32 {
 func (x *SocketsOperationReply) GetSocketsFull() uint32 {
 	if x != nil {
 		return x.SocketsFull
+	}
+	return 0
+}
+
+func (x *SocketsOperationReply) GetDataJson() []byte {
+	if x != nil {
+		return x.DataJson
+	}
+	return nil
+}
+
+func (x *SocketsOperationReply) GetDataRefused() uint32 {
+	if x != nil {
+		return x.DataRefused
 	}
 	return 0
 }
@@ -1502,17 +1535,23 @@ const file_switchboard_bus_v1_bus_proto_rawDesc = "" +
 	"\fBroadcastAck\x12\x10\n" +
 	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12 \n" +
-	"\vattachments\x18\x03 \x03(\fR\vattachments\"\xf1\x01\n" +
+	"\vattachments\x18\x03 \x03(\fR\vattachments\"\x82\x03\n" +
 	"\x10SocketsOperation\x12.\n" +
 	"\x06target\x18\x01 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x129\n" +
 	"\x06action\x18\x02 \x01(\x0e2!.switchboard.bus.v1.SocketsActionR\x06action\x12\x14\n" +
 	"\x05rooms\x18\x03 \x03(\tR\x05rooms\x12)\n" +
 	"\x10close_connection\x18\x04 \x01(\bR\x0fcloseConnection\x12\x1b\n" +
 	"\tdata_json\x18\x05 \x01(\fR\bdataJson\x12\x14\n" +
-	"\x05merge\x18\x06 \x01(\bR\x05merge\"Z\n" +
+	"\x05merge\x18\x06 \x01(\bR\x05merge\x12Q\n" +
+	"\tincrement\x18\a \x03(\v23.switchboard.bus.v1.SocketsOperation.IncrementEntryR\tincrement\x1a<\n" +
+	"\x0eIncrementEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x9a\x01\n" +
 	"\x15SocketsOperationReply\x12\x18\n" +
 	"\asockets\x18\x02 \x01(\rR\asockets\x12!\n" +
-	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFullJ\x04\b\x01\x10\x02\"\xbb\x01\n" +
+	"\fsockets_full\x18\x03 \x01(\rR\vsocketsFull\x12\x1b\n" +
+	"\tdata_json\x18\x04 \x01(\fR\bdataJson\x12!\n" +
+	"\fdata_refused\x18\x05 \x01(\rR\vdataRefusedJ\x04\b\x01\x10\x02\"\xbb\x01\n" +
 	"\x05Query\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.switchboard.bus.v1.QueryKindR\x04kind\x12.\n" +
 	"\x06target\x18\x02 \x01(\v2\x16.switchboard.v1.TargetR\x06target\x12\x14\n" +
@@ -1574,7 +1613,7 @@ func file_switchboard_bus_v1_bus_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_bus_v1_bus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_switchboard_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_switchboard_bus_v1_bus_proto_goTypes = []any{
 	(SocketsAction)(0),            // 0: switchboard.bus.v1.SocketsAction
 	(QueryKind)(0),                // 1: switchboard.bus.v1.QueryKind
@@ -1593,47 +1632,49 @@ var file_switchboard_bus_v1_bus_proto_goTypes = []any{
 	(*EventAck)(nil),              // 14: switchboard.bus.v1.EventAck
 	(*EventAckReply)(nil),         // 15: switchboard.bus.v1.EventAckReply
 	(*LifecycleEvent)(nil),        // 16: switchboard.bus.v1.LifecycleEvent
-	(*v1.Target)(nil),             // 17: switchboard.v1.Target
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
-	(v1.EdgeErrorCode)(0),         // 19: switchboard.v1.EdgeErrorCode
-	(*v1.Socket)(nil),             // 20: switchboard.v1.Socket
-	(*v1.Room)(nil),               // 21: switchboard.v1.Room
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(*v1.EdgeCounters)(nil),       // 23: switchboard.v1.EdgeCounters
-	(*v1.SocketConnected)(nil),    // 24: switchboard.v1.SocketConnected
-	(*v1.SocketDisconnected)(nil), // 25: switchboard.v1.SocketDisconnected
+	nil,                           // 17: switchboard.bus.v1.SocketsOperation.IncrementEntry
+	(*v1.Target)(nil),             // 18: switchboard.v1.Target
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(v1.EdgeErrorCode)(0),         // 20: switchboard.v1.EdgeErrorCode
+	(*v1.Socket)(nil),             // 21: switchboard.v1.Socket
+	(*v1.Room)(nil),               // 22: switchboard.v1.Room
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*v1.EdgeCounters)(nil),       // 24: switchboard.v1.EdgeCounters
+	(*v1.SocketConnected)(nil),    // 25: switchboard.v1.SocketConnected
+	(*v1.SocketDisconnected)(nil), // 26: switchboard.v1.SocketDisconnected
 }
 var file_switchboard_bus_v1_bus_proto_depIdxs = []int32{
 	3,  // 0: switchboard.bus.v1.EdgeCommand.broadcast:type_name -> switchboard.bus.v1.Broadcast
 	8,  // 1: switchboard.bus.v1.EdgeCommand.sockets:type_name -> switchboard.bus.v1.SocketsOperation
 	10, // 2: switchboard.bus.v1.EdgeCommand.query:type_name -> switchboard.bus.v1.Query
 	12, // 3: switchboard.bus.v1.EdgeCommand.announce:type_name -> switchboard.bus.v1.Announce
-	17, // 4: switchboard.bus.v1.Broadcast.target:type_name -> switchboard.v1.Target
-	18, // 5: switchboard.bus.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
+	18, // 4: switchboard.bus.v1.Broadcast.target:type_name -> switchboard.v1.Target
+	19, // 5: switchboard.bus.v1.Broadcast.ack_timeout:type_name -> google.protobuf.Duration
 	6,  // 6: switchboard.bus.v1.EdgeReply.broadcast:type_name -> switchboard.bus.v1.BroadcastReply
 	9,  // 7: switchboard.bus.v1.EdgeReply.sockets:type_name -> switchboard.bus.v1.SocketsOperationReply
 	11, // 8: switchboard.bus.v1.EdgeReply.query:type_name -> switchboard.bus.v1.QueryReply
 	5,  // 9: switchboard.bus.v1.EdgeReply.error:type_name -> switchboard.bus.v1.ReplyError
-	19, // 10: switchboard.bus.v1.ReplyError.code:type_name -> switchboard.v1.EdgeErrorCode
+	20, // 10: switchboard.bus.v1.ReplyError.code:type_name -> switchboard.v1.EdgeErrorCode
 	7,  // 11: switchboard.bus.v1.BroadcastReply.acks:type_name -> switchboard.bus.v1.BroadcastAck
-	17, // 12: switchboard.bus.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
+	18, // 12: switchboard.bus.v1.SocketsOperation.target:type_name -> switchboard.v1.Target
 	0,  // 13: switchboard.bus.v1.SocketsOperation.action:type_name -> switchboard.bus.v1.SocketsAction
-	1,  // 14: switchboard.bus.v1.Query.kind:type_name -> switchboard.bus.v1.QueryKind
-	17, // 15: switchboard.bus.v1.Query.target:type_name -> switchboard.v1.Target
-	20, // 16: switchboard.bus.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
-	21, // 17: switchboard.bus.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
-	22, // 18: switchboard.bus.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
-	22, // 19: switchboard.bus.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
-	18, // 20: switchboard.bus.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
-	23, // 21: switchboard.bus.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
-	5,  // 22: switchboard.bus.v1.EventAckReply.error:type_name -> switchboard.bus.v1.ReplyError
-	24, // 23: switchboard.bus.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
-	25, // 24: switchboard.bus.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	17, // 14: switchboard.bus.v1.SocketsOperation.increment:type_name -> switchboard.bus.v1.SocketsOperation.IncrementEntry
+	1,  // 15: switchboard.bus.v1.Query.kind:type_name -> switchboard.bus.v1.QueryKind
+	18, // 16: switchboard.bus.v1.Query.target:type_name -> switchboard.v1.Target
+	21, // 17: switchboard.bus.v1.QueryReply.sockets:type_name -> switchboard.v1.Socket
+	22, // 18: switchboard.bus.v1.QueryReply.rooms:type_name -> switchboard.v1.Room
+	23, // 19: switchboard.bus.v1.EdgeHeartbeat.started_at:type_name -> google.protobuf.Timestamp
+	23, // 20: switchboard.bus.v1.EdgeHeartbeat.sent_at:type_name -> google.protobuf.Timestamp
+	19, // 21: switchboard.bus.v1.EdgeHeartbeat.interval:type_name -> google.protobuf.Duration
+	24, // 22: switchboard.bus.v1.EdgeHeartbeat.counters:type_name -> switchboard.v1.EdgeCounters
+	5,  // 23: switchboard.bus.v1.EventAckReply.error:type_name -> switchboard.bus.v1.ReplyError
+	25, // 24: switchboard.bus.v1.LifecycleEvent.connected:type_name -> switchboard.v1.SocketConnected
+	26, // 25: switchboard.bus.v1.LifecycleEvent.disconnected:type_name -> switchboard.v1.SocketDisconnected
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_bus_v1_bus_proto_init() }
@@ -1662,7 +1703,7 @@ func file_switchboard_bus_v1_bus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_bus_v1_bus_proto_rawDesc), len(file_switchboard_bus_v1_bus_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
