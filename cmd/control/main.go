@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/admin"
 	"github.com/switchboard-rt/switchboard/internal/daemon"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/control"
@@ -27,32 +29,49 @@ import (
 const envPrefix = "SWITCHBOARD_CONTROL_"
 
 func main() {
-	cfg, debugAddr, err := configure(os.Args[1:])
+	cfg, addrs, err := configure(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return
 	case err != nil:
 		daemon.Exit("control", daemon.ExitUsage, err)
 	}
-	if err := run(cfg, debugAddr); err != nil {
+	if err := run(cfg, addrs); err != nil {
 		daemon.Exit("control", daemon.ExitFailed, err)
 	}
 }
 
-func run(cfg control.Config, debugAddr string) error {
+// listenAddrs are the addresses of the side listeners; empty: off.
+type listenAddrs struct{ debug, admin string }
+
+func run(cfg control.Config, addrs listenAddrs) error {
 	s, err := control.New(cfg)
 	if err != nil {
 		return err
 	}
-	return daemon.Run(debugAddr, cfg.Logger, s.Run)
+	acfg := admin.Config{Addr: addrs.admin, Collectors: s.Collectors(), Ready: s.Ready, Logger: cfg.Logger}
+	return daemon.Run(addrs.debug, cfg.Logger, func(ctx context.Context) error {
+		ran := false
+		err := admin.Run(ctx, acfg, func(ctx context.Context) error {
+			ran = true
+			return s.Run(ctx)
+		})
+		if !ran {
+			// The admin listener did not start: close NATS (and the
+			// embedded server), which s.Run would have closed.
+			s.Shutdown(context.Background())
+		}
+		return err
+	})
 }
 
 // configure reads the command line and the environment into control's
-// configuration and the debug server's address, every value checked.
-func configure(args []string) (control.Config, string, error) {
+// configuration and the debug and admin listeners' addresses, every value
+// checked.
+func configure(args []string) (control.Config, listenAddrs, error) {
 	var cfg control.Config
 	var apiKeys envflag.Secrets
-	var logLevel, debugAddr string
+	var logLevel, debugAddr, adminAddr string
 	var level slog.Level
 	fs := flag.NewFlagSet("control", flag.ContinueOnError)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address, host:port; port 0 picks a free one")
@@ -64,6 +83,7 @@ func configure(args []string) (control.Config, string, error) {
 	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'; empty: no authentication")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC; with --tls-key; empty: plaintext")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
+	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(os.Stdout) // --help
@@ -112,20 +132,26 @@ cannot start or fails, 2 for a bad flag or variable.
 			}
 			return envflag.HostPort(debugAddr)
 		},
+		"admin-addr": func() error {
+			if adminAddr == "" {
+				return nil
+			}
+			return envflag.HostPort(adminAddr)
+		},
 		"log-level": func() (err error) {
 			level, err = daemon.ParseLevel(logLevel)
 			return err
 		},
 	}
 	if err := envflag.Parse(fs, envPrefix, args, checks); err != nil {
-		return cfg, "", err
+		return cfg, listenAddrs{}, err
 	}
 	cfg.APIKeys = apiKeys
 	cfg.Logger = daemon.Logger(level)
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("control: ignoring an environment variable that names no flag", "var", v)
 	}
-	return cfg, debugAddr, nil
+	return cfg, listenAddrs{debug: debugAddr, admin: adminAddr}, nil
 }
 
 // checkAPIKeys refuses a key no client can send: gRPC metadata values are

@@ -75,6 +75,8 @@ func TestBadValues(t *testing.T) {
 		{flag: "tls-cert", value: "cert.pem"},
 		{flag: "tls-key", value: "key.pem"},
 		{flag: "debug-addr", value: "6060"},
+		{flag: "admin-addr", value: "localhost"},
+		{flag: "admin-addr", value: "127.0.0.1:99999"},
 		{flag: "log-level", value: "verbose"},
 	} {
 		shown := tc.shown

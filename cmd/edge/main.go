@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-rt/switchboard/internal/admin"
 	"github.com/switchboard-rt/switchboard/internal/daemon"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
@@ -25,32 +29,39 @@ import (
 const envPrefix = "SWITCHBOARD_EDGE_"
 
 func main() {
-	cfg, debugAddr, err := configure(os.Args[1:])
+	cfg, addrs, err := configure(os.Args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return
 	case err != nil:
 		daemon.Exit("edge", daemon.ExitUsage, err)
 	}
-	if err := run(cfg, debugAddr); err != nil {
+	if err := run(cfg, addrs); err != nil {
 		daemon.Exit("edge", daemon.ExitFailed, err)
 	}
 }
 
-func run(cfg edge.Config, debugAddr string) error {
+// listenAddrs are the addresses of the side listeners; empty: off.
+type listenAddrs struct{ debug, admin string }
+
+func run(cfg edge.Config, addrs listenAddrs) error {
 	e, err := edge.New(cfg)
 	if err != nil {
 		return err
 	}
-	return daemon.Run(debugAddr, cfg.Logger, e.Run)
+	acfg := admin.Config{Addr: addrs.admin, Collectors: []prometheus.Collector{e.Collector()}, Ready: e.Ready, Logger: cfg.Logger}
+	return daemon.Run(addrs.debug, cfg.Logger, func(ctx context.Context) error {
+		return admin.Run(ctx, acfg, e.Run)
+	})
 }
 
 // configure reads the command line and the environment into the edge's
-// configuration and the debug server's address, every value checked.
-func configure(args []string) (edge.Config, string, error) {
+// configuration and the debug and admin listeners' addresses, every value
+// checked.
+func configure(args []string) (edge.Config, listenAddrs, error) {
 	var cfg edge.Config
 	var namespaces, origins, transports, exposeHeaders envflag.List
-	var logLevel, debugAddr string
+	var logLevel, debugAddr, adminAddr string
 	var level slog.Level
 	var auth authFlags
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
@@ -87,6 +98,7 @@ func configure(args []string) (edge.Config, string, error) {
 	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
 	fs.Var(&exposeHeaders, "expose-headers", "comma-separated handshake headers that ListSockets and lifecycle events show although hidden by default (cookie, authorization, proxy-authorization; the auth payload's token goes with authorization); * for all; empty: those three hidden")
 	auth.define(fs)
+	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.SetOutput(os.Stdout) // --help
@@ -185,6 +197,12 @@ fails, 2 for a bad flag or variable.
 			}
 			return envflag.HostPort(debugAddr)
 		},
+		"admin-addr": func() error {
+			if adminAddr == "" {
+				return nil
+			}
+			return envflag.HostPort(adminAddr)
+		},
 		"log-level": func() (err error) {
 			level, err = daemon.ParseLevel(logLevel)
 			return err
@@ -194,7 +212,7 @@ fails, 2 for a bad flag or variable.
 		checks[name] = check
 	}
 	if err := envflag.Parse(fs, envPrefix, args, checks); err != nil {
-		return cfg, "", err
+		return cfg, listenAddrs{}, err
 	}
 	cfg.Namespaces = namespaces
 	cfg.Engine.AllowedOrigins = origins
@@ -206,7 +224,7 @@ fails, 2 for a bad flag or variable.
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("edge: ignoring an environment variable that names no flag", "var", v)
 	}
-	return cfg, debugAddr, nil
+	return cfg, listenAddrs{debug: debugAddr, admin: adminAddr}, nil
 }
 
 // checkPing checks --ping-interval and --ping-timeout: the handshake gives

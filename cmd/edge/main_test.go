@@ -150,6 +150,8 @@ func TestBadValues(t *testing.T) {
 		{flag: "jwt-data-claim", value: "rooms", args: []string{"--jwt-rooms-claim", "rooms"}},
 		{flag: "debug-addr", value: "localhost"},
 		{flag: "debug-addr", value: "127.0.0.1:http"},
+		{flag: "admin-addr", value: "localhost"},
+		{flag: "admin-addr", value: "127.0.0.1:99999"},
 		{flag: "log-level", value: "loud"},
 	} {
 		shown := tc.shown

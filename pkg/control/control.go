@@ -89,6 +89,7 @@ type Server struct {
 	reg      *registry
 	grpc     *grpc.Server
 	health   *health.Server
+	metrics  *grpcServerMetrics // the gRPC interceptors' counters (metrics.go)
 	hbSub    *nats.Subscription
 	hub      *hub // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
 
@@ -157,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			s.setServing(false)
 			// No heartbeat arrives now: that loses no edge.
 			s.reg.pause()
 			switch {
@@ -198,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
 			s.reg.resume()
-			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			s.setServing(true)
 		}),
 	}
 	if s.embedded != nil {
@@ -255,16 +256,21 @@ func (s *Server) buildGRPC() error {
 	// control's CPU under a stream of small Emits.
 	logOpts := []logging.Option{logging.WithLevels(logLevels), logging.WithLogOnEvents(logging.FinishCall)}
 	authFn := s.authenticate
+	// Outermost, so that calls refused by auth or ended by a panic are
+	// counted with their code.
+	s.metrics = newGRPCMetrics()
 	opts := []grpc.ServerOption{
 		// Handler goroutines are reused: a fresh one per RPC grows its stack
 		// every time (runtime.newstack was 6% of control's CPU).
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(
+			s.metrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(logger, logOpts...),
 			recovery.UnaryServerInterceptor(panics),
 			auth.UnaryServerInterceptor(authFn),
 		),
 		grpc.ChainStreamInterceptor(
+			s.metrics.StreamServerInterceptor(),
 			logging.StreamServerInterceptor(logger, logOpts...),
 			recovery.StreamServerInterceptor(panics),
 			auth.StreamServerInterceptor(authFn),
@@ -282,6 +288,7 @@ func (s *Server) buildGRPC() error {
 	s.grpc = grpc.NewServer(opts...)
 	sbv1.RegisterControlServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.metrics.InitializeMetrics(s.grpc) // every method's series from 0
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(sbv1.Control_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 
