@@ -90,11 +90,8 @@ func (p *writerPool) work() {
 func (p *writerPool) serve(s *Session, w *rawWriter) {
 	s.mu.Lock()
 	switch {
-	case s.state == stateClosed:
-		s.writing = false
-		s.mu.Unlock()
-		return
-	case len(s.queue) == 0 && s.state == stateOpen:
+	case s.state == stateClosed, len(s.queue) == 0 && s.state == stateOpen:
+		// Gone, or nothing to write: off the pool until the next frame.
 		s.writing = false
 		s.mu.Unlock()
 		return
