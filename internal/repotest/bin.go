@@ -22,6 +22,7 @@ var packages = map[string]string{
 	"control": "./cmd/control",
 	"loadgen": "./bench/cmd/loadgen",
 	"ceiling": "./bench/cmd/ceiling",
+	"echo":    "./examples/echo/go",
 	"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl",
 	"buf":     "github.com/bufbuild/buf/cmd/buf",
 
@@ -84,19 +85,34 @@ func binaries(names []string) (string, func(), error) {
 }
 
 // Build builds the named binaries into dir, from the repository at root.
+// A binary whose package's directory has another name (echo, from
+// ./examples/echo/go) is built on its own, named by -o.
 func Build(root, dir string, names ...string) error {
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	var pkgs []string
 	for _, n := range names {
 		pkg, ok := packages[n]
 		if !ok {
 			return fmt.Errorf("no package builds a binary %q", n)
 		}
-		args = append(args, pkg)
+		if filepath.Base(pkg) == n {
+			pkgs = append(pkgs, pkg)
+		} else if err := goBuild(root, filepath.Join(dir, n), pkg); err != nil {
+			return err
+		}
 	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	return goBuild(root, dir+string(filepath.Separator), pkgs...)
+}
+
+// goBuild runs go build -o out pkgs in the repository at root.
+func goBuild(root, out string, pkgs ...string) error {
+	args := append([]string{"build", "-o", out}, pkgs...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go %v: %v\n%s", args, err, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %v: %v\n%s", args, err, b)
 	}
 	return nil
 }

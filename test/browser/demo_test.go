@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -24,7 +23,10 @@ import (
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The binaries of echo_test.go are built (or found in $SWITCHBOARD_TEST_BIN)
+// before any test's clock starts; repotest.Main checks for leaked
+// goroutines after, as goleak.VerifyTestMain does.
+func TestMain(m *testing.M) { repotest.Main(m, "edge", "control", "echo") }
 
 func TestDemoPageReceivesEmit(t *testing.T) {
 	root := repotest.Root(t)
