@@ -338,8 +338,13 @@ func TestEchoPage(t *testing.T) {
 			acks(sidA, 1)
 			shot := screenshotPath(t, "echo-"+impl.name+".png")
 			b.do(map[string]any{"cmd": "shot", "page": "a", "path": shot})
-			if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
-				t.Errorf("no screenshot at %s: %v", shot, err)
+			// Page b's short log is the one the README shows.
+			shotB := screenshotPath(t, "echo-"+impl.name+"-b.png")
+			b.do(map[string]any{"cmd": "shot", "page": "b", "path": shotB})
+			for _, f := range []string{shot, shotB} {
+				if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+					t.Errorf("no screenshot at %s: %v", f, err)
+				}
 			}
 			wantB := []string{"0 Received: Server connected", "1 Received: to all", "4 Received: after"}
 			if got := b.do(map[string]any{"cmd": "wait", "page": "b", "text": "Server connected"}).strs("lines"); !slices.Equal(got, wantB) {
