@@ -47,6 +47,8 @@ TEST_ENV := SWITCHBOARD_TEST_BIN=$(TEST_BIN)
 test-build: node_modules/.package-lock.json
 	$(GO) build -o $(TEST_BIN)/ ./cmd/edge ./cmd/control ./bench/cmd/loadgen ./bench/cmd/ceiling tool
 	$(GO) build -o $(TEST_BIN)/echo ./examples/echo/go
+	$(GO) build -o $(TEST_BIN)/login ./examples/login/go
+	$(GO) build -o $(TEST_BIN)/ ./examples/login/emit
 	node_modules/.bin/tsc -p examples/typescript --outDir $(TEST_BIN)/typescript
 
 ## test: lint, build, every test with the race detector, the benchmark smoke run, a short fuzz run

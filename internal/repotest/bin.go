@@ -23,6 +23,8 @@ var packages = map[string]string{
 	"loadgen": "./bench/cmd/loadgen",
 	"ceiling": "./bench/cmd/ceiling",
 	"echo":    "./examples/echo/go",
+	"login":   "./examples/login/go",
+	"emit":    "./examples/login/emit",
 	"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl",
 	"buf":     "github.com/bufbuild/buf/cmd/buf",
 

@@ -26,7 +26,7 @@ import (
 // The binaries of echo_test.go are built (or found in $SWITCHBOARD_TEST_BIN)
 // before any test's clock starts; repotest.Main checks for leaked
 // goroutines after, as goleak.VerifyTestMain does.
-func TestMain(m *testing.M) { repotest.Main(m, "edge", "control", "echo") }
+func TestMain(m *testing.M) { repotest.Main(m, "edge", "control", "echo", "login", "emit", "grpcurl") }
 
 func TestDemoPageReceivesEmit(t *testing.T) {
 	root := repotest.Root(t)
