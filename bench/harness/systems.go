@@ -156,8 +156,10 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 		p, err := s.r.procs.start(s.r.procName(fmt.Sprintf("edge%d", i+1)), false, "", nil, append([]string{s.r.bins.edge,
 			"--addr", addr, "--nats-url", "nats://" + natsAddr, "--log-level", "warn",
 			// Every load client comes from 127.0.0.1: the per-address cap
-			// (1,000 by default) is for the internet, not for this run.
-			"--max-conns-per-ip", "-1"}, append(da, s.r.opt.EdgeArgs...)...)...)
+			// (1,000 by default) is for the internet, not for this run;
+			// so are the handshake rate per address and the event rate per
+			// socket (the connect storm, the clients' bursts).
+			"--max-conns-per-ip", "-1", "--handshake-rate", "-1", "--event-rate", "-1"}, append(da, s.r.opt.EdgeArgs...)...)...)
 		if err != nil {
 			return err
 		}

@@ -3,11 +3,13 @@
 // Without --nats-url it starts an embedded NATS server for the edges.
 //
 // Every flag can also be set with an environment variable,
-// $SWITCHBOARD_CONTROL_<FLAG> (--nats-url is $SWITCHBOARD_CONTROL_NATS_URL);
-// a flag on the command line wins. Every value is checked before anything
-// starts. The exit status is 0 after SIGINT or SIGTERM (or --help), 1 when
-// control cannot start or fails, 2 for a bad flag or variable; the last two
-// print one line on stderr saying why.
+// $SWITCHBOARD_CONTROL_<FLAG> (--nats-url is $SWITCHBOARD_CONTROL_NATS_URL),
+// or under its name in the YAML file that --config names (nats-url: ...);
+// the command line wins over the environment, and both over the file.
+// Every value is checked before anything starts. The exit status is 0
+// after SIGINT or SIGTERM (or --help), 1 when control cannot start or
+// fails, 2 for a bad flag, variable or config file; the last two print one
+// line on stderr saying why.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rt/switchboard/internal/admin"
+	"github.com/switchboard-rt/switchboard/internal/adminview"
 	"github.com/switchboard-rt/switchboard/internal/daemon"
 	"github.com/switchboard-rt/switchboard/internal/envflag"
 	"github.com/switchboard-rt/switchboard/pkg/control"
@@ -49,7 +52,8 @@ func run(cfg control.Config, addrs listenAddrs) error {
 	if err != nil {
 		return err
 	}
-	acfg := admin.Config{Addr: addrs.admin, Collectors: s.Collectors(), Ready: s.Ready, Logger: cfg.Logger}
+	acfg := admin.Config{Addr: addrs.admin, Collectors: s.Collectors(), Ready: s.Ready, Logger: cfg.Logger,
+		Routes: adminview.New(adminview.Config{Cluster: s, Logger: cfg.Logger}).Routes()}
 	return daemon.Run(addrs.debug, cfg.Logger, func(ctx context.Context) error {
 		ran := false
 		err := admin.Run(ctx, acfg, func(ctx context.Context) error {
@@ -74,12 +78,14 @@ func configure(args []string) (control.Config, listenAddrs, error) {
 	var logLevel, debugAddr, adminAddr string
 	var level slog.Level
 	fs := flag.NewFlagSet("control", flag.ContinueOnError)
+	envflag.DefineConfig(fs)
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address, host:port; port 0 picks a free one")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "NATS server(s) to use, comma-separated; empty starts an embedded NATS server")
 	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", "127.0.0.1:4222", "listen address of the embedded NATS server (when --nats-url is empty); port 0 picks a free one")
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", 1_000_000, "largest Socket.IO packet an emit may carry, bytes")
 	fs.DurationVar(&cfg.GatherTimeout, "gather-timeout", 2*time.Second, "how long cluster-wide calls wait for edges to answer")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SIGINT, how long calls in flight may finish (streams end at once) before they are cut; a second signal stops at once")
 	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'; empty: no authentication")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC; with --tls-key; empty: plaintext")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
@@ -91,9 +97,12 @@ func configure(args []string) (control.Config, listenAddrs, error) {
 		fmt.Fprint(fs.Output(), `Usage: control [flags]
 
 Switchboard's control plane: the gRPC API services call to drive sockets.
-Every flag can also be set with the environment variable in brackets; the
-command line wins. Exit status: 0 after SIGINT or SIGTERM, 1 when control
-cannot start or fails, 2 for a bad flag or variable.
+Every flag can also be set with the environment variable in brackets, or
+under its name in the YAML file of --config (max-payload: 1000000); the
+command line wins over the environment, and both over the file.
+Exit status: 0 after SIGINT or SIGTERM, 1 when control
+cannot start or fails, 2 for a bad flag, variable or config file, 3 when a second signal
+cut the graceful stop short.
 
 `)
 		fs.PrintDefaults()
@@ -113,6 +122,7 @@ cannot start or fails, 2 for a bad flag or variable.
 		"subject-prefix":     func() error { return daemon.CheckSubjectPrefix(cfg.SubjectPrefix) },
 		"max-payload":        func() error { return envflag.Positive(cfg.MaxPayload) },
 		"gather-timeout":     func() error { return envflag.Positive(cfg.GatherTimeout) },
+		"shutdown-timeout":   func() error { return envflag.Positive(cfg.ShutdownTimeout) },
 		"api-keys":           func() error { return checkAPIKeys(apiKeys) },
 		"tls-cert": func() error {
 			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {

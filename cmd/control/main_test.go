@@ -70,6 +70,8 @@ func TestBadValues(t *testing.T) {
 		{flag: "gather-timeout", value: "0"},
 		{flag: "gather-timeout", value: "-2s"},
 		{flag: "gather-timeout", value: "2"},
+		{flag: "shutdown-timeout", value: "0"},
+		{flag: "shutdown-timeout", value: "-1s"},
 		{flag: "api-keys", value: ",", shown: "<hidden>"},
 		{flag: "api-keys", value: "good,b\u00e4d", shown: "<hidden>"},
 		{flag: "tls-cert", value: "cert.pem"},

@@ -1,11 +1,13 @@
 // Command edge is a Switchboard edge node: it holds Socket.IO connections.
 //
 // Every flag can also be set with an environment variable,
-// $SWITCHBOARD_EDGE_<FLAG> (--nats-url is $SWITCHBOARD_EDGE_NATS_URL); a
-// flag on the command line wins. Every value is checked before anything
-// starts. The exit status is 0 after SIGINT or SIGTERM (or --help), 1 when
-// the edge cannot start or fails, 2 for a bad flag or variable; the last
-// two print one line on stderr saying why.
+// $SWITCHBOARD_EDGE_<FLAG> (--nats-url is $SWITCHBOARD_EDGE_NATS_URL),
+// or under its name in the YAML file that --config names (nats-url: ...);
+// the command line wins over the environment, and both over the file.
+// Every value is checked before anything starts. The exit status is 0
+// after SIGINT or SIGTERM (or --help), 1 when the edge cannot start or
+// fails, 2 for a bad flag, variable or config file; the last two print one
+// line on stderr saying why.
 package main
 
 import (
@@ -51,7 +53,9 @@ func run(cfg edge.Config, addrs listenAddrs) error {
 	}
 	acfg := admin.Config{Addr: addrs.admin, Collectors: []prometheus.Collector{e.Collector()}, Ready: e.Ready, Logger: cfg.Logger}
 	return daemon.Run(addrs.debug, cfg.Logger, func(ctx context.Context) error {
-		return admin.Run(ctx, acfg, e.Run)
+		// The admin listener outlives the signal: /readyz says "draining"
+		// until the edge has stopped.
+		return admin.Run(context.WithoutCancel(ctx), acfg, func(context.Context) error { return e.Run(ctx) })
 	})
 }
 
@@ -65,6 +69,7 @@ func configure(args []string) (edge.Config, listenAddrs, error) {
 	var level slog.Level
 	var auth authFlags
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	envflag.DefineConfig(fs)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:3000", "listen address, host:port; port 0 picks a free one")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "Socket.IO path")
 	fs.Var(&namespaces, "namespaces", "comma-separated namespaces clients may join; empty or * for any")
@@ -92,10 +97,17 @@ func configure(args []string) (edge.Config, listenAddrs, error) {
 	fs.DurationVar(&cfg.Engine.PostTimeout, "post-timeout", 0, "bound on reading a polling POST body (408 over it); 0: the ping timeout")
 	fs.DurationVar(&cfg.Engine.WriteTimeout, "write-timeout", 10*time.Second, "bound on one write to a client (WebSocket frames, poll responses)")
 	fs.IntVar(&cfg.Engine.Writers, "ws-writers", 0, "goroutines writing WebSocket frames, each socket's queue in one non-blocking writev (a socket that does not take them at once gets a writer of its own); 0: GOMAXPROCS; -1: a writer goroutine per socket while it has frames")
+	fs.DurationVar(&cfg.DrainWindow, "drain-window", 10*time.Second, "on SIGTERM or SIGINT, tell the clients to reconnect elsewhere one by one over this window; 0: all at once")
+	fs.DurationVar(&cfg.ShutdownTimeout, "drain-timeout", 30*time.Second, "bound on the whole drain (the window, then flushing what clients are owed); a second signal stops at once")
 	fs.IntVar(&cfg.MaxNamespaces, "max-namespaces", 64, "namespaces one connection may be joined to at once (CONNECT_ERROR over it); -1: no cap")
 	fs.IntVar(&cfg.MaxRoomsPerSocket, "max-rooms-per-socket", 1000, "rooms one socket may be in besides its own; joins over it are not made (JoinRoom's sockets_full) and counted; -1: no cap")
 	fs.IntVar(&cfg.MaxPendingAcks, "max-pending-acks", edge.DefaultMaxPendingAcks, "client events per socket waiting for a service's ack; over it the event is refused and counted; -1: no cap")
 	fs.DurationVar(&cfg.PendingAckTTL, "pending-ack-ttl", 10*time.Minute, "how long a client event waits for a service's ack")
+	fs.IntVar(&cfg.HandshakeRate, "handshake-rate", 100, "Engine.IO handshakes a second one client address (IPv6: its /64) may make, a token bucket; over it 429 and counted; -1: no limit")
+	fs.IntVar(&cfg.HandshakeBurst, "handshake-burst", 1000, "handshakes one client address may make at once, above --handshake-rate")
+	fs.IntVar(&cfg.MaxEventNameLen, "max-event-name", 256, "longest client event name, bytes; a longer one is dropped and counted; -1: no bound")
+	fs.IntVar(&cfg.EventRate, "event-rate", 100, "client events a second one socket may send, a token bucket; over it events are dropped and counted; -1: no limit")
+	fs.IntVar(&cfg.EventBurst, "event-burst", 500, "client events one socket may send at once, above --event-rate")
 	fs.Var(&exposeHeaders, "expose-headers", "comma-separated handshake headers that ListSockets and lifecycle events show although hidden by default (cookie, authorization, proxy-authorization; the auth payload's token goes with authorization); * for all; empty: those three hidden")
 	auth.define(fs)
 	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
@@ -106,9 +118,12 @@ func configure(args []string) (edge.Config, listenAddrs, error) {
 		fmt.Fprint(fs.Output(), `Usage: edge [flags]
 
 A Switchboard edge node: it holds Socket.IO connections. Every flag can also
-be set with the environment variable in brackets; the command line wins.
-Exit status: 0 after SIGINT or SIGTERM, 1 when the edge cannot start or
-fails, 2 for a bad flag or variable.
+be set with the environment variable in brackets, or under its name in the
+YAML file of --config (max-payload: 1000000); the command line wins over the
+environment, and both over the file.
+Exit status: 0 after SIGINT or SIGTERM (once drained), 1 when the edge
+cannot start or fails, 2 for a bad flag, variable or config file, 3 when a second signal
+cut the drain short.
 
 `)
 		fs.PrintDefaults()
@@ -186,10 +201,17 @@ fails, 2 for a bad flag or variable.
 			return envflag.Positive(cfg.Engine.PostTimeout)
 		},
 		"write-timeout":        func() error { return envflag.Positive(cfg.Engine.WriteTimeout) },
+		"drain-window":         func() error { return edge.CheckDrainWindow(cfg.DrainWindow, cfg.ShutdownTimeout) },
+		"drain-timeout":        func() error { return envflag.Positive(cfg.ShutdownTimeout) },
 		"max-namespaces":       func() error { return envflag.PositiveOrOff(cfg.MaxNamespaces) },
 		"max-pending-acks":     func() error { return envflag.PositiveOrOff(cfg.MaxPendingAcks) },
 		"max-rooms-per-socket": func() error { return envflag.PositiveOrOff(cfg.MaxRoomsPerSocket) },
 		"pending-ack-ttl":      func() error { return envflag.Positive(cfg.PendingAckTTL) },
+		"handshake-rate":       func() error { return envflag.PositiveOrOff(cfg.HandshakeRate) },
+		"handshake-burst":      func() error { return envflag.Positive(cfg.HandshakeBurst) },
+		"max-event-name":       func() error { return envflag.PositiveOrOff(cfg.MaxEventNameLen) },
+		"event-rate":           func() error { return envflag.PositiveOrOff(cfg.EventRate) },
+		"event-burst":          func() error { return envflag.Positive(cfg.EventBurst) },
 		"expose-headers":       func() error { return envflag.Each(exposeHeaders, edge.CheckHeaderName) },
 		"debug-addr": func() error {
 			if debugAddr == "" {

@@ -111,6 +111,14 @@ func TestBadValues(t *testing.T) {
 		{flag: "post-timeout", value: "-1s"},
 		{flag: "write-timeout", value: "0"},
 		{flag: "max-namespaces", value: "0"},
+		{flag: "drain-window", value: "-1s"},
+		{flag: "drain-window", value: "30s"}, // not shorter than --drain-timeout
+		{flag: "drain-timeout", value: "0"},
+		{flag: "handshake-rate", value: "0"},
+		{flag: "handshake-burst", value: "-1"},
+		{flag: "max-event-name", value: "-2"},
+		{flag: "event-rate", value: "0"},
+		{flag: "event-burst", value: "0"},
 		{flag: "max-rooms-per-socket", value: "0"},
 		{flag: "max-pending-acks", value: "-5"},
 		{flag: "pending-ack-ttl", value: "0"},
@@ -416,7 +424,9 @@ func TestInterrupt(t *testing.T) {
 func interrupt(t *testing.T) {
 	ctl := start(t, 0, nil, "control", "--grpc-addr", "127.0.0.1:0", "--embedded-nats-addr", "127.0.0.1:0")
 	natsURL := ctl.waitLine(t, regexp.MustCompile(`msg="control listening".* nats=(nats://127\.0\.0\.1:\d+)`))[1]
-	e := start(t, ctl.cmd.Process.Pid, nil, "edge", "--addr", "127.0.0.1:0", "--nats-url", natsURL)
+	// A short drain: control's NATS goes during it, which is part of
+	// stopping too.
+	e := start(t, ctl.cmd.Process.Pid, nil, "edge", "--addr", "127.0.0.1:0", "--nats-url", natsURL, "--drain-window", "1s")
 	addr := e.waitLine(t, regexp.MustCompile(`msg="edge listening".* addr=(127\.0\.0\.1:\d+)`))[1]
 	// Clients on the edge, as there would be: the edge disconnects them
 	// before it leaves NATS, which gives control's NATS time to go first.

@@ -5,8 +5,9 @@
 // share; what each binary exports is its own package's collector
 // (edge.Edge.Collector, control.Server.Collectors), read at scrape time
 // from counters that already exist, so serving metrics adds nothing to the
-// paths that carry messages. It does not own the drain, TLS or an admin
-// page (not yet).
+// paths that carry messages. It does not own the drain or TLS (not
+// yet); control's admin page is internal/adminview, mounted through
+// Config.Routes.
 package admin
 
 import (
@@ -38,6 +39,11 @@ type Config struct {
 	Ready func() error
 	// Logger receives logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// Routes are more handlers, by http.ServeMux pattern ("GET /{$}"),
+	// served beside /metrics, /healthz and /readyz; a pattern must not be
+	// "/" or name those three (http.ServeMux panics on a clash). Nil:
+	// none. Control's admin view (internal/adminview) is served this way.
+	Routes map[string]http.Handler
 }
 
 // Registry returns a registry holding the Go runtime's and the process's
@@ -112,8 +118,17 @@ func Start(ctx context.Context, cfg Config) (bound string, wait func(), err erro
 	if err != nil {
 		return "", nil, err // "listen tcp <addr>: <why>"
 	}
+	var h http.Handler = Handler(reg, cfg.Ready, log)
+	if len(cfg.Routes) > 0 {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		for pattern, route := range cfg.Routes {
+			mux.Handle(pattern, route)
+		}
+		h = mux
+	}
 	srv := &http.Server{
-		Handler:           Handler(reg, cfg.Ready, log),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second, // past the metrics handler's own 10 s

@@ -116,17 +116,54 @@ func CheckSubjectPrefix(prefix string) error {
 	return err
 }
 
-// Run calls run with a context that ends on SIGINT or SIGTERM, serving Go
-// profiles on debugAddr (empty: off) meanwhile; the debug server has stopped
-// when Run returns.
+// Run calls run with a context that ends on the first SIGINT or SIGTERM,
+// serving Go profiles on debugAddr (empty: off) meanwhile; the debug server
+// has stopped when Run returns. What run does once its context ends (an
+// edge's drain, control's graceful stop) is bounded by run itself; a
+// second signal meanwhile ends the process at once, with ExitForced.
 func Run(debugAddr string, log *slog.Logger, run func(context.Context) error) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchSignals(sigs, done, cancel, log, func() { os.Exit(ExitForced) })
+	}()
+	defer func() {
+		signal.Stop(sigs)
+		close(done)
+		<-watched
+	}()
 	_, wait, err := debugsrv.Start(ctx, debugAddr, log)
 	if err != nil {
-		stop()
 		return fmt.Errorf("debug server: %w", err)
 	}
 	defer wait()
-	defer stop() // before wait: ending ctx stops the debug server
+	defer cancel() // before wait: ending ctx stops the debug server
 	return run(ctx)
+}
+
+// ExitForced is the exit status after a second signal cut a graceful stop
+// short.
+const ExitForced = 3
+
+// watchSignals cancels on the first signal from sigs and calls exit on the
+// second, until done is closed.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), log *slog.Logger, exit func()) {
+	select {
+	case sig := <-sigs:
+		log.Info("stopping gracefully; a second signal stops at once", "signal", sig.String())
+		cancel()
+	case <-done:
+		return
+	}
+	select {
+	case sig := <-sigs:
+		log.Warn("second signal: stopping at once", "signal", sig.String())
+		exit()
+	case <-done:
+	}
 }

@@ -1,9 +1,11 @@
 // Package envflag reads the configuration of a Switchboard binary: its
 // command line, then, for every flag not given there, an environment
-// variable (--nats-url of the edge is $SWITCHBOARD_EDGE_NATS_URL), then
-// checks every value. Whatever is wrong comes back as one error naming the
-// flag, or the variable the value came from, the value and why, so that a
-// binary can print it as one line. It does not know what the flags mean:
+// variable (--nats-url of the edge is $SWITCHBOARD_EDGE_NATS_URL), then,
+// for every flag in neither, the key of its name in an optional YAML config
+// file (see DefineConfig), then checks every value. Whatever is wrong
+// comes back as one error naming the flag, or the variable or the file and
+// key the value came from, the value and why, so that a binary can print
+// it as one line. It does not know what the flags mean:
 // the binaries give the checks.
 package envflag
 
@@ -35,6 +37,7 @@ type Checks map[string]func() error
 type Error struct {
 	Flag  string // the flag's name, without dashes
 	Env   string // the variable the value came from; empty when it came from the command line or is the default
+	File  string // the config file the value came from, under the key Flag; empty when it did not
 	Value string // the value as given
 	Err   error  // what is wrong with it
 
@@ -49,6 +52,13 @@ func (e *Error) Error() string {
 	if e.Env != "" {
 		return fmt.Sprintf("$%s=%s: %v", e.Env, v, e.Err)
 	}
+	if e.File != "" {
+		// Quoted always: between the colons, 127.0.0.1:70000 would blur.
+		if !e.secret {
+			v = strconv.Quote(redact(e.Value))
+		}
+		return fmt.Sprintf("%s: %s: %s: %v", e.File, e.Flag, v, e.Err)
+	}
 	return fmt.Sprintf("--%s %s: %v", e.Flag, v, e.Err)
 }
 
@@ -58,6 +68,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // holds spaces or unprintable characters (then quoted), with the password
 // of any URL in it replaced by "xxxxx".
 func show(v string) string {
+	v = redact(v)
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '"' }) {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// redact replaces the password of any URL in a comma-separated value by
+// "xxxxx".
+func redact(v string) string {
 	if strings.Contains(v, "@") {
 		parts := strings.Split(v, ",")
 		for i, p := range parts {
@@ -69,21 +89,23 @@ func show(v string) string {
 		}
 		v = strings.Join(parts, ",")
 	}
-	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '"' }) {
-		return strconv.Quote(v)
-	}
 	return v
 }
 
 // Parse parses args into fs, fills the flags not given from the environment
-// (variables prefix + the flag's name, see Name), then runs checks. Each
-// flag's usage gets its variable's name appended, so --help documents both.
+// (variables prefix + the flag's name, see Name), then, when fs has a
+// config flag (DefineConfig) with a value, those in neither from that file,
+// then runs checks. Each flag's usage gets its variable's name appended, so
+// --help documents both.
 //
 // It returns flag.ErrHelp, after printing the usage to fs.Output(), for -h
 // or --help; an *Error for a value that does not parse or fails its check;
 // another error, one line, for a command line that is not one of flags
-// (unknown flag, missing value, an argument). The flag package prints
-// nothing else. Variables that name no flag are ignored (see Unknown).
+// (unknown flag, missing value, an argument) or a config file that cannot
+// be read, is not YAML, or holds a key that names no flag. The flag
+// package prints nothing else. Variables that name no flag are ignored
+// (see Unknown); keys of the file that name no flag are not: the file is
+// the binary's alone.
 func Parse(fs *flag.FlagSet, prefix string, args []string, checks Checks) error {
 	for name := range checks {
 		if fs.Lookup(name) == nil {
@@ -151,6 +173,38 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, checks Checks) error 
 			return &Error{Flag: name, Env: env[name], Value: v, Err: rec[name].err, secret: isSecret(rec[name].Value)}
 		}
 	}
+	file := map[string]string{} // flag name -> the config file its value came from
+	vals := map[string]flag.Value{}
+	for name, r := range rec {
+		vals[name] = r.Value
+	}
+	if cf := configFlag(names, vals); cf != "" && vals[cf].String() != "" {
+		path := vals[cf].String()
+		data, err := readConfig(path)
+		if err != nil {
+			return &Error{Flag: cf, Env: env[cf], Value: path, Err: err}
+		}
+		values, err := parseConfig(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // the environment's too
+		for _, kv := range values {
+			switch {
+			case kv.key == cf:
+				return fmt.Errorf("%s: %s: a config file cannot name a config file", path, show(kv.key))
+			case fs.Lookup(kv.key) == nil:
+				return fmt.Errorf("%s: %s: unknown key: no flag has that name", path, show(kv.key))
+			case given[kv.key]:
+				continue // the command line or the environment wins
+			}
+			file[kv.key] = path
+			if e := fs.Set(kv.key, kv.value); e != nil {
+				r := rec[kv.key]
+				return &Error{Flag: kv.key, File: path, Value: kv.value, Err: r.err, secret: isSecret(r.Value)}
+			}
+		}
+	}
 	for _, name := range names {
 		check := checks[name]
 		if check == nil {
@@ -162,7 +216,7 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, checks Checks) error 
 			if r := rec[name]; r.set {
 				v = r.raw
 			}
-			return &Error{Flag: name, Env: env[name], Value: v, Err: err, secret: isSecret(rec[name].Value)}
+			return &Error{Flag: name, Env: env[name], File: file[name], Value: v, Err: err, secret: isSecret(rec[name].Value)}
 		}
 	}
 	return nil

@@ -116,6 +116,7 @@ func newAPIStack(t *testing.T, edgeIDs ...string) *apiStack {
 		e, err := edge.New(edge.Config{
 			Addr: "127.0.0.1:0", NATSURL: tc.NATSURL(), EdgeID: id,
 			HeartbeatInterval: 100 * time.Millisecond, Logger: log,
+			EventRate: -1, HandshakeRate: -1, // as fixture.startEdge's
 		})
 		if err != nil {
 			t.Fatalf("edge.New: %v", err)

@@ -62,6 +62,11 @@ type Config struct {
 	// GatherTimeout bounds how long a scatter-gather call (JoinRoom,
 	// ListSockets, ...) waits for edges that have not answered. Zero means 2s.
 	GatherTimeout time.Duration
+	// ShutdownTimeout bounds Run's graceful stop: gRPC's GracefulStop lets
+	// unary calls in flight finish (Subscribe and Pipeline streams end at
+	// once with Unavailable "control is shutting down"); calls still running
+	// then are cut by Stop. Zero means 10s.
+	ShutdownTimeout time.Duration
 	// APIKeys, when not empty, are the accepted bearer tokens: calls need
 	// "authorization: Bearer <key>" metadata. Health checks need none.
 	APIKeys []string
@@ -397,7 +402,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("control: stopping: the NATS connection is gone for good", "err", lostErr)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	s.Shutdown(sctx)
 	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {

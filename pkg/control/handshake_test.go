@@ -56,6 +56,7 @@ func startEdgeWith(f *fixture, cfg edge.Config) string {
 	cfg.HeartbeatInterval = 100 * time.Millisecond
 	cfg.Engine = engineio.Config{PingInterval: 500 * time.Millisecond, PingTimeout: 2 * time.Second}
 	cfg.Logger = f.log
+	cfg.EventRate, cfg.HandshakeRate = -1, -1 // as startEdge's
 	e, err := edge.New(cfg)
 	if err != nil {
 		t.Fatalf("edge.New: %v", err)

@@ -720,7 +720,8 @@ func (s *Server) ListRooms(ctx context.Context, req *sbv1.ListRoomsRequest) (*sb
 		return nil, err
 	}
 	t := target{Target: &sbv1.Target{Namespace: ns}, ns: ns}
-	q := &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_ROOMS, After: after, Limit: limit}
+	// The edge reads the namespace from q.Target, not from the fan-out's.
+	q := &busv1.Query{Kind: busv1.QueryKind_QUERY_KIND_ROOMS, Target: &sbv1.Target{Namespace: ns}, After: after, Limit: limit}
 	replies, g, err := s.query(ctx, t, q)
 	if err != nil {
 		return nil, err

@@ -102,6 +102,22 @@ type Config struct {
 	// ClusterStats().AcksRefused) and the client's own ack timeout fires.
 	// Zero means 100; negative, no cap.
 	MaxPendingAcks int
+	// HandshakeRate and HandshakeBurst bound the Engine.IO handshakes
+	// (new sessions, polling or WebSocket) one client address (keyed as
+	// for MaxConnectionsPerIP) makes: a token bucket of HandshakeBurst
+	// refilled at HandshakeRate a second (ratelimit.go). One over it gets
+	// 429 Too Many Requests, {"code":4,"message":"Too many requests"}, and
+	// is counted (Stats.RefusedHandshakeRate). Zero means 100 a second,
+	// and a burst of 1,000 (or HandshakeRate if more); a negative
+	// HandshakeRate, no limit.
+	HandshakeRate, HandshakeBurst int
+	// MaxEventNameLen, EventRate and EventBurst bound a socket's client
+	// events (socketio.Config): an event whose name is over MaxEventNameLen
+	// bytes, or that passes a token bucket of EventBurst refilled at
+	// EventRate a second, is dropped and counted. Zero means 256 bytes,
+	// 100 events a second and a burst of five times the rate (500);
+	// negative, none.
+	MaxEventNameLen, EventRate, EventBurst int
 	// PendingAckTTL is how long an event waits for a service's ack. Zero
 	// means 10m.
 	PendingAckTTL time.Duration
@@ -115,8 +131,14 @@ type Config struct {
 	// unless it says otherwise. Its refusals are counted in
 	// Stats.ConnectsRefused and Stats.AuthFailures.
 	Auth AuthConfig
-	// ShutdownTimeout bounds a graceful shutdown. Zero means 10s.
+	// ShutdownTimeout bounds a graceful shutdown, the drain included: Run
+	// returns by then, every connection closed. Zero means 10s.
 	ShutdownTimeout time.Duration
+	// DrainWindow spreads the disconnects of a drain (drain.go): when Run's
+	// context ends, the edge's clients are told to reconnect one by one
+	// over this window, not all at once. Zero closes them all at once; it
+	// must be shorter than ShutdownTimeout.
+	DrainWindow time.Duration
 	// Logger receives logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -134,6 +156,7 @@ type Edge struct {
 
 	limiter *connLimiter
 	auth    *edgeAuth
+	hsLimit *handshakeLimiter // nil: no handshake rate
 
 	mu      sync.Mutex
 	ln      net.Listener // guarded by mu
@@ -193,6 +216,9 @@ func New(cfg Config) (*Edge, error) {
 		ConnectTimeout:    cfg.ConnectTimeout,
 		MaxNamespaces:     cfg.MaxNamespaces,
 		MaxRoomsPerSocket: cfg.MaxRoomsPerSocket,
+		MaxEventNameLen:   cfg.MaxEventNameLen,
+		EventRate:         cfg.EventRate,
+		EventBurst:        cfg.EventBurst,
 		Logger:            cfg.Logger,
 		NewSocketID: func() string {
 			return cfg.EdgeID + engineio.RandomID()[:12]
@@ -211,6 +237,25 @@ func New(cfg Config) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.HandshakeRate == 0 {
+		cfg.HandshakeRate = defaultHandshakeRate
+	}
+	if cfg.HandshakeBurst <= 0 {
+		cfg.HandshakeBurst = max(defaultHandshakeBurst, cfg.HandshakeRate)
+	}
+	hsLimit := newHandshakeLimiter(cfg.HandshakeRate, cfg.HandshakeBurst)
+	if hsLimit != nil {
+		next := scfg.Engine.AllowRequest
+		scfg.Engine.AllowRequest = func(r *http.Request) error {
+			if err := hsLimit.allow(r); err != nil {
+				return err
+			}
+			if next != nil {
+				return next(r)
+			}
+			return nil
+		}
+	}
 	sio := socketio.NewServer(scfg)
 	// Installed before anything can create a namespace: every one, "/" and
 	// those made for a client's CONNECT included, asks its authorizer.
@@ -222,6 +267,7 @@ func New(cfg Config) (*Edge, error) {
 		mux:     http.NewServeMux(),
 		limiter: newConnLimiter(cfg.MaxConnections, cfg.MaxConnectionsPerIP),
 		auth:    auth,
+		hsLimit: hsLimit,
 	}
 	if fdKnown && cfg.MaxConnections > 0 && cfg.MaxConnections >= fdLimit {
 		cfg.Logger.Warn("edge: max connections is not below the descriptor limit: past it, accept fails and new clients time out",
@@ -306,6 +352,9 @@ func (c *Config) check() error {
 			return fmt.Errorf("exposed header %q: %w", h, err)
 		}
 	}
+	if err := CheckDrainWindow(c.DrainWindow, c.ShutdownTimeout); err != nil {
+		return fmt.Errorf("drain window %v: %w", c.DrainWindow, err)
+	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("TLS needs both a certificate and a key file")
 	}
@@ -386,6 +435,11 @@ type Stats struct {
 	// RefusedPerIP counts connections closed at accept because their
 	// client address held MaxConnectionsPerIP.
 	RefusedPerIP uint64
+	// RefusedHandshakeRate counts handshakes answered 429 because their
+	// client address was over HandshakeRate; HandshakeRateUntracked, those
+	// admitted without a bucket because the limiter held as many addresses
+	// as it keeps (65,536, ratelimit.go).
+	RefusedHandshakeRate, HandshakeRateUntracked uint64
 	// ConnectsRefused counts CONNECTs the namespace's authorization
 	// refused: a token missing or not valid, a connect hook's deny.
 	ConnectsRefused uint64
@@ -405,7 +459,8 @@ type Stats struct {
 func (e *Edge) Stats() Stats {
 	open, refusedMax, refusedIP := e.limiter.stats()
 	authRefused, authFailures := e.auth.counts()
-	return Stats{
+	hsRefused, hsUntracked := e.hsLimit.stats()
+	st := Stats{
 		Connections:           open,
 		RefusedMaxConnections: refusedMax,
 		RefusedPerIP:          refusedIP,
@@ -414,6 +469,8 @@ func (e *Edge) Stats() Stats {
 		Engine:                e.sio.Engine().Stats(),
 		SocketIO:              e.sio.Stats(),
 	}
+	st.RefusedHandshakeRate, st.HandshakeRateUntracked = hsRefused, hsUntracked
+	return st
 }
 
 // ID returns the edge id.
@@ -509,6 +566,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()
+	if lostErr == nil {
+		e.drain(sctx)
+	}
 	err := e.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)

@@ -62,12 +62,14 @@ const fuzzMaxPayload = 8 << 10
 // sessions an input leaves behind (a polling handshake) end within
 // seconds, a small MaxPayload and MaxHeaderBytes (reachable by small
 // inputs), and an allowed CORS origin (so that Origin headers take the CORS
-// path).
+// path), and no handshake rate (every input handshakes from 127.0.0.1:
+// the 429 path would be all a long run explores).
 func fuzzConfig(logger *slog.Logger) edge.Config {
 	return edge.Config{
 		Addr:           "127.0.0.1:0",
 		Logger:         logger,
 		MaxHeaderBytes: 4 << 10,
+		HandshakeRate:  -1,
 		Engine: engineio.Config{
 			PingInterval:   time.Second,
 			PingTimeout:    2 * time.Second,

@@ -21,8 +21,11 @@ func (e *Edge) Collector() prometheus.Collector { return newEdgeCollector(e) }
 // an edge with a bus is ready once its fixed subscriptions are flushed to
 // NATS and while its connection is connected (nats.go subscribes them
 // again on reconnecting, before it says connected); a standalone edge once
-// it listens. A stopping edge is not ready.
+// it listens. A stopping edge is not ready; a draining one says so.
 func (e *Edge) Ready() error {
+	if e.sio.Engine().Draining() {
+		return errDraining
+	}
 	e.mu.Lock()
 	c := e.cluster
 	e.mu.Unlock()
@@ -53,6 +56,8 @@ type edgeCollector struct {
 	tcp, refusedAccept, connectsRefused, joinsRefused     *prometheus.Desc
 	acksPending, acksRefused, dropped, omitted            *prometheus.Desc
 	pubFailed, replyFailed, deliveryQueue, operationQueue *prometheus.Desc
+
+	handshakesRefused, rateUntracked, eventsDropped *prometheus.Desc // ratelimit.go, socketio's eventlimits.go
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -83,6 +88,10 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		replyFailed:    d("bus_reply_failures_total", "Replies to control that could not be sent."),
 		deliveryQueue:  d("bus_delivery_queue_messages", "Messages from the bus waiting for the delivery path now."),
 		operationQueue: d("bus_operations_queue_messages", "Operations waiting for the operations worker now."),
+
+		handshakesRefused: d("handshakes_refused_total", "Engine.IO handshakes and WebSocket upgrades refused, by reason: rate (429, the client address over --handshake-rate), origin (403, a WebSocket whose Origin is not allowed).", "reason"),
+		rateUntracked:     d("handshake_rate_untracked_total", "Handshakes admitted without a rate bucket: the limiter held as many client addresses as it keeps (65,536)."),
+		eventsDropped:     d("client_events_dropped_total", "Client events dropped, by reason: rate (the socket over --event-rate), event_name_too_long (over --max-event-name).", "reason"),
 	}
 }
 
@@ -93,6 +102,7 @@ func (c *edgeCollector) descs() []*prometheus.Desc {
 		c.tcp, c.refusedAccept, c.connectsRefused, c.joinsRefused,
 		c.acksPending, c.acksRefused, c.dropped, c.omitted,
 		c.pubFailed, c.replyFailed, c.deliveryQueue, c.operationQueue,
+		c.handshakesRefused, c.rateUntracked, c.eventsDropped,
 	}
 }
 
@@ -132,6 +142,11 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connectsRefused, st.AuthFailures, "auth_unavailable")
 	counter(c.connectsRefused, st.SocketIO.NamespacesRefused, "max_namespaces")
 	counter(c.joinsRefused, st.SocketIO.RoomJoinsRefused)
+	counter(c.handshakesRefused, st.RefusedHandshakeRate, "rate")
+	counter(c.handshakesRefused, eng.OriginsRefused, "origin")
+	counter(c.rateUntracked, st.HandshakeRateUntracked)
+	counter(c.eventsDropped, st.SocketIO.EventsOverRate, "rate")
+	counter(c.eventsDropped, st.SocketIO.EventNamesTooLong, "event_name_too_long")
 
 	cs := c.e.ClusterStats() // zeros when standalone or stopped
 	gauge(c.acksPending, cs.AcksPending)

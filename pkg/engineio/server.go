@@ -51,7 +51,8 @@ type Config struct {
 	// from another origin are refused too).
 	AllowedOrigins []string
 	// AllowRequest, when set, may refuse a handshake: a non-nil error answers
-	// 403 Forbidden.
+	// 403 Forbidden, one wrapping ErrTooManyRequests 429 Too Many Requests
+	// (refuse.go).
 	AllowRequest func(*http.Request) error
 	// WriteQueueSize bounds the packets queued for one session. A session
 	// whose queue overflows is closed as a slow consumer. Zero means 1024.
@@ -173,6 +174,9 @@ type Stats struct {
 	SlowConsumers uint64 // sessions closed because their queue overflowed
 	PostTimeouts  uint64 // POST bodies cut because they took over PostTimeout
 	WriteTimeouts uint64 // sessions closed because a write took over WriteTimeout
+	// OriginsRefused counts WebSocket handshakes and upgrades refused (403)
+	// because their Origin is not allowed (checkWebSocketOrigin).
+	OriginsRefused uint64
 
 	// WebSocket writes: FramesWritten / Writes is how many frames a write
 	// system call carries on average (a large fan-out coalesces).
@@ -195,6 +199,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
 	closing  bool                // guarded by mu; no new sessions once set
+	draining atomic.Bool         // handshakes refused (Drain, drain.go)
 
 	wg            sync.WaitGroup // every goroutine the server starts
 	opened        atomic.Uint64
@@ -205,6 +210,8 @@ type Server struct {
 	writes        atomic.Uint64
 	framesWritten atomic.Uint64
 	handOffs      atomic.Uint64
+
+	originsRefused atomic.Uint64 // WebSocket handshakes and upgrades refused for their Origin
 }
 
 // NewServer returns a server that hands new sessions to h.
@@ -234,6 +241,10 @@ func NewServer(cfg Config, h Handler) *Server {
 		WriteBufferPool: noWriteBuffers{},
 		CheckOrigin:     s.checkWebSocketOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			if status == http.StatusForbidden { // CheckOrigin refused it
+				writeError(w, errForbidden)
+				return
+			}
 			writeError(w, errBadRequest)
 		},
 	}
@@ -259,6 +270,8 @@ func (s *Server) Stats() Stats {
 		SlowConsumers: s.slowConsumers.Load(),
 		PostTimeouts:  s.postTimeouts.Load(),
 		WriteTimeouts: s.writeTimeouts.Load(),
+
+		OriginsRefused: s.originsRefused.Load(),
 
 		Writes:          s.writes.Load(),
 		FramesWritten:   s.framesWritten.Load(),
@@ -370,9 +383,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, errBadHandshakeMethod)
 			return
 		}
+		if s.draining.Load() {
+			writeError(w, errDraining)
+			return
+		}
 		if s.cfg.AllowRequest != nil {
 			if err := s.cfg.AllowRequest(r); err != nil {
-				writeError(w, errForbidden)
+				writeRefusal(w, err)
 				return
 			}
 		}
@@ -469,7 +486,17 @@ func (s *Server) originAllowed(origin string) bool {
 
 // checkWebSocketOrigin applies AllowedOrigins to WebSocket handshakes; with
 // none configured, only same-origin (or origin-less, non-browser) clients.
+// A refused one is counted, and answered 403 Forbidden (the upgrader's
+// Error).
 func (s *Server) checkWebSocketOrigin(r *http.Request) bool {
+	if !s.webSocketOriginAllowed(r) {
+		s.originsRefused.Add(1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) webSocketOriginAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

@@ -52,6 +52,16 @@ type Config struct {
 	// BroadcastOperator.Join counts the socket as full. Zero means 1,000;
 	// negative means no cap.
 	MaxRoomsPerSocket int
+	// MaxEventNameLen bounds, in bytes, the name of an event a client
+	// sends; EventRate and EventBurst bound how many events one socket
+	// sends: a token bucket of EventBurst events refilled at EventRate a
+	// second. An event over either is dropped (eventlimits.go): no handler
+	// sees it, it is counted in Stats, and the client's ack timeout fires
+	// if it asked for an ack. Zero means 256 bytes and 100 events a
+	// second; a zero EventBurst, five times EventRate (500). A negative
+	// MaxEventNameLen or EventRate means no bound.
+	MaxEventNameLen       int
+	EventRate, EventBurst int
 	// Logger receives logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +80,8 @@ type Server struct {
 
 	roomJoinsRefused  atomic.Uint64
 	namespacesRefused atomic.Uint64
+
+	events eventLimits // eventlimits.go
 }
 
 // Stats are a server's counters since it started.
@@ -81,11 +93,16 @@ type Stats struct {
 	// NamespacesRefused counts CONNECTs refused because the connection was
 	// joined to Config.MaxNamespaces namespaces.
 	NamespacesRefused uint64
+	// EventsOverRate counts client events dropped because their socket
+	// was over Config.EventRate; EventNamesTooLong, those whose name was
+	// over Config.MaxEventNameLen.
+	EventsOverRate, EventNamesTooLong uint64
 }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
-	return Stats{RoomJoinsRefused: s.roomJoinsRefused.Load(), NamespacesRefused: s.namespacesRefused.Load()}
+	return Stats{RoomJoinsRefused: s.roomJoinsRefused.Load(), NamespacesRefused: s.namespacesRefused.Load(),
+		EventsOverRate: s.events.droppedRate.Load(), EventNamesTooLong: s.events.droppedName.Load()}
 }
 
 const (
@@ -125,6 +142,12 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxRoomsPerSocket == 0 {
 		cfg.MaxRoomsPerSocket = DefaultMaxRoomsPerSocket
 	}
+	if cfg.MaxEventNameLen == 0 {
+		cfg.MaxEventNameLen = DefaultMaxEventNameLen
+	}
+	if cfg.EventRate == 0 {
+		cfg.EventRate = DefaultEventRate
+	}
 	if cfg.NewSocketID == nil {
 		cfg.NewSocketID = engineio.RandomID
 	}
@@ -135,6 +158,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Engine.Logger = cfg.Logger
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace)}
+	s.events.init(cfg)
 	s.eio = engineio.NewServer(cfg.Engine, s)
 	s.Of("/")
 	return s

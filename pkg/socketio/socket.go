@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Disconnect reasons, as socket.io names them.
@@ -39,6 +41,8 @@ type Socket struct {
 	acksDone bool                    // guarded by mu; onClose has failed the acks, no more are taken
 	handlers map[string]EventHandler // guarded by mu
 	data     any                     // guarded by mu
+
+	eventRate *rate.Limiter // admitEvent's, made on the first event; the message path's own
 }
 
 type ackFunc func(args []byte, attachments [][]byte, err error)
@@ -361,6 +365,9 @@ func (s *Socket) onEvent(p *Packet) {
 	name, args, err := SplitEvent(p.Data)
 	if err != nil {
 		s.client.sess.CloseWithReason("parse error")
+		return
+	}
+	if !s.admitEvent(name) {
 		return
 	}
 	ev := &Event{Name: name, Args: args, Attachments: p.Attachments, socket: s, ackID: p.ID, hasAck: p.HasID}

@@ -19,9 +19,12 @@ import (
 // default limits, one attack after another against one stack. But for
 // --max-pending-acks: 50, not the default 256, so that the events that may
 // wait (50 of 600 KB, 30 MB) fit a Subscribe stream's 32 MiB queue however
-// slowly the test reads them, and the suite's 400 are eight times the cap.
+// slowly the test reads them, and the suite's 400 are eight times the cap;
+// and no --max-event-name nor --event-rate, so that names of 3,200
+// characters and 400 events in a row reach the bus (those limits are
+// tested in pkg/edge, TestEventLimits).
 func TestClientAttacks(t *testing.T) {
-	s := startStack(t, "--max-pending-acks", "50")
+	s := startStack(t, "--max-pending-acks", "50", "--max-event-name", "-1", "--event-rate", "-1")
 
 	// An event name of 3,200 characters becomes a NATS subject token
 	// (docs/bus.md): it once made a PUB line past NATS's 4 KB limit, and
