@@ -15,3 +15,12 @@ func PollState(srv *Server, sid string) (getWaiting, postReading bool) {
 	defer s.mu.Unlock()
 	return s.pollWake != nil, s.posting
 }
+
+// HoldWriters keeps the writer pool's writers, once they start, from
+// writing until release is called, so that a test can queue frames for
+// many sessions and see how they are written once the writers run. The
+// server must have a pool (Config.Writers > 0) and no writer running.
+func HoldWriters(srv *Server) (release func()) {
+	srv.writers.hold.Lock()
+	return srv.writers.hold.Unlock
+}

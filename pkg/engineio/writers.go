@@ -31,6 +31,10 @@ type writerPool struct {
 	ready   []*Session // guarded by mu; ready[head:] waits, in order
 	head    int        // guarded by mu
 	running int        // guarded by mu; writer goroutines
+
+	// hold, write-locked by a test (HoldWriters), keeps writers that start
+	// from taking sessions until it is released.
+	hold sync.RWMutex
 }
 
 // push puts s, which has frames and a raw connection, on the ready list.
@@ -74,6 +78,8 @@ func (p *writerPool) pop() *Session {
 }
 
 func (p *writerPool) work() {
+	p.hold.RLock()
+	p.hold.RUnlock() // empty: it only waits for a test's HoldWriters
 	var w rawWriter
 	for {
 		s := p.pop()

@@ -64,8 +64,8 @@ func readSeq(c *websocket.Conn, prefix string, n int) error {
 
 // TestWriterPoolCoalesces: messages sent to many sessions one after the
 // other, as a room's fan-out does, reach every client whole and in order,
-// and the writer pool sends them in far fewer write calls than frames:
-// each write carries what a session queued while the others were written.
+// and the writer pool sends each session everything it has queued in one
+// write call, not one per frame.
 func TestWriterPoolCoalesces(t *testing.T) {
 	e := newEnv(t, engineio.Config{Writers: 2, PingInterval: time.Minute, PingTimeout: time.Minute})
 	const clients, msgs = 100, 50
@@ -74,7 +74,11 @@ func TestWriterPoolCoalesces(t *testing.T) {
 	for i := range conns {
 		conns[i], sessions[i] = e.openWSWith(t, e.dialer)
 	}
+	// The writers wait while the fan-out queues: how much each write
+	// carries then depends on the pool, not on how the scheduler
+	// interleaves the sender and the writers on a busy machine.
 	before := e.srv.Stats()
+	release := engineio.HoldWriters(e.srv)
 	for m := range msgs {
 		msg := engineio.NewTextMessage([]byte("m" + strconv.Itoa(m) + " " + strings.Repeat("x", 100)))
 		for _, s := range sessions {
@@ -83,6 +87,7 @@ func TestWriterPoolCoalesces(t *testing.T) {
 			}
 		}
 	}
+	release()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for _, c := range conns {
@@ -101,8 +106,10 @@ func TestWriterPoolCoalesces(t *testing.T) {
 	if frames != clients*msgs {
 		t.Errorf("FramesWritten grew by %d, want %d", frames, clients*msgs)
 	}
-	if writes*2 > frames {
-		t.Errorf("%d writes for %d frames: want at most one write for two frames", writes, frames)
+	// Each session's 50 queued frames (5 KB) go in one writev; a second
+	// is allowed for a write the kernel took in part.
+	if writes > 2*clients {
+		t.Errorf("%d writes for %d frames to %d sessions: want at most %d, two per session", writes, frames, clients, 2*clients)
 	}
 }
 
