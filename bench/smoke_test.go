@@ -83,13 +83,13 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%s: %v", paths[0], err)
 	}
-	systems := []string{harness.Switchboard, harness.Ceiling, harness.CeilingNaive}
+	systems := []string{harness.Switchboard, harness.SwitchboardMetrics, harness.Ceiling, harness.CeilingNaive}
 	if _, err := exec.LookPath("node"); err == nil {
 		if _, err := os.Stat(filepath.Join("..", "node_modules", "socket.io")); err == nil {
 			systems = append(systems, harness.Node)
 		}
 	}
-	if len(systems) < 3 {
+	if len(systems) < 5 {
 		t.Log("node or node_modules/socket.io missing (npm ci): Node not benchmarked")
 	}
 	for _, sys := range systems {
@@ -112,7 +112,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("smoke run wrote %s", harness.IndexFile)
 	}
 	for _, h := range []string{"## Targets", "## 1. Fan-out", "## 2. Burst", "## 3. Memory", "## 4. Connect storm", "## 5. Unicast", "One `Pipeline` stream", "Pipeline emits/s on one stream vs unary Emit",
-		"burst N=40 vs ceiling", "burst N=40 p99", "| ceiling-naive |", got.Command} {
+		"burst N=40 vs ceiling", "burst N=40 p99", "| ceiling-naive |", "fan-out N=40 with metrics on", "on one edge, metrics on", "| switchboard-metrics |", got.Command} {
 		if !strings.Contains(string(md), h) {
 			t.Errorf("markdown lacks %q", h)
 		}
@@ -140,6 +140,10 @@ func checkSystem(t *testing.T, res *harness.Results, sys string) {
 	}
 	if n == 0 {
 		t.Errorf("fanout: no result for %s", sys)
+	}
+	if sys == harness.SwitchboardMetrics {
+		checkMetricsSystem(t, res)
+		return
 	}
 	checkBurst(t, res, sys)
 	if sys == harness.Ceiling {
@@ -246,5 +250,49 @@ func checkBurst(t *testing.T, res *harness.Results, sys string) {
 	}
 	if n == 0 {
 		t.Errorf("burst: no result for %s", sys)
+	}
+}
+
+// checkMetricsSystem: switchboard-metrics ran fan-out and memory, nothing
+// else, and its scrapes of every admin listener succeeded.
+func checkMetricsSystem(t *testing.T, res *harness.Results) {
+	t.Helper()
+	sys := harness.SwitchboardMetrics
+	n := 0
+	for _, m := range res.Memory {
+		if m.System != sys {
+			continue
+		}
+		n++
+		if m.Error != "" || len(m.RSSAfterKB) == 0 || m.RSSAfterKB[0] <= 0 {
+			t.Errorf("memory %s %s N=%d: %+v", sys, m.Case, m.Conns, m)
+		}
+	}
+	if n == 0 {
+		t.Errorf("memory: no result for %s", sys)
+	}
+	for _, b := range res.Burst {
+		if b.System == sys {
+			t.Errorf("burst ran for %s", sys)
+		}
+	}
+	for _, c := range res.Connect {
+		if c.System == sys {
+			t.Errorf("connect ran for %s", sys)
+		}
+	}
+	for _, u := range res.Unicast {
+		if u.System == sys {
+			t.Errorf("unicast ran for %s", sys)
+		}
+	}
+	scraped := false
+	for _, note := range res.Notes {
+		if strings.HasPrefix(note, sys+": ") && strings.Contains(note, " scrapes of /metrics") && strings.Contains(note, ", 0 failed") {
+			scraped = true
+		}
+	}
+	if !scraped {
+		t.Errorf("no note of %s's scrapes, or some failed: %q", sys, res.Notes)
 	}
 }

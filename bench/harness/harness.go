@@ -37,8 +37,13 @@ const (
 // AllScenarios and AllSystems are the defaults, in run order.
 var (
 	AllScenarios = []string{Fanout, Burst, Memory, Connect, Unicast}
-	AllSystems   = []string{Switchboard, Ceiling, CeilingNaive, Node}
+	AllSystems   = []string{Switchboard, SwitchboardMetrics, Ceiling, CeilingNaive, Node}
 )
+
+// metricsScenarios are the scenarios switchboard-metrics runs in: the
+// issue's question is whether serving and scraping metrics costs fan-out
+// throughput or idle memory.
+var metricsScenarios = []string{Fanout, Memory}
 
 // naiveScenarios are the scenarios ceiling-naive runs in: it differs from
 // the batched ceiling in its write path only, which the others barely use.
@@ -216,6 +221,7 @@ type runner struct {
 
 	nodeClockOffsetMs float64
 	notes             []string
+	scrapes           scrapeTotals // switchboard-metrics' scrapes, all its runs
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -290,6 +296,9 @@ func Run(ctx context.Context, opt Options) (*Results, []string, error) {
 			if sys.name() == CeilingNaive && !slices.Contains(naiveScenarios, sc) {
 				continue
 			}
+			if sys.name() == SwitchboardMetrics && !slices.Contains(metricsScenarios, sc) {
+				continue
+			}
 			if ctx.Err() != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("%s/%s: not run: %v", sc, sys.name(), ctx.Err()))
 				continue
@@ -320,6 +329,13 @@ func Run(ctx context.Context, opt Options) (*Results, []string, error) {
 	res.ProcessesStarted = r.procs.started()
 	res.NodeClockOffsetMs = r.nodeClockOffsetMs
 	res.Notes = append(res.Notes, r.notes...)
+	if t := r.scrapes; t.scrapes > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d scrapes of /metrics (control's and every edge's, every %v), %d failed, %.1f KB each on average",
+			SwitchboardMetrics, t.scrapes, metricsScrapeEvery, t.failures, float64(t.bytes)/float64(t.scrapes)/1024))
+		if t.failures > 0 {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %d of %d scrapes failed", SwitchboardMetrics, t.failures, t.scrapes))
+		}
+	}
 	res.Finished = time.Now().UTC()
 	res.DurationSec = res.Finished.Sub(res.Started).Seconds()
 	res.evaluate()
@@ -371,6 +387,8 @@ func (r *runner) systems(res *Results) []system {
 		switch name {
 		case Switchboard:
 			out = append(out, &switchboardSys{r: r})
+		case SwitchboardMetrics:
+			out = append(out, &switchboardSys{r: r, metrics: true})
 		case Ceiling, CeilingNaive:
 			out = append(out, &adminSys{r: r, sys: name})
 		case Node:

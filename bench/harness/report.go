@@ -310,6 +310,7 @@ func (res *Results) evaluate() {
 		}
 	}
 	res.evaluateBurst(add)
+	res.evaluateMetrics(add)
 	for _, m := range res.Memory {
 		if m.System != Switchboard || m.Processes != 1 || !strings.HasPrefix(m.Case, "websocket") {
 			continue
@@ -550,7 +551,7 @@ func (res *Results) Markdown() string {
 
 	if len(res.Fanout) > 0 {
 		p("## 1. Fan-out: one room, N sockets\n\n")
-		p("Switchboard: control + %v edges (sockets spread evenly), `Emit` to room `bench` through gRPC (8 concurrent callers, paced). "+
+		p("Switchboard: control + %v edges (sockets spread evenly), `Emit` to room `bench` through gRPC (8 concurrent callers, paced); `switchboard-metrics`: the same with every process's admin listener on and its `/metrics` scraped every %v. "+
 			"Ceiling: bare gorilla/websocket (`bench/cmd/ceiling`), every message encoded once and queued to every connection's writer goroutine, flat out; `ceiling` (batched, the real ceiling) writes everything queued for a connection in one `writev`, `ceiling-naive` (the one-write-per-frame baseline) one `WritePreparedMessage` per frame. "+
 			"Node: socket.io 4.8, `io.to(\"bench\").emit` from an in-process timer. "+
 			"Max = highest delivered frames/s (frames = messages × sockets) the system sustains. For Switchboard and Node it comes from a ramp of %v steps "+
@@ -558,7 +559,7 @@ func (res *Results) Markdown() string {
 			"is at most %.1f× the first half's + %.0f ms (no growing backlog), p99 ≤ %v and no client is dropped; a marginal step is measured again until two trials agree. The ceiling's max is its flat-out rate with "+
 			"bounded per-connection queues (the broadcast loop blocks when one is full). The latency at %s frames/s is measured first, after a warm-up and before any "+
 			"run at the maximum, for twice the measured phase. Latency p50 / p99 / p999 in ms, end to end.\n\n",
-			res.Sizes["fanout_edges"], res.Sizes["step"], num(toF(res.Sizes["ref_frame_rate"])), drain, backlogFactor, backlogSlackMs, res.Sizes["max_p99"], num(toF(res.Sizes["ref_frame_rate"])))
+			res.Sizes["fanout_edges"], metricsScrapeEvery, res.Sizes["step"], num(toF(res.Sizes["ref_frame_rate"])), drain, backlogFactor, backlogSlackMs, res.Sizes["max_p99"], num(toF(res.Sizes["ref_frame_rate"])))
 		p("| N | system | max frames/s | msgs/s | vs ceiling / ceiling-naive | vs Node | latency at max | CPU at max: server / clients / driver | latency at half max (offered frames/s) | latency at %s frames/s |\n|---|---|---|---|---|---|---|---|---|---|\n", num(toF(res.Sizes["ref_frame_rate"])))
 		for _, f := range res.Fanout {
 			ceil, naive, node := res.fanoutOf(Ceiling, f.N), res.fanoutOf(CeilingNaive, f.N), res.fanoutOf(Node, f.N)
@@ -798,4 +799,50 @@ func spreadTable(p func(string, ...any), res *Results) {
 			latMax(m.First), latMax(m.Last), latMax(f.Ref.Latency))
 	}
 	p("\n")
+}
+
+// evaluateMetrics compares switchboard-metrics with Switchboard, size by
+// size: fan-out's sustained maximum, and idle memory per WebSocket on one
+// edge. "Within noise" is set from this machine's spread between full runs
+// (the fan-out ramp's maximum moves by up to a fifth from run to run).
+func (res *Results) evaluateMetrics(add func(name, want, figure string, met *bool)) {
+	const fanWant = ">= 0.8x Switchboard without metrics (the run-to-run spread)"
+	for _, f := range res.Fanout {
+		if f.System != SwitchboardMetrics {
+			continue
+		}
+		name := fmt.Sprintf("fan-out N=%d with metrics on", f.N)
+		sb := res.fanoutOf(Switchboard, f.N)
+		switch {
+		case f.MaxFramesPerSec == 0:
+			add(name, fanWant, "switchboard-metrics failed", ok(false))
+		case sb == nil || sb.MaxFramesPerSec == 0:
+			add(name, fanWant, "Switchboard without metrics not measured", nil)
+		default:
+			r := f.MaxFramesPerSec / sb.MaxFramesPerSec
+			add(name, fanWant, fmt.Sprintf("%.2fx (%s vs %s frames/s)", r, num(f.MaxFramesPerSec), num(sb.MaxFramesPerSec)), ok(r >= 0.8))
+		}
+	}
+	const memWant = "<= Switchboard without metrics + 0.5 KB"
+	for _, m := range res.Memory {
+		if m.System != SwitchboardMetrics || m.Processes != 1 || !strings.HasPrefix(m.Case, "websocket") {
+			continue
+		}
+		name := fmt.Sprintf("RSS per idle WebSocket, %s on one edge, metrics on", num(float64(m.Conns)))
+		var sb *MemoryResult
+		for i := range res.Memory {
+			o := &res.Memory[i]
+			if o.System == Switchboard && o.Case == m.Case && o.Conns == m.Conns {
+				sb = o
+			}
+		}
+		switch {
+		case m.Error != "":
+			add(name, memWant, "failed: "+m.Error, ok(false))
+		case sb == nil || sb.Error != "":
+			add(name, memWant, "Switchboard without metrics not measured", nil)
+		default:
+			add(name, memWant, fmt.Sprintf("%.2f vs %.2f KB", m.PerConnKB, sb.PerConnKB), ok(m.PerConnKB <= sb.PerConnKB+0.5))
+		}
+	}
 }

@@ -315,7 +315,7 @@ func (r *runner) ramp(ctx context.Context, sys system, pl *pool, n int) (best *P
 // gets failed's result instead.
 func roomSizes[R any](ctx context.Context, r *runner, sys system, sizes []int, size func(pl *pool, n, edges int) []R, failed func(n, edges int, err error) R) []R {
 	edges := 1
-	if sys.name() == Switchboard {
+	if isSwitchboard(sys.name()) {
 		edges = r.opt.FanoutEdges
 	}
 	var out []R

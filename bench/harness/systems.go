@@ -34,7 +34,11 @@ const (
 	Switchboard  = "switchboard"
 	Ceiling      = "ceiling"
 	CeilingNaive = "ceiling-naive"
-	Node         = "node"
+	// SwitchboardMetrics is Switchboard with every process's admin
+	// listener on (--admin-addr) and its /metrics scraped every
+	// metricsScrapeEvery, to compare with Switchboard in the same run.
+	SwitchboardMetrics = "switchboard-metrics"
+	Node               = "node"
 	// CeilingInHand is not a system of its own: the batched ceiling's
 	// bursts with every message of the burst in hand before any is queued
 	// (each writer finds all of it queued: the bound of write batching),
@@ -44,6 +48,14 @@ const (
 
 // isCeiling says whether sys is one of the two gorilla ceilings.
 func isCeiling(sys string) bool { return sys == Ceiling || sys == CeilingNaive }
+
+// isSwitchboard says whether sys is Switchboard, with or without metrics.
+func isSwitchboard(sys string) bool { return sys == Switchboard || sys == SwitchboardMetrics }
+
+// metricsScrapeEvery is how often switchboard-metrics scrapes each process:
+// more often than Prometheus usually does (15 s to 1 min), so that the
+// cost, if any, shows.
+const metricsScrapeEvery = 2 * time.Second
 
 // system is one server under test, driven the same way for every scenario.
 type system interface {
@@ -96,9 +108,18 @@ type switchboardSys struct {
 	pprof    []pprofAddr // debug servers of control and the edges, with Options.ProfileDir
 	cc       *grpc.ClientConn
 	cli      sbv1.ControlClient
+
+	metrics    bool     // switchboard-metrics: admin listeners on, scraped
+	adminAddrs []string // their addresses, control's first
+	scraper    *scraper
 }
 
-func (s *switchboardSys) name() string  { return Switchboard }
+func (s *switchboardSys) name() string {
+	if s.metrics {
+		return SwitchboardMetrics
+	}
+	return Switchboard
+}
 func (s *switchboardSys) polling() bool { return true }
 
 func (s *switchboardSys) start(ctx context.Context, edges int) error {
@@ -127,11 +148,29 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 		s.pprof = append(s.pprof, a)
 		return []string{"--debug-addr", a.addr}, nil
 	}
+	s.adminAddrs = nil
+	adminAddr := func() ([]string, error) {
+		if !s.metrics {
+			return nil, nil
+		}
+		ap, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		a := fmt.Sprintf("127.0.0.1:%d", ap)
+		s.adminAddrs = append(s.adminAddrs, a)
+		return []string{"--admin-addr", a}, nil
+	}
 	da, err := debugAddr("control")
 	if err != nil {
 		return err
 	}
 	args = append(args, da...)
+	aa, err := adminAddr()
+	if err != nil {
+		return err
+	}
+	args = append(args, aa...)
 	s.control, err = s.r.procs.start(s.r.procName("control"), false, "", nil, args...)
 	if err != nil {
 		return err
@@ -153,6 +192,11 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 		if err != nil {
 			return err
 		}
+		aa, err := adminAddr()
+		if err != nil {
+			return err
+		}
+		da = append(da, aa...)
 		p, err := s.r.procs.start(s.r.procName(fmt.Sprintf("edge%d", i+1)), false, "", nil, append([]string{s.r.bins.edge,
 			"--addr", addr, "--nats-url", "nats://" + natsAddr, "--log-level", "warn",
 			// Every load client comes from 127.0.0.1: the per-address cap
@@ -181,6 +225,9 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 		ci, err := s.cli.ClusterInfo(cctx, &sbv1.ClusterInfoRequest{})
 		cancel()
 		if err == nil && len(ci.Edges) == edges {
+			if s.metrics {
+				s.scraper = startScraper(s.adminAddrs, metricsScrapeEvery, s.r.logf)
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -191,6 +238,10 @@ func (s *switchboardSys) start(ctx context.Context, edges int) error {
 }
 
 func (s *switchboardSys) stop() {
+	if s.scraper != nil {
+		s.r.scrapes.add(s.scraper.stop())
+		s.scraper = nil
+	}
 	if s.cc != nil {
 		s.cc.Close()
 		s.cc = nil
