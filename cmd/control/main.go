@@ -85,6 +85,7 @@ func configure(args []string) (control.Config, listenAddrs, error) {
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.IntVar(&cfg.MaxPayload, "max-payload", 1_000_000, "largest Socket.IO packet an emit may carry, bytes")
 	fs.DurationVar(&cfg.GatherTimeout, "gather-timeout", 2*time.Second, "how long cluster-wide calls wait for edges to answer")
+	fs.DurationVar(&cfg.ReadyCheckInterval, "ready-check-interval", 5*time.Second, "how often to send a probe to itself through NATS; two in a row unanswered make /readyz 503 and gRPC health NOT_SERVING (NATS: round trip failed) until one is answered; 0: no probes")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM or SIGINT, how long calls in flight may finish (streams end at once) before they are cut; a second signal stops at once")
 	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'; empty: no authentication")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC; with --tls-key; empty: plaintext")
@@ -122,8 +123,14 @@ cut the graceful stop short.
 		"subject-prefix":     func() error { return daemon.CheckSubjectPrefix(cfg.SubjectPrefix) },
 		"max-payload":        func() error { return envflag.Positive(cfg.MaxPayload) },
 		"gather-timeout":     func() error { return envflag.Positive(cfg.GatherTimeout) },
-		"shutdown-timeout":   func() error { return envflag.Positive(cfg.ShutdownTimeout) },
-		"api-keys":           func() error { return checkAPIKeys(apiKeys) },
+		"ready-check-interval": func() error {
+			if cfg.ReadyCheckInterval < 0 {
+				return errors.New("must not be negative (0: no probes)")
+			}
+			return nil
+		},
+		"shutdown-timeout": func() error { return envflag.Positive(cfg.ShutdownTimeout) },
+		"api-keys":         func() error { return checkAPIKeys(apiKeys) },
 		"tls-cert": func() error {
 			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {
 				return errors.New("needs --tls-key as well")
@@ -160,6 +167,9 @@ cut the graceful stop short.
 	cfg.Logger = daemon.Logger(level)
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("control: ignoring an environment variable that names no flag", "var", v)
+	}
+	if cfg.ReadyCheckInterval == 0 {
+		cfg.ReadyCheckInterval = -1 // the flag's 0 is off; the package's is its default
 	}
 	return cfg, listenAddrs{debug: debugAddr, admin: adminAddr}, nil
 }

@@ -89,6 +89,7 @@ func configure(args []string) (edge.Config, listenAddrs, error) {
 	fs.StringVar(&cfg.SubjectPrefix, "subject-prefix", "sb", "NATS subject prefix, the same for control and every edge of a deployment")
 	fs.StringVar(&cfg.EdgeID, "edge-id", "", "edge id: 8 lowercase letters or digits, unique in the cluster; empty picks a random one")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 2*time.Second, "heartbeat interval")
+	fs.DurationVar(&cfg.ReadyCheckInterval, "ready-check-interval", 5*time.Second, "how often to send a probe to itself through NATS; two in a row unanswered make /readyz 503 (NATS: round trip failed) until one is answered; 0: no probes")
 	fs.IntVar(&cfg.MaxConnections, "max-conns", 0, "TCP connections held at once; the excess is closed at accept; 0: the descriptor limit less a reserve; -1: no cap")
 	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-conns-per-ip", 1000, "connections one client address (IPv6: its /64) holds at once; -1: no cap (behind a proxy that hides client addresses)")
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "bound on reading a request's headers")
@@ -184,6 +185,12 @@ cut the drain short.
 			return edge.CheckEdgeID(cfg.EdgeID)
 		},
 		"heartbeat": func() error { return envflag.Positive(cfg.HeartbeatInterval) },
+		"ready-check-interval": func() error {
+			if cfg.ReadyCheckInterval < 0 {
+				return errors.New("must not be negative (0: no probes)")
+			}
+			return nil
+		},
 		"max-conns": func() error {
 			if cfg.MaxConnections == 0 {
 				return nil
@@ -245,6 +252,9 @@ cut the drain short.
 	auth.warn(cfg.Logger)
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("edge: ignoring an environment variable that names no flag", "var", v)
+	}
+	if cfg.ReadyCheckInterval == 0 {
+		cfg.ReadyCheckInterval = -1 // the flag's 0 is off; the package's is its default
 	}
 	return cfg, listenAddrs{debug: debugAddr, admin: adminAddr}, nil
 }

@@ -103,6 +103,7 @@ func TestBadValues(t *testing.T) {
 		{flag: "edge-id", value: "short"},
 		{flag: "heartbeat", value: "0"},
 		{flag: "heartbeat", value: "-1s"},
+		{flag: "ready-check-interval", value: "-1s"},
 		{flag: "max-conns", value: "-2"},
 		{flag: "max-conns-per-ip", value: "0"},
 		{flag: "read-header-timeout", value: "0"},

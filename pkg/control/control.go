@@ -76,6 +76,12 @@ type Config struct {
 	// once it has sent what it holds, and what it missed meanwhile is
 	// counted as dropped. Zero means 4,096 events and 32 MiB.
 	StreamQueue, StreamQueueBytes int
+	// ReadyCheckInterval is how often control sends itself a probe through
+	// NATS and its heartbeat subscription (bus.ProbeHeader): when two in a
+	// row get no answer within the interval (5 s at most), Ready reports
+	// "NATS: round trip failed" and the gRPC health service NOT_SERVING until
+	// one does. Zero means 5s; negative: no probes.
+	ReadyCheckInterval time.Duration
 	// TLSCertFile and TLSKeyFile serve gRPC over TLS when both are set.
 	TLSCertFile, TLSKeyFile string
 	// Logger receives logs. Nil means slog.Default().
@@ -96,7 +102,9 @@ type Server struct {
 	health   *health.Server
 	metrics  *grpcServerMetrics // the gRPC interceptors' counters (metrics.go)
 	hbSub    *nats.Subscription
-	hub      *hub // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
+	probe    *bus.Prober // the round trip through NATS and hbSub, for Ready and health
+	probeID  string      // names this instance's probes: every control subscribes the heartbeats
+	hub      *hub        // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
 
 	// The sweep goroutine (edgelost.go): started by New, stopped by
 	// closeNATS, which closes sweepQuit and waits for sweepDone.
@@ -134,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.GatherTimeout <= 0 {
 		cfg.GatherTimeout = 2 * time.Second
 	}
+	if cfg.ReadyCheckInterval == 0 {
+		cfg.ReadyCheckInterval = 5 * time.Second
+	}
 	if cfg.StreamQueue <= 0 {
 		cfg.StreamQueue = DefaultStreamQueue
 	}
@@ -148,6 +159,23 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, subj: subj, reg: newRegistry(), stop: make(chan struct{}), lost: make(chan error, 1), health: health.NewServer()}
+	// Created before the connection, whose handlers read it; started last.
+	s.probeID = bus.NewAckID()
+	s.probe = bus.NewProber(bus.ProberConfig{
+		Interval: cfg.ReadyCheckInterval,
+		Probe: func(ctx context.Context) error {
+			_, err := s.nc.RequestMsgWithContext(ctx, bus.ProbeMsg(subj.Heartbeat(), s.probeID))
+			return err
+		},
+		OnChange: func(err error) {
+			if err != nil {
+				s.log.Warn("control: not ready: no answer through NATS to its own probes", "err", err)
+			} else {
+				s.log.Info("control: ready again: its probes through NATS are answered")
+			}
+			s.setServing(err == nil && s.nc.IsConnected())
+		},
+	})
 	url := cfg.NATSURL
 	if url == "" {
 		s.embedded, err = StartEmbeddedNATS(cfg.EmbeddedNATSAddr)
@@ -204,7 +232,7 @@ func New(cfg Config) (*Server, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info("control: NATS reconnected", "url", nc.ConnectedUrl())
 			s.reg.resume()
-			s.setServing(true)
+			s.setServing(s.probe.Err() == nil)
 		}),
 	}
 	if s.embedded != nil {
@@ -220,14 +248,7 @@ func New(cfg Config) (*Server, error) {
 		s.closeNATS()
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
-	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), func(m *nats.Msg) {
-		var hb busv1.EdgeHeartbeat
-		if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
-			if old := s.reg.observe(&hb); old != nil {
-				s.publishLost(old, "restarted under the same id")
-			}
-		}
-	})
+	s.hbSub, err = s.nc.Subscribe(subj.Heartbeat(), s.onHeartbeat)
 	if err == nil {
 		err = s.nc.Flush()
 	}
@@ -245,6 +266,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sweepQuit, s.sweepDone = make(chan struct{}), make(chan struct{})
 	go s.sweep(s.sweepQuit, s.sweepDone)
+	s.probe.Start()
 	return s, nil
 }
 
@@ -457,7 +479,27 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.closeNATS()
 }
 
+// onHeartbeat handles the heartbeat subject: edges' heartbeats, and this
+// instance's own readiness probes (answered; other instances' ignored).
+func (s *Server) onHeartbeat(m *nats.Msg) {
+	if probe, mine := bus.IsProbe(m, s.probeID); probe {
+		if mine {
+			_ = m.Respond(nil)
+		}
+		return
+	}
+	var hb busv1.EdgeHeartbeat
+	if proto.Unmarshal(m.Data, &hb) == nil && hb.EdgeId != "" {
+		if old := s.reg.observe(&hb); old != nil {
+			s.publishLost(old, "restarted under the same id")
+		}
+	}
+}
+
 func (s *Server) closeNATS() {
+	if s.probe != nil {
+		s.probe.Stop()
+	}
 	if s.sweepQuit != nil {
 		s.sweepOnce.Do(func() { close(s.sweepQuit) })
 		<-s.sweepDone

@@ -35,7 +35,13 @@ func (s *Server) Ready() error {
 		return errStopping
 	default:
 	}
-	return admin.NATSReady(s.nc)
+	if err := admin.NATSReady(s.nc); err != nil {
+		return err
+	}
+	if s.probe != nil {
+		return s.probe.Err()
+	}
+	return nil
 }
 
 var errStopping = stoppingError{}
@@ -63,6 +69,7 @@ type controlCollector struct {
 	nats *admin.NATSMetrics
 
 	edges, slowStreams, streamDrops, busErrors, edgeErrors *prometheus.Desc
+	probeFailures                                          *prometheus.Desc
 }
 
 func newControlCollector(s *Server) *controlCollector {
@@ -70,19 +77,20 @@ func newControlCollector(s *Server) *controlCollector {
 		return prometheus.NewDesc("switchboard_control_"+name, help, labels, nil)
 	}
 	return &controlCollector{
-		s:           s,
-		nats:        admin.NewNATSMetrics("switchboard_control"),
-		edges:       d("edges", "Edges whose heartbeats this control instance sees now."),
-		slowStreams: d("subscribe_streams_slow_total", "Subscribe streams that fell behind and ended with ResourceExhausted."),
-		streamDrops: d("queue_drops_total", "Events dropped by a full bounded queue, by kind: subscribe_stream (an event not queued for a stream that had fallen behind).", "kind"),
-		busErrors:   d("nats_errors_total", "Asynchronous NATS errors: a subscription that dropped messages (slow consumer), a permission refused."),
-		edgeErrors:  d("edge_errors_total", "Edge replies that carried an error, or that did not decode."),
+		s:             s,
+		nats:          admin.NewNATSMetrics("switchboard_control"),
+		edges:         d("edges", "Edges whose heartbeats this control instance sees now."),
+		slowStreams:   d("subscribe_streams_slow_total", "Subscribe streams that fell behind and ended with ResourceExhausted."),
+		streamDrops:   d("queue_drops_total", "Events dropped by a full bounded queue, by kind: subscribe_stream (an event not queued for a stream that had fallen behind).", "kind"),
+		busErrors:     d("nats_errors_total", "Asynchronous NATS errors: a subscription that dropped messages (slow consumer), a permission refused."),
+		edgeErrors:    d("edge_errors_total", "Edge replies that carried an error, or that did not decode."),
+		probeFailures: d("nats_probe_failures_total", "Readiness probes control sent itself through NATS and its heartbeat subscription that got no answer in time (--ready-check-interval)."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *controlCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.edges, c.slowStreams, c.streamDrops, c.busErrors, c.edgeErrors} {
+	for _, d := range []*prometheus.Desc{c.edges, c.slowStreams, c.streamDrops, c.busErrors, c.edgeErrors, c.probeFailures} {
 		ch <- d
 	}
 	c.nats.Describe(ch)
@@ -99,6 +107,11 @@ func (c *controlCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.streamDrops, st.StreamEventsDropped, "subscribe_stream")
 	counter(c.busErrors, st.BusErrors)
 	counter(c.edgeErrors, st.EdgeErrors)
+	var probeFailures uint64
+	if c.s.probe != nil {
+		probeFailures = c.s.probe.Failures()
+	}
+	counter(c.probeFailures, probeFailures)
 	c.nats.Collect(ch, c.s.nc)
 }
 

@@ -99,6 +99,8 @@ type cluster struct {
 
 	stats func() Stats // the edge's counters, for heartbeats; set before start
 
+	probe *bus.Prober // the round trip through NATS and the delivery path, for Ready
+
 	acksRefused atomic.Uint64 // client events refused an ack: their socket had MaxPendingAcks waiting
 	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
 	opsDropped  atomic.Uint64 // operations dropped: the operations queue was full
@@ -166,6 +168,9 @@ type ClusterStats struct {
 	// service subscribed to them (NATS answered "no responders"): the ack
 	// is forgotten, not answered, and the client's own timeout fires.
 	AcksNoResponder uint64
+	// ProbeFailures counts readiness probes (Config.ReadyCheckInterval)
+	// that got no answer in time.
+	ProbeFailures uint64
 }
 
 // ClusterStats returns the edge's bus counters; zero while the edge is not
@@ -184,6 +189,7 @@ func (e *Edge) ClusterStats() ClusterStats {
 		AcksPending: n, AcksRefused: c.acksRefused.Load(), SocketsOmitted: c.omitted.Load(),
 		BusDropped: c.busDropped(), OperationsDropped: c.opsDropped.Load(), PublishFailures: c.pubFailed.Load(),
 		ReplyFailures: c.replyFails.Load(), AcksNoResponder: c.noResponder.Load(),
+		ProbeFailures: c.probe.Failures(),
 	}
 }
 
@@ -257,6 +263,17 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		leaving:  make(chan struct{}),
 		lost:     make(chan error, 1),
 	}
+	c.probe = bus.NewProber(bus.ProberConfig{
+		Interval: cfg.ReadyCheckInterval,
+		Probe:    c.roundTrip,
+		OnChange: func(err error) {
+			if err != nil {
+				c.log.Warn("edge: not ready: no answer through NATS to its own probes", "err", err)
+			} else {
+				c.log.Info("edge: ready again: its probes through NATS are answered")
+			}
+		},
+	})
 	for _, n := range cfg.Namespaces {
 		if n != "*" {
 			c.configured = append(c.configured, n)
@@ -351,7 +368,16 @@ func (c *cluster) start() error {
 	go c.operate()
 	go c.heartbeats()
 	c.publishHeartbeat(false)
+	c.probe.Start()
 	return nil
+}
+
+// roundTrip sends the edge a probe on its own subject, which route answers
+// from the delivery path: the answer proves the subscription is there at
+// the server and the path that delivers broadcasts is moving.
+func (c *cluster) roundTrip(ctx context.Context) error {
+	_, err := c.nc.RequestMsgWithContext(ctx, bus.ProbeMsg(c.subj.Edge(c.id), c.id))
+	return err
 }
 
 // leave marks the start of the edge's shutdown; close follows.
@@ -383,6 +409,7 @@ func (c *cluster) leavingWithin(d time.Duration) bool {
 // stopping one, which would make control list the edge again.
 func (c *cluster) close() {
 	c.leave()
+	c.probe.Stop()
 	close(c.stop)
 	c.wg.Wait()
 	c.publishHeartbeat(true)
@@ -572,6 +599,12 @@ func (c *cluster) dispatch() {
 }
 
 func (c *cluster) route(m *nats.Msg) {
+	if probe, mine := bus.IsProbe(m, c.id); probe {
+		if mine {
+			_ = m.Respond(nil)
+		}
+		return
+	}
 	if strings.HasPrefix(m.Subject, c.subj.AckPrefix()) {
 		c.toOps(operation{m: m})
 		return

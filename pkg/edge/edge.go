@@ -62,6 +62,12 @@ type Config struct {
 	// HeartbeatInterval is how often the edge tells control it is alive.
 	// Zero means 2s; control forgets an edge after three missed intervals.
 	HeartbeatInterval time.Duration
+	// ReadyCheckInterval is how often the edge sends itself a probe
+	// through NATS and its own delivery path (bus.ProbeHeader on its edge
+	// subject): when two in a row get no answer within the interval (5 s at
+	// most), Ready reports "NATS: round trip failed" until one does. Zero
+	// means 5s; negative: no probes.
+	ReadyCheckInterval time.Duration
 	// MaxConnections caps the TCP connections the edge holds at once
 	// (HTTP, long-polling and WebSocket alike, TLS or not). A connection
 	// over the cap is accepted and closed at once, without a response, and
@@ -188,6 +194,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	if cfg.ReadyCheckInterval == 0 {
+		cfg.ReadyCheckInterval = 5 * time.Second
 	}
 	fdLimit, fdKnown := descriptorLimit()
 	if cfg.MaxConnections == 0 {

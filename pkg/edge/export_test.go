@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,3 +49,30 @@ func hold(e *Edge, which func(*cluster) *holdPtr) func() {
 
 // BusQueue and OpsQueue are the bounds of the delivery and operations paths.
 const BusQueue, OpsQueue = busQueue, opsQueue
+
+// DropEdgeSubscription unsubscribes the edge's own subject at the NATS
+// server behind the edge's back, as a subscription that silently stopped
+// would: the connection stays CONNECTED. The returned function subscribes
+// it again, into the same delivery path.
+func DropEdgeSubscription(e *Edge) (restore func() error, err error) {
+	e.mu.Lock()
+	c := e.cluster
+	e.mu.Unlock()
+	subject := c.subj.Edge(c.id)
+	for _, s := range c.fixed {
+		if s.Subject == subject {
+			if err := s.Unsubscribe(); err != nil {
+				return nil, err
+			}
+			return func() error {
+				sub, err := c.nc.ChanSubscribe(subject, c.msgs)
+				if err == nil {
+					c.fixed = append(c.fixed, sub)
+					err = c.nc.Flush()
+				}
+				return err
+			}, nil
+		}
+	}
+	return nil, errors.New("no subscription of " + subject)
+}

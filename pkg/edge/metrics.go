@@ -43,7 +43,10 @@ func (e *Edge) Ready() error {
 		return errors.New("stopping")
 	default:
 	}
-	return admin.NATSReady(c.nc)
+	if err := admin.NATSReady(c.nc); err != nil {
+		return err
+	}
+	return c.probe.Err()
 }
 
 // edgeCollector turns an edge's counters into const metrics at scrape time.
@@ -58,6 +61,7 @@ type edgeCollector struct {
 	pubFailed, replyFailed, deliveryQueue, operationQueue *prometheus.Desc
 
 	handshakesRefused, rateUntracked, eventsDropped *prometheus.Desc // ratelimit.go, socketio's eventlimits.go
+	probeFailures                                   *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -92,6 +96,7 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		handshakesRefused: d("handshakes_refused_total", "Engine.IO handshakes and WebSocket upgrades refused, by reason: rate (429, the client address over --handshake-rate), origin (403, a WebSocket whose Origin is not allowed).", "reason"),
 		rateUntracked:     d("handshake_rate_untracked_total", "Handshakes admitted without a rate bucket: the limiter held as many client addresses as it keeps (65,536)."),
 		eventsDropped:     d("client_events_dropped_total", "Client events dropped, by reason: rate (the socket over --event-rate), event_name_too_long (over --max-event-name).", "reason"),
+		probeFailures:     d("nats_probe_failures_total", "Readiness probes the edge sent itself through NATS and its delivery path that got no answer in time (--ready-check-interval)."),
 	}
 }
 
@@ -102,7 +107,7 @@ func (c *edgeCollector) descs() []*prometheus.Desc {
 		c.tcp, c.refusedAccept, c.connectsRefused, c.joinsRefused,
 		c.acksPending, c.acksRefused, c.dropped, c.omitted,
 		c.pubFailed, c.replyFailed, c.deliveryQueue, c.operationQueue,
-		c.handshakesRefused, c.rateUntracked, c.eventsDropped,
+		c.handshakesRefused, c.rateUntracked, c.eventsDropped, c.probeFailures,
 	}
 }
 
@@ -157,6 +162,7 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.omitted, cs.SocketsOmitted)
 	counter(c.pubFailed, cs.PublishFailures)
 	counter(c.replyFailed, cs.ReplyFailures)
+	counter(c.probeFailures, cs.ProbeFailures)
 
 	c.e.mu.Lock()
 	cl := c.e.cluster
