@@ -90,6 +90,8 @@ func configure(args []string) (control.Config, listenAddrs, error) {
 	fs.Var(&apiKeys, "api-keys", "comma-separated API keys; when set, calls need 'authorization: Bearer <key>'; empty: no authentication")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (PEM) for gRPC; with --tls-key; empty: plaintext")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file (PEM) for gRPC")
+	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca", "", "with --tls-cert: require client certificates signed by a CA of this PEM file (mutual TLS); empty: no client certificate asked")
+	fs.StringVar(&cfg.APIKeysFile, "api-keys-file", "", "file of API keys, one per line (# comments); re-read when it changes; with --api-keys, either's keys are accepted; empty: none")
 	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
@@ -134,6 +136,12 @@ cut the graceful stop short.
 		"tls-cert": func() error {
 			if cfg.TLSCertFile != "" && cfg.TLSKeyFile == "" {
 				return errors.New("needs --tls-key as well")
+			}
+			return nil
+		},
+		"tls-client-ca": func() error {
+			if cfg.TLSClientCAFile != "" && cfg.TLSCertFile == "" {
+				return errors.New("needs --tls-cert and --tls-key")
 			}
 			return nil
 		},

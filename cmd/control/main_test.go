@@ -71,6 +71,7 @@ func TestBadValues(t *testing.T) {
 		{flag: "gather-timeout", value: "-2s"},
 		{flag: "gather-timeout", value: "2"},
 		{flag: "ready-check-interval", value: "-5s"},
+		{flag: "tls-client-ca", value: "ca.pem"},
 		{flag: "shutdown-timeout", value: "0"},
 		{flag: "shutdown-timeout", value: "-1s"},
 		{flag: "api-keys", value: ",", shown: "<hidden>"},

@@ -7,7 +7,6 @@ package control
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -37,6 +36,7 @@ import (
 
 	busv1 "github.com/switchboard-rt/switchboard/gen/switchboard/bus/v1"
 	sbv1 "github.com/switchboard-rt/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-rt/switchboard/internal/tlsreload"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 )
 
@@ -70,6 +70,18 @@ type Config struct {
 	// APIKeys, when not empty, are the accepted bearer tokens: calls need
 	// "authorization: Bearer <key>" metadata. Health checks need none.
 	APIKeys []string
+	// APIKeysFile, when set, holds more keys, one per line (blank lines and
+	// # comments skipped); it is re-read when it changes (checked every
+	// ReloadInterval), and a version that does not read keeps the previous
+	// keys. With a file set, calls need a key even while it holds none.
+	APIKeysFile string
+	// ReloadInterval is how often APIKeysFile and the TLS files are checked
+	// for changes. Zero means 5s.
+	ReloadInterval time.Duration
+	// TLSClientCAFile, with TLS, makes the server require a client
+	// certificate signed by one of its certificates (mutual TLS). It reloads
+	// like the certificate.
+	TLSClientCAFile string
 	// StreamQueue and StreamQueueBytes bound what one Subscribe stream may
 	// hold that its caller has not read yet: events, and their bytes. A
 	// stream past either has fallen behind: it ends with ResourceExhausted
@@ -104,7 +116,9 @@ type Server struct {
 	hbSub    *nats.Subscription
 	probe    *bus.Prober // the round trip through NATS and hbSub, for Ready and health
 	probeID  string      // names this instance's probes: every control subscribes the heartbeats
-	hub      *hub        // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
+	keys     *apiKeys
+	tls      *tlsreload.Reloader // nil without TLS
+	hub      *hub                // Subscribe streams' shared subscriptions; closeNATS stops its goroutine
 
 	// The sweep goroutine (edgelost.go): started by New, stopped by
 	// closeNATS, which closes sweepQuit and waits for sweepDone.
@@ -159,6 +173,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, subj: subj, reg: newRegistry(), stop: make(chan struct{}), lost: make(chan error, 1), health: health.NewServer()}
+	if s.keys, err = newAPIKeys(cfg.APIKeys, cfg.APIKeysFile, cfg.ReloadInterval, s.log); err != nil {
+		return nil, err
+	}
 	// Created before the connection, whose handlers read it; started last.
 	s.probeID = bus.NewAckID()
 	s.probe = bus.NewProber(bus.ProberConfig{
@@ -267,6 +284,10 @@ func New(cfg Config) (*Server, error) {
 	s.sweepQuit, s.sweepDone = make(chan struct{}), make(chan struct{})
 	go s.sweep(s.sweepQuit, s.sweepDone)
 	s.probe.Start()
+	s.keys.start()
+	if s.tls != nil {
+		s.tls.Start()
+	}
 	return s, nil
 }
 
@@ -305,11 +326,14 @@ func (s *Server) buildGRPC() error {
 		grpc.MaxRecvMsgSize(s.cfg.MaxPayload + 1<<20),
 	}
 	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		r, err := tlsreload.New(tlsreload.Config{CertFile: s.cfg.TLSCertFile, KeyFile: s.cfg.TLSKeyFile, ClientCAFile: s.cfg.TLSClientCAFile, Interval: s.cfg.ReloadInterval, Logger: s.log})
 		if err != nil {
-			return fmt.Errorf("TLS key pair: %w", err)
+			return err
 		}
-		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+		s.tls = r
+		opts = append(opts, grpc.Creds(credentials.NewTLS(r.ServerConfig(&tls.Config{NextProtos: []string{"h2"}}))))
+	} else if s.cfg.TLSClientCAFile != "" {
+		return errors.New("a client CA file needs TLS (a certificate and a key file)")
 	}
 	opts = append(opts, decodeOptions()...)
 	s.grpc = grpc.NewServer(opts...)
@@ -350,7 +374,7 @@ func logLevels(c codes.Code) logging.Level {
 // authenticate checks the API key when keys are configured. Health and
 // reflection stay open so probes and grpcurl list work.
 func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
-	if len(s.cfg.APIKeys) == 0 {
+	if !s.keys.enabled() {
 		return ctx, nil
 	}
 	if m, ok := grpc.Method(ctx); ok && (strings.HasPrefix(m, "/grpc.health.") || strings.HasPrefix(m, "/grpc.reflection.")) {
@@ -360,10 +384,8 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, "missing \"authorization: Bearer <api key>\" metadata")
 	}
-	for _, k := range s.cfg.APIKeys {
-		if subtle.ConstantTimeCompare([]byte(token), []byte(k)) == 1 {
-			return ctx, nil
-		}
+	if s.keys.valid(token) {
+		return ctx, nil
 	}
 	return nil, status.Error(codes.Unauthenticated, "unknown API key")
 }
@@ -499,6 +521,12 @@ func (s *Server) onHeartbeat(m *nats.Msg) {
 func (s *Server) closeNATS() {
 	if s.probe != nil {
 		s.probe.Stop()
+	}
+	if s.keys != nil {
+		s.keys.close()
+	}
+	if s.tls != nil {
+		s.tls.Stop()
 	}
 	if s.sweepQuit != nil {
 		s.sweepOnce.Do(func() { close(s.sweepQuit) })

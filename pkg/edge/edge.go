@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-rt/switchboard/internal/tlsreload"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
 	"github.com/switchboard-rt/switchboard/pkg/socketio"
@@ -40,8 +41,12 @@ type Config struct {
 	Engine engineio.Config
 	// ConnectTimeout closes connections that join no namespace. Zero: 45s.
 	ConnectTimeout time.Duration
-	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS/WSS.
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS/WSS. The files
+	// are checked for changes every TLSReloadInterval (zero: 5s): a new
+	// pair that loads is served to new connections, one that does not is
+	// logged and the previous pair kept (internal/tlsreload).
 	TLSCertFile, TLSKeyFile string
+	TLSReloadInterval       time.Duration
 	// Demo serves a demo page at "/" that connects with the official
 	// client, loaded from ClientJS.
 	Demo bool
@@ -165,8 +170,9 @@ type Edge struct {
 	hsLimit *handshakeLimiter // nil: no handshake rate
 
 	mu      sync.Mutex
-	ln      net.Listener // guarded by mu
-	cluster *cluster     // guarded by mu; nil when standalone or not started
+	ln      net.Listener        // guarded by mu
+	tls     *tlsreload.Reloader // guarded by mu; with TLS, follows the certificate files
+	cluster *cluster            // guarded by mu; nil when standalone or not started
 }
 
 // New builds an edge; Run or Serve starts it.
@@ -507,16 +513,19 @@ func (e *Edge) Listen() error {
 	// Counted below TLS: a connection refused at the cap costs no
 	// handshake, and one whose handshake never ends still counts.
 	var ln net.Listener = &limitListener{Listener: tcp, l: e.limiter, log: e.log}
+	var reloader *tlsreload.Reloader
 	if e.cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(e.cfg.TLSCertFile, e.cfg.TLSKeyFile)
+		reloader, err = tlsreload.New(tlsreload.Config{CertFile: e.cfg.TLSCertFile, KeyFile: e.cfg.TLSKeyFile, Interval: e.cfg.TLSReloadInterval, Logger: e.log})
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("TLS key pair: %w", err)
+			return err
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+		ln = tls.NewListener(ln, reloader.ServerConfig(&tls.Config{NextProtos: []string{"http/1.1"}}))
+		reloader.Start()
 	}
 	e.mu.Lock()
 	e.ln = ln
+	e.tls = reloader
 	e.mu.Unlock()
 	return nil
 }
@@ -591,7 +600,11 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	c := e.cluster
 	e.cluster = nil
+	reloader := e.tls
 	e.mu.Unlock()
+	if reloader != nil {
+		reloader.Stop()
+	}
 	if c != nil {
 		c.leave() // from now on, losing the bus is part of stopping
 	}

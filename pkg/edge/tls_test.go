@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchboard-rt/switchboard/internal/tlsreload/tlstest"
 	"github.com/switchboard-rt/switchboard/pkg/edge"
 )
 
@@ -115,5 +117,42 @@ func TestTLS(t *testing.T) {
 	_, connect, err := conn.ReadMessage()
 	if err != nil || !strings.HasPrefix(string(connect), `40{"sid":"`) {
 		t.Fatalf("socket.io CONNECT over TLS: %q, %v", connect, err)
+	}
+}
+
+// TestTLSCertificateReload: a certificate swapped on disk is served without
+// a restart: a WebSocket client that trusts only the new certificate's CA
+// handshakes once the edge has picked it up, and one that trusts only the
+// old CA no longer does.
+func TestTLSCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	ca1, ca2 := tlstest.NewCA(t, "one"), tlstest.NewCA(t, "two")
+	certFile, keyFile := ca1.Issue(t, false).Write(t, dir)
+	te := startEdge(t, edge.Config{TLSCertFile: certFile, TLSKeyFile: keyFile, TLSReloadInterval: 20 * time.Millisecond}, nil)
+	addr := te.Addr().String()
+	open := func(pool *x509.CertPool) error {
+		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 2 * time.Second}
+		c, _, err := d.Dial("wss://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, b, err := c.ReadMessage()
+		if err == nil && !strings.HasPrefix(string(b), `0{"sid":`) {
+			err = fmt.Errorf("open packet %q", b)
+		}
+		return err
+	}
+	if err := open(ca1.Pool()); err != nil {
+		t.Fatalf("before the swap: %v", err)
+	}
+	if err := open(ca2.Pool()); err == nil {
+		t.Fatal("a client trusting only the second CA connected before the swap")
+	}
+	ca2.Issue(t, false).Write(t, dir)
+	eventually(t, "the new certificate served", func() bool { return open(ca2.Pool()) == nil })
+	if err := open(ca1.Pool()); err == nil {
+		t.Error("a client trusting only the old CA still connects after the swap")
 	}
 }
