@@ -75,7 +75,7 @@ func run(cfg control.Config, addrs listenAddrs) error {
 func configure(args []string) (control.Config, listenAddrs, error) {
 	var cfg control.Config
 	var apiKeys envflag.Secrets
-	var logLevel, debugAddr, adminAddr string
+	var logLevel, logFormat, debugAddr, adminAddr string
 	var level slog.Level
 	fs := flag.NewFlagSet("control", flag.ContinueOnError)
 	envflag.DefineConfig(fs)
@@ -95,6 +95,7 @@ func configure(args []string) (control.Config, listenAddrs, error) {
 	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&logFormat, "log-format", "text", "text (key=value) or json (one object a line), on stderr")
 	fs.SetOutput(os.Stdout) // --help
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: control [flags]
@@ -163,6 +164,7 @@ cut the graceful stop short.
 			}
 			return envflag.HostPort(adminAddr)
 		},
+		"log-format": func() error { return daemon.CheckLogFormat(logFormat) },
 		"log-level": func() (err error) {
 			level, err = daemon.ParseLevel(logLevel)
 			return err
@@ -172,7 +174,7 @@ cut the graceful stop short.
 		return cfg, listenAddrs{}, err
 	}
 	cfg.APIKeys = apiKeys
-	cfg.Logger = daemon.Logger(level)
+	cfg.Logger = daemon.Logger(level, logFormat)
 	for _, v := range envflag.Unknown(fs, envPrefix) {
 		cfg.Logger.Warn("control: ignoring an environment variable that names no flag", "var", v)
 	}

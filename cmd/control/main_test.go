@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -70,6 +71,7 @@ func TestBadValues(t *testing.T) {
 		{flag: "gather-timeout", value: "0"},
 		{flag: "gather-timeout", value: "-2s"},
 		{flag: "gather-timeout", value: "2"},
+		{flag: "log-format", value: "yaml"},
 		{flag: "ready-check-interval", value: "-5s"},
 		{flag: "tls-client-ca", value: "ca.pem"},
 		{flag: "shutdown-timeout", value: "0"},
@@ -202,5 +204,19 @@ func TestStartFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLogFormatJSON: --log-format json writes each log line as one JSON
+// object (slog's time, level, msg and the attributes).
+func TestLogFormatJSON(t *testing.T) {
+	p := repotest.StartProc(t, exitWithin, exitWithin, "control", "--grpc-addr", "127.0.0.1:0", "--embedded-nats-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info")
+	line := p.Log.Wait(t, "control listening, in JSON", func(l string) bool { return strings.Contains(l, "listening") })
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(line), &obj); err != nil {
+		t.Fatalf("%q: not one JSON object: %v", line, err)
+	}
+	if obj["level"] != "INFO" || obj["msg"] == nil || obj["time"] == nil {
+		t.Errorf("%q: want time, level INFO and msg", line)
 	}
 }

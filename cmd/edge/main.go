@@ -65,7 +65,7 @@ func run(cfg edge.Config, addrs listenAddrs) error {
 func configure(args []string) (edge.Config, listenAddrs, error) {
 	var cfg edge.Config
 	var namespaces, origins, transports, exposeHeaders envflag.List
-	var logLevel, debugAddr, adminAddr string
+	var logLevel, logFormat, debugAddr, adminAddr string
 	var level slog.Level
 	var auth authFlags
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
@@ -114,6 +114,7 @@ func configure(args []string) (edge.Config, listenAddrs, error) {
 	fs.StringVar(&adminAddr, "admin-addr", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on this address, e.g. 127.0.0.1:9090; empty: off")
 	fs.StringVar(&debugAddr, "debug-addr", "", "serve Go profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&logFormat, "log-format", "text", "text (key=value) or json (one object a line), on stderr")
 	fs.SetOutput(os.Stdout) // --help
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: edge [flags]
@@ -232,6 +233,7 @@ cut the drain short.
 			}
 			return envflag.HostPort(adminAddr)
 		},
+		"log-format": func() error { return daemon.CheckLogFormat(logFormat) },
 		"log-level": func() (err error) {
 			level, err = daemon.ParseLevel(logLevel)
 			return err
@@ -247,7 +249,7 @@ cut the drain short.
 	cfg.Engine.AllowedOrigins = origins
 	cfg.Engine.Transports = transports
 	cfg.ExposeHeaders = exposeHeaders
-	cfg.Logger = daemon.Logger(level)
+	cfg.Logger = daemon.Logger(level, logFormat)
 	cfg.Auth = auth.config()
 	auth.warn(cfg.Logger)
 	for _, v := range envflag.Unknown(fs, envPrefix) {

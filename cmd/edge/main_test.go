@@ -104,6 +104,7 @@ func TestBadValues(t *testing.T) {
 		{flag: "heartbeat", value: "0"},
 		{flag: "heartbeat", value: "-1s"},
 		{flag: "ready-check-interval", value: "-1s"},
+		{flag: "log-format", value: "xml"},
 		{flag: "max-conns", value: "-2"},
 		{flag: "max-conns-per-ip", value: "0"},
 		{flag: "read-header-timeout", value: "0"},

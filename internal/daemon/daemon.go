@@ -47,9 +47,22 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// Logger is a text logger on stderr at level.
-func Logger(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+// CheckLogFormat accepts the --log-format values.
+func CheckLogFormat(s string) error {
+	if s != "text" && s != "json" {
+		return errors.New("want text or json")
+	}
+	return nil
+}
+
+// Logger is a logger on stderr at level, in format "text" (slog's
+// key=value lines) or "json" (one JSON object a line).
+func Logger(level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // CheckNATSURL checks a comma-separated list of NATS servers the way

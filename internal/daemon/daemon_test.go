@@ -17,7 +17,7 @@ func TestLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := Logger(level)
+	l := Logger(level, "text")
 	if l.Enabled(context.Background(), slog.LevelInfo) || !l.Enabled(context.Background(), slog.LevelWarn) {
 		t.Fatal("want warn and above only")
 	}

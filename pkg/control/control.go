@@ -307,18 +307,21 @@ func (s *Server) buildGRPC() error {
 	// Outermost, so that calls refused by auth or ended by a panic are
 	// counted with their code.
 	s.metrics = newGRPCMetrics()
+	ids := newRequestIDs()
 	opts := []grpc.ServerOption{
 		// Handler goroutines are reused: a fresh one per RPC grows its stack
 		// every time (runtime.newstack was 6% of control's CPU).
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
 		grpc.ChainUnaryInterceptor(
 			s.metrics.UnaryServerInterceptor(),
+			ids.unary(), // before logging, whose line carries the id
 			logging.UnaryServerInterceptor(logger, logOpts...),
 			recovery.UnaryServerInterceptor(panics),
 			auth.UnaryServerInterceptor(authFn),
 		),
 		grpc.ChainStreamInterceptor(
 			s.metrics.StreamServerInterceptor(),
+			ids.stream(),
 			logging.StreamServerInterceptor(logger, logOpts...),
 			recovery.StreamServerInterceptor(panics),
 			auth.StreamServerInterceptor(authFn),
