@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -99,7 +100,8 @@ type cluster struct {
 
 	stats func() Stats // the edge's counters, for heartbeats; set before start
 
-	probe *bus.Prober // the round trip through NATS and the delivery path, for Ready
+	probe  *bus.Prober          // the round trip through NATS and the delivery path, for Ready
+	fanout prometheus.Histogram // the Edge's; set before start
 
 	acksRefused atomic.Uint64 // client events refused an ack: their socket had MaxPendingAcks waiting
 	omitted     atomic.Uint64 // sockets left out of a reply that could not be encoded with them
@@ -262,6 +264,7 @@ func newCluster(cfg Config, sio *socketio.Server, log *slog.Logger) (*cluster, e
 		stop:     make(chan struct{}),
 		leaving:  make(chan struct{}),
 		lost:     make(chan error, 1),
+		fanout:   newFanoutHistogram(), // the Edge sets its own, which /metrics reads
 	}
 	c.probe = bus.NewProber(bus.ProberConfig{
 		Interval: cfg.ReadyCheckInterval,
@@ -768,7 +771,9 @@ func (c *cluster) onBroadcast(m *nats.Msg, b *busv1.Broadcast) {
 		if b.Volatile {
 			op = op.Volatile()
 		}
+		start := time.Now()
 		d := op.SendCounted(socketio.NewEncodedText(b.Packet, b.Attachments))
+		c.fanout.Observe(time.Since(start).Seconds())
 		if m.Reply != "" {
 			c.answerBroadcast(m, &busv1.BroadcastReply{
 				Sockets: uint32(d.Selected), Queued: uint32(d.Queued), DroppedVolatile: uint32(d.DroppedVolatile),

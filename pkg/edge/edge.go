@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-rt/switchboard/internal/tlsreload"
 	"github.com/switchboard-rt/switchboard/pkg/bus"
 	"github.com/switchboard-rt/switchboard/pkg/engineio"
@@ -159,11 +161,12 @@ var webFS embed.FS
 
 // Edge is one edge node.
 type Edge struct {
-	cfg  Config
-	log  *slog.Logger
-	sio  *socketio.Server
-	http *http.Server
-	mux  *http.ServeMux
+	cfg    Config
+	log    *slog.Logger
+	fanout prometheus.Histogram // broadcast delivery times (cluster.onBroadcast), for /metrics
+	sio    *socketio.Server
+	http   *http.Server
+	mux    *http.ServeMux
 
 	limiter *connLimiter
 	auth    *edgeAuth
@@ -276,6 +279,7 @@ func New(cfg Config) (*Edge, error) {
 	// those made for a client's CONNECT included, asks its authorizer.
 	sio.OnNamespace(auth.hookNamespace)
 	e := &Edge{
+		fanout:  newFanoutHistogram(),
 		cfg:     cfg,
 		log:     cfg.Logger,
 		sio:     sio,
@@ -543,6 +547,9 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	if e.cfg.NATSURL != "" {
 		c, err := newCluster(e.cfg, e.sio, e.log)
+		if err == nil {
+			c.fanout = e.fanout
+		}
 		if err != nil {
 			ln.Close()
 			e.auth.close()

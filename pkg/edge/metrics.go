@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,8 +61,9 @@ type edgeCollector struct {
 	acksPending, acksRefused, dropped, omitted            *prometheus.Desc
 	pubFailed, replyFailed, deliveryQueue, operationQueue *prometheus.Desc
 
-	handshakesRefused, rateUntracked, eventsDropped *prometheus.Desc // ratelimit.go, socketio's eventlimits.go
-	probeFailures                                   *prometheus.Desc
+	handshakesRefused, rateUntracked, eventsDropped       *prometheus.Desc // ratelimit.go, socketio's eventlimits.go
+	probeFailures                                         *prometheus.Desc
+	disconnects, packetsIn, bytesIn, packetsOut, bytesOut *prometheus.Desc
 }
 
 func newEdgeCollector(e *Edge) *edgeCollector {
@@ -96,6 +98,11 @@ func newEdgeCollector(e *Edge) *edgeCollector {
 		handshakesRefused: d("handshakes_refused_total", "Engine.IO handshakes and WebSocket upgrades refused, by reason: rate (429, the client address over --handshake-rate), origin (403, a WebSocket whose Origin is not allowed).", "reason"),
 		rateUntracked:     d("handshake_rate_untracked_total", "Handshakes admitted without a rate bucket: the limiter held as many client addresses as it keeps (65,536)."),
 		eventsDropped:     d("client_events_dropped_total", "Client events dropped, by reason: rate (the socket over --event-rate), event_name_too_long (over --max-event-name).", "reason"),
+		disconnects:       d("disconnects_total", "Engine.IO sessions closed, by reason: transport_close, transport_error, ping_timeout, parse_error, forced_close (the API, a refused connect), server_shutting_down, slow_consumer, server_draining, connect_timeout, other.", "reason"),
+		packetsIn:         d("packets_received_total", "Engine.IO packets received from clients, either transport."),
+		bytesIn:           d("received_bytes_total", "Payload bytes of those packets."),
+		packetsOut:        d("packets_sent_total", "Engine.IO packets queued to clients (a fan-out counts once per session; pings included)."),
+		bytesOut:          d("sent_bytes_total", "Payload bytes of those packets."),
 		probeFailures:     d("nats_probe_failures_total", "Readiness probes the edge sent itself through NATS and its delivery path that got no answer in time (--ready-check-interval)."),
 	}
 }
@@ -108,6 +115,7 @@ func (c *edgeCollector) descs() []*prometheus.Desc {
 		c.acksPending, c.acksRefused, c.dropped, c.omitted,
 		c.pubFailed, c.replyFailed, c.deliveryQueue, c.operationQueue,
 		c.handshakesRefused, c.rateUntracked, c.eventsDropped, c.probeFailures,
+		c.disconnects, c.packetsIn, c.bytesIn, c.packetsOut, c.bytesOut,
 	}
 }
 
@@ -117,6 +125,7 @@ func (c *edgeCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	c.nats.Describe(ch)
+	c.e.fanout.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -140,6 +149,13 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.writes, eng.Writes)
 	counter(c.frames, eng.FramesWritten)
 	counter(c.handOffs, eng.BlockingWriters)
+	for reason, n := range eng.Closes {
+		counter(c.disconnects, n, strings.ReplaceAll(reason, " ", "_"))
+	}
+	counter(c.packetsIn, eng.PacketsReceived)
+	counter(c.bytesIn, eng.BytesReceived)
+	counter(c.packetsOut, eng.PacketsSent)
+	counter(c.bytesOut, eng.BytesSent)
 	gauge(c.tcp, st.Connections)
 	counter(c.refusedAccept, st.RefusedMaxConnections, "max_conns")
 	counter(c.refusedAccept, st.RefusedPerIP, "max_conns_per_ip")
@@ -175,4 +191,16 @@ func (c *edgeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.deliveryQueue, deliveries)
 	gauge(c.operationQueue, ops)
 	c.nats.Collect(ch, nc)
+	c.e.fanout.Collect(ch)
+}
+
+// newFanoutHistogram is switchboard_edge_fanout_seconds: one observation a
+// broadcast (not a socket), from the delivery path taking it to its frame
+// queued to the last of its sockets.
+func newFanoutHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "switchboard_edge_fanout_seconds",
+		Help:    "Time from the delivery path taking a broadcast off the bus queue to its frame queued to the last of its sockets (writes follow asynchronously), one observation a broadcast.",
+		Buckets: prometheus.ExponentialBucketsRange(0.00005, 5, 12),
+	})
 }

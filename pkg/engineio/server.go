@@ -183,6 +183,14 @@ type Stats struct {
 	Writes          uint64 // WebSocket write system calls (or TLS records written)
 	FramesWritten   uint64 // WebSocket frames they carried
 	BlockingWriters uint64 // writes the pool handed to a goroutine of the session's own: the socket did not take them at once
+
+	// Closes counts sessions closed, by reason (every one of CloseReasons).
+	Closes map[string]uint64
+	// Engine.IO packets (and their payload bytes) received from clients,
+	// on either transport, and queued to clients (pings and the close
+	// packet included; a fan-out counts once per session).
+	PacketsReceived, BytesReceived uint64
+	PacketsSent, BytesSent         uint64
 }
 
 // Server is an Engine.IO server; it is an http.Handler for its path.
@@ -203,6 +211,12 @@ type Server struct {
 
 	wg            sync.WaitGroup // every goroutine the server starts
 	opened        atomic.Uint64
+	closes        [10]atomic.Uint64 // by CloseReasons' index
+	packetsIn     atomic.Uint64
+	bytesIn       atomic.Uint64
+	// goneSentPackets and goneSentBytes are the sent counts of sessions
+	// no longer in sessions; guarded by mu.
+	goneSentPackets, goneSentBytes uint64
 	slowConsumers atomic.Uint64
 	postTimeouts  atomic.Uint64
 	writeTimeouts atomic.Uint64
@@ -262,8 +276,25 @@ func (s *Server) Scheduler() *Scheduler { return s.sched }
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	n := len(s.sessions)
+	sentPackets, sentBytes := s.goneSentPackets, s.goneSentBytes
+	for _, sess := range s.sessions {
+		sess.mu.Lock()
+		sentPackets += sess.sentPackets
+		sentBytes += sess.sentBytes
+		sess.mu.Unlock()
+	}
 	s.mu.Unlock()
+	closes := make(map[string]uint64, len(CloseReasons))
+	for i, r := range CloseReasons {
+		closes[r] = s.closes[i].Load()
+	}
 	return Stats{
+		Closes:          closes,
+		PacketsReceived: s.packetsIn.Load(),
+		BytesReceived:   s.bytesIn.Load(),
+		PacketsSent:     sentPackets,
+		BytesSent:       sentBytes,
+
 		Sessions:      n,
 		WebSocket:     int(s.websockets.Load()),
 		Opened:        s.opened.Load(),
@@ -557,8 +588,33 @@ func (s *Server) removeSession(sess *Session) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
+		// Its counts move to the server's under s.mu, so that Stats, which
+		// sums open sessions under s.mu too, never counts them twice.
+		sess.mu.Lock()
+		s.goneSentPackets += sess.sentPackets
+		s.goneSentBytes += sess.sentBytes
+		sess.mu.Unlock()
 	}
 	s.mu.Unlock()
+}
+
+// CloseReasons are the reasons Stats.Closes counts; any other is counted
+// as "other".
+var CloseReasons = []string{
+	ReasonTransportClose, ReasonTransportError, ReasonPingTimeout, ReasonParseError,
+	ReasonForcedClose, ReasonServerShutdown, ReasonSlowConsumer, ReasonServerDraining,
+	"connect timeout", "other",
+}
+
+func (s *Server) countClose(reason string) {
+	i := len(CloseReasons) - 1
+	for j, r := range CloseReasons[:i] {
+		if r == reason {
+			i = j
+			break
+		}
+	}
+	s.closes[i].Add(1)
 }
 
 // Session returns the open session with the given id, or nil.

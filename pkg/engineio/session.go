@@ -53,6 +53,8 @@ type Session struct {
 	released     bool            // guarded by mu; the GET waiting at "2probe" was released for the upgrade
 	awaitingPong bool            // guarded by mu
 	closeReason  string          // guarded by mu; set when the session leaves stateOpen
+	sentPackets  uint64          // guarded by mu; packets queued to the client (Server.Stats sums them)
+	sentBytes    uint64          // guarded by mu; their payload bytes
 	flushing     bool            // guarded by mu; closing, with the queue still to be written
 
 	readBuf       *bufio.Reader // the WebSocket's read buffer, owned by whoever reads
@@ -118,7 +120,10 @@ func (s *Session) enqueueLocked(msgs ...*Message) {
 		s.queue, s.spare = s.spare, nil
 	}
 	s.queue = append(s.queue, msgs...)
-	s.queueBytes += queuedSize(msgs)
+	q := queuedSize(msgs)
+	s.queueBytes += q
+	s.sentPackets += uint64(len(msgs))
+	s.sentBytes += uint64(q - messageOverhead*len(msgs))
 	s.kickLocked()
 }
 
@@ -176,6 +181,7 @@ func (s *Session) close(reason string, flush bool) {
 	}
 	s.state = stateClosing
 	s.closeReason = reason
+	s.srv.countClose(reason)
 	s.awaitingPong = false
 	// Without flush, teardown follows at once: until then a GET must see
 	// the session as closed, not as closing with a queue to flush.
@@ -274,6 +280,8 @@ func (s *Session) dispatch(data []byte, binary bool) {
 
 // onPacket handles one packet received on the session's current transport.
 func (s *Session) onPacket(p packet) {
+	s.srv.packetsIn.Add(1)
+	s.srv.bytesIn.Add(uint64(len(p.data)))
 	switch p.typ {
 	case typeMessage:
 		s.dispatch(p.data, p.binary)
@@ -775,6 +783,8 @@ func (s *Session) readMessage(conn *websocket.Conn) bool {
 		return false
 	}
 	if mt == websocket.BinaryMessage {
+		s.srv.packetsIn.Add(1)
+		s.srv.bytesIn.Add(uint64(len(data)))
 		s.dispatch(data, true)
 		return true
 	}
