@@ -209,21 +209,21 @@ type Server struct {
 	closing  bool                // guarded by mu; no new sessions once set
 	draining atomic.Bool         // handshakes refused (Drain, drain.go)
 
-	wg            sync.WaitGroup // every goroutine the server starts
-	opened        atomic.Uint64
-	closes        [10]atomic.Uint64 // by CloseReasons' index
-	packetsIn     atomic.Uint64
-	bytesIn       atomic.Uint64
+	wg        sync.WaitGroup // every goroutine the server starts
+	opened    atomic.Uint64
+	closes    [10]atomic.Uint64 // by CloseReasons' index
+	packetsIn atomic.Uint64
+	bytesIn   atomic.Uint64
 	// goneSentPackets and goneSentBytes are the sent counts of sessions
 	// no longer in sessions; guarded by mu.
 	goneSentPackets, goneSentBytes uint64
-	slowConsumers atomic.Uint64
-	postTimeouts  atomic.Uint64
-	writeTimeouts atomic.Uint64
-	websockets    atomic.Int64
-	writes        atomic.Uint64
-	framesWritten atomic.Uint64
-	handOffs      atomic.Uint64
+	slowConsumers                  atomic.Uint64
+	postTimeouts                   atomic.Uint64
+	writeTimeouts                  atomic.Uint64
+	websockets                     atomic.Int64
+	writes                         atomic.Uint64
+	framesWritten                  atomic.Uint64
+	handOffs                       atomic.Uint64
 
 	originsRefused atomic.Uint64 // WebSocket handshakes and upgrades refused for their Origin
 }
